@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds pgrouter (default and ASan/UBSan builds), runs every unit test, every integration test
+# against real PostgreSQL nodes, and a short run of each fuzzer; ends with `N passed, M failed`.
+#
+#   scripts/test.sh                 everything
+#   PGR_FUZZ_SECONDS=0 scripts/test.sh     skip the fuzz runs (default 20 s per driver)
+#   PGR_BUILDS="default" scripts/test.sh   only the default build
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+scripts/bootstrap.sh || { echo "bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
+
+BUILDS=${PGR_BUILDS:-"default asan"}
+FUZZ_SECONDS=${PGR_FUZZ_SECONDS:-20}
+RESULTS=$ROOT/build/results
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+status=0
+
+setup() { # name meson-args...
+    local dir=build/$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >"$RESULTS/setup-$(basename "$dir").log" 2>&1 ||
+            { cat "$RESULTS/setup-$(basename "$dir").log"; return 1; }
+    fi
+    ninja -C "$dir" >"$RESULTS/build-$(basename "$dir").log" 2>&1 ||
+        { tail -50 "$RESULTS/build-$(basename "$dir").log"; return 1; }
+}
+
+for b in $BUILDS; do
+    echo "== build $b"
+    case $b in
+        default) args=() ;;
+        asan) args=(-Dsanitize=address,undefined) ;;
+        *) echo "unknown build $b"; exit 2 ;;
+    esac
+    if ! setup "$b" "${args[@]}"; then
+        echo "build-$b: FAILED" >>"$RESULTS/extra.txt"
+        status=1
+        continue
+    fi
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    echo "== meson tests ($b)"
+    meson test -C "build/$b" --no-rebuild --print-errorlogs --num-processes 2 \
+        >"$RESULTS/meson-$b.log" 2>&1 || status=1
+    tail -n 12 "$RESULTS/meson-$b.log"
+    cp "build/$b/meson-logs/testlog.json" "$RESULTS/testlog-$b.json" 2>/dev/null || true
+
+    if ls tests/integration/test_*.py >/dev/null 2>&1; then
+        echo "== pytest ($b)"
+        PGR_BUILD_DIR=$ROOT/build/$b /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+            --junitxml="$RESULTS/pytest-$b.xml" tests/integration >"$RESULTS/pytest-$b.log" 2>&1
+        rc=$?
+        tail -n 15 "$RESULTS/pytest-$b.log"
+        [ $rc = 0 ] || [ $rc = 5 ] || status=1
+    fi
+done
+
+if [ "$FUZZ_SECONDS" != 0 ] && command -v clang >/dev/null && [ -f tests/fuzz/meson.build ]; then
+    echo "== fuzz (${FUZZ_SECONDS}s per driver)"
+    if CC=clang setup fuzz -Dfuzz=true; then
+        for drv in build/fuzz/tests/fuzz/fuzz_*; do
+            [ -x "$drv" ] || continue
+            name=$(basename "$drv")
+            work=$(mktemp -d)
+            seeds=tests/fuzz/corpus/${name#fuzz_}
+            if "$drv" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 "$work" \
+                ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} >"$RESULTS/$name.log" 2>&1; then
+                echo "fuzz-$name: ok" >>"$RESULTS/extra.txt"
+            else
+                echo "fuzz-$name: FAILED" >>"$RESULTS/extra.txt"
+                tail -30 "$RESULTS/$name.log"
+                status=1
+            fi
+            rm -rf "$work"
+        done
+    else
+        echo "build-fuzz: FAILED" >>"$RESULTS/extra.txt"
+        status=1
+    fi
+fi
+
+/usr/bin/python3 tests/summary.py "$RESULTS" || status=1
+exit $status
