@@ -20,7 +20,10 @@
     X(QUERY,     "query failed")                                           \
     X(LIMIT,     "limit exceeded")                                         \
     X(CLOSED,    "connection closed")                                      \
-    X(REMOVED,   "node removed")
+    X(REMOVED,   "node removed")                                           \
+    X(TRUNC,     "message truncated")                                      \
+    X(TRAILING,  "unexpected bytes at end of message")                     \
+    X(NOTERM,    "string not terminated")
 
 enum pgr_errno {
     PGR_OK = 0,
