@@ -1,0 +1,674 @@
+/* The config schema: walks the YAML tree (config_yaml.c) into a validated pgr_config_t. Every key
+ * is typed and range-checked by one table-driven walker; cross-field rules run after it. Every
+ * problem found is reported, not only the first; no secret value ever goes into a message. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/config_walk.h"
+
+#define MAX_FILE_SIZE (16u << 20)
+#define DAY_MS PGR_DAY_MS
+#define POOL_MODE_UNSET ((pgr_pool_mode_t)-1)
+
+/* ---- the schema ---- */
+
+typedef pgr_config_field_t field_t;
+typedef pgr_config_walker_t walker_t;
+
+static const char *const tls_modes[] = { "disable", "allow", "prefer", "require", NULL };
+static const char *const auth_methods[] = { "trust", "md5", "scram-sha-256", NULL };
+static const char *const pool_modes[] = { "transaction", "session", NULL };
+static const char *const roles[] = { "auto", "primary", "replica", NULL };
+static const char *const reads_names[] = { "replicas", "primary", "any", NULL };
+static const char *const balances[] = { "least-busy", "round-robin", "random", NULL };
+static const char *const ryw_names[] = { "off", "session", NULL };
+static const char *const onerr_names[] = { "auto", "warn", "fail", NULL };
+static const char *const log_levels[] = { "debug", "info", "warning", "error", NULL };
+static const char *const sslmodes[] = { "disable", "allow", "prefer", "require", "verify-ca",
+                                        "verify-full", NULL };
+
+#define C(m) offsetof(pgr_config_t, m)
+#define N(m) offsetof(pgr_node_config_t, m)
+#define U(m) offsetof(pgr_user_config_t, m)
+
+/* A user or node as parsed, with the keys that do not survive into the snapshot. Offsets into
+ * `u`/`n` are offsets into the wrapper, since it is the first member. */
+typedef struct { pgr_user_config_t u; char *password_env; } user_tmp_t;
+typedef struct { pgr_node_config_t n; char *password_env; } node_tmp_t;
+
+static void walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
+static void walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
+
+static const field_t listen_fields[] = {
+    { .key = "host", .type = F_HOSTS, .off = C(listen.hosts), .off_n = C(listen.n_hosts), .required = true },
+    { .key = "port", .type = F_INT, .off = C(listen.port), .min = 1, .max = 65535, .required = true },
+    { .key = "max_clients", .type = F_INT, .off = C(listen.max_clients), .min = 1, .max = 1000000 },
+    { .key = "unix_socket_dir", .type = F_STR_NULL, .off = C(listen.unix_socket_dir) },
+    { .key = NULL },
+};
+static const field_t limits_fields[] = {
+    { .key = "max_message_size", .type = F_SIZE, .off = C(limits.max_message_size), .min = 1024, .max = INT64_C(1) << 30 },
+    { .key = "login_timeout", .type = F_DUR, .off = C(limits.login_timeout_ms), .min = 1, .max = DAY_MS },
+    { .key = NULL },
+};
+static const field_t tls_fields[] = {
+    { .key = "mode", .type = F_ENUM, .off = C(tls.mode), .names = tls_modes },
+    { .key = "cert", .type = F_STR_NULL, .off = C(tls.cert) },
+    { .key = "key", .type = F_STR_NULL, .off = C(tls.key) },
+    { .key = NULL },
+};
+static const field_t auth_fields[] = {
+    { .key = "method", .type = F_ENUM, .off = C(auth.method), .names = auth_methods },
+    { .key = "users", .type = F_CUSTOM, .fn = walk_users },
+    { .key = NULL },
+};
+static const field_t user_fields[] = {
+    { .key = "name", .type = F_STR, .off = U(name), .required = true },
+    { .key = "password", .type = F_STR, .off = U(password) },
+    { .key = "password_env", .type = F_STR, .off = offsetof(user_tmp_t, password_env) },
+    { .key = "scram", .type = F_STR, .off = U(scram_verifier) },
+    { .key = "md5", .type = F_STR, .off = U(md5) },
+    { .key = NULL },
+};
+static const field_t admin_fields[] = {
+    { .key = "users", .type = F_STRLIST, .off = C(admin.users), .off_n = C(admin.n_users) },
+    { .key = "http", .type = F_HOSTPORT, .off = C(admin.http) },
+    { .key = NULL },
+};
+#define POOL_FIELDS(P)                                                           \
+    { .key = "mode", .type = F_ENUM, .off = P(pool.mode), .names = pool_modes },                       \
+    { .key = "max_size", .type = F_INT, .off = P(pool.max_size), .min = 1, .max = 10000 },                        \
+    { .key = "min_idle", .type = F_INT, .off = P(pool.min_idle), .min = 0, .max = 10000 },                        \
+    { .key = "idle_timeout", .type = F_DUR, .off = P(pool.idle_timeout_ms), .min = 0, .max = DAY_MS },            \
+    { .key = "connect_timeout", .type = F_DUR, .off = P(pool.connect_timeout_ms), .min = 1, .max = DAY_MS },      \
+    { .key = "acquire_timeout", .type = F_DUR, .off = P(pool.acquire_timeout_ms), .min = 1, .max = DAY_MS },      \
+    { .key = NULL }
+static const field_t pool_fields[] = { POOL_FIELDS(C) };
+static const field_t node_pool_fields[] = { POOL_FIELDS(N) };
+static const field_t backoff_fields[] = {
+    { .key = "initial", .type = F_DUR, .off = C(health.backoff_initial_ms), .min = 1, .max = DAY_MS },
+    { .key = "max", .type = F_DUR, .off = C(health.backoff_max_ms), .min = 1, .max = DAY_MS },
+    { .key = "jitter", .type = F_FRAC, .off = C(health.backoff_jitter) },
+    { .key = NULL },
+};
+static const field_t health_fields[] = {
+    { .key = "interval", .type = F_DUR, .off = C(health.interval_ms), .min = 1, .max = DAY_MS },
+    { .key = "timeout", .type = F_DUR, .off = C(health.timeout_ms), .min = 1, .max = DAY_MS },
+    { .key = "unhealthy_threshold", .type = F_INT, .off = C(health.unhealthy_threshold), .min = 1, .max = 1000 },
+    { .key = "backoff", .type = F_MAP, .sub = backoff_fields },
+    { .key = NULL },
+};
+static const field_t routing_fields[] = {
+    { .key = "reads", .type = F_ENUM, .off = C(routing.reads), .names = reads_names },
+    { .key = "balance", .type = F_ENUM, .off = C(routing.balance), .names = balances },
+    { .key = "max_replica_lag", .type = F_DUR, .off = C(routing.max_replica_lag_ms), .min = 0, .max = DAY_MS },
+    { .key = "read_your_writes", .type = F_ENUM, .off = C(routing.read_your_writes), .names = ryw_names },
+    { .key = "write_functions", .type = F_STRLIST, .off = C(routing.write_functions), .off_n = C(routing.n_write_functions) },
+    { .key = "classify_cache_size", .type = F_COUNT, .off = C(routing.classify_cache_size), .min = 0, .max = 10000000 },
+    { .key = NULL },
+};
+static const field_t broadcast_fields[] = {
+    { .key = "on_node_error", .type = F_ENUM, .off = C(broadcast.on_node_error), .names = onerr_names },
+    { .key = "node_column", .type = F_BOOL, .off = C(broadcast.node_column) },
+    { .key = "timeout", .type = F_DUR, .off = C(broadcast.timeout_ms), .min = 1, .max = DAY_MS },
+    { .key = NULL },
+};
+static const field_t shutdown_fields[] = {
+    { .key = "drain_timeout", .type = F_DUR, .off = C(shutdown.drain_timeout_ms), .min = 0, .max = DAY_MS },
+    { .key = NULL },
+};
+static const field_t log_fields[] = {
+    { .key = "level", .type = F_ENUM_STR, .off = C(log.level), .names = log_levels },
+    { .key = "json", .type = F_BOOL, .off = C(log.json) },
+    { .key = "file", .type = F_STR_NULL, .off = C(log.file) },
+    { .key = NULL },
+};
+static const field_t ssl_fields[] = {
+    { .key = "mode", .type = F_ENUM_STR, .off = N(ssl.mode), .names = sslmodes },
+    { .key = "ca", .type = F_STR_NULL, .off = N(ssl.ca) },
+    { .key = "cert", .type = F_STR_NULL, .off = N(ssl.cert) },
+    { .key = "key", .type = F_STR_NULL, .off = N(ssl.key) },
+    { .key = NULL },
+};
+static const field_t node_fields[] = {
+    { .key = "id", .type = F_STR, .off = N(id), .required = true },
+    { .key = "host", .type = F_STR, .off = N(host), .required = true },
+    { .key = "port", .type = F_INT, .off = N(port), .min = 1, .max = 65535, .required = true },
+    { .key = "dbname", .type = F_STR_NULL, .off = N(dbname) },
+    { .key = "user", .type = F_STR_NULL, .off = N(user) },
+    { .key = "password", .type = F_STR, .off = N(password) },
+    { .key = "password_env", .type = F_STR, .off = offsetof(node_tmp_t, password_env) },
+    { .key = "role", .type = F_ENUM, .off = N(role), .names = roles },
+    { .key = "weight", .type = F_INT, .off = N(weight), .min = 0, .max = 1000000 },
+    { .key = "ssl", .type = F_MAP, .sub = ssl_fields },
+    { .key = "pool", .type = F_MAP, .sub = node_pool_fields },
+    { .key = NULL },
+};
+static const field_t root_fields[] = {
+    { .key = "listen", .type = F_MAP, .sub = listen_fields, .required = true },
+    { .key = "limits", .type = F_MAP, .sub = limits_fields },
+    { .key = "tls", .type = F_MAP, .sub = tls_fields },
+    { .key = "auth", .type = F_MAP, .sub = auth_fields },
+    { .key = "admin", .type = F_MAP, .sub = admin_fields },
+    { .key = "pool", .type = F_MAP, .sub = pool_fields },
+    { .key = "health", .type = F_MAP, .sub = health_fields },
+    { .key = "routing", .type = F_MAP, .sub = routing_fields },
+    { .key = "broadcast", .type = F_MAP, .sub = broadcast_fields },
+    { .key = "shutdown", .type = F_MAP, .sub = shutdown_fields },
+    { .key = "log", .type = F_MAP, .sub = log_fields },
+    { .key = "nodes", .type = F_CUSTOM, .fn = walk_nodes, .required = true },
+    { .key = NULL },
+};
+
+/* password_env -> the variable's value in *password. */
+static void
+resolve_env(walker_t *w, const pgr_ynode_t *map, const char *path, const char *var, char **password)
+{
+    char sub[512];
+    const char *val;
+
+    if (!var)
+        return;
+    pgr_config_set_path(sub, sizeof(sub), path, "password_env");
+    val = getenv(var);
+    if (!val || !val[0]) {
+        pgr_config_bad(w, pgr_config_map_get(map, "password_env"), sub,
+            "the name of a set, non-empty environment variable");
+        return;
+    }
+    *password = pgr_config_strdup(w, val);
+}
+
+static bool
+is_b64(const char *s, size_t len)
+{
+    if (len == 0 || len % 4 != 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool pad_ok = i >= len - 2 && c == '=' && (i == len - 1 || s[len - 1] == '=');
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || pad_ok))
+            return false;
+    }
+    return true;
+}
+
+/* "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", both keys 32 bytes in base64. */
+static bool
+scram_shape_ok(const char *s)
+{
+    static const char prefix[] = "SCRAM-SHA-256$";
+    const char *p = s + sizeof(prefix) - 1, *colon, *dollar, *colon2;
+    uint64_t iter;
+
+    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    if (!(colon = strchr(p, ':')) || !(dollar = strchr(colon, '$')) ||
+        !(colon2 = strchr(dollar, ':')))
+        return false;
+    if (!pgr_config_parse_uint(p, (size_t)(colon - p), INT32_MAX, &iter) || iter == 0)
+        return false;
+    return is_b64(colon + 1, (size_t)(dollar - colon - 1)) &&
+           (colon2 - dollar - 1) == 44 && is_b64(dollar + 1, 44) &&
+           strlen(colon2 + 1) == 44 && is_b64(colon2 + 1, 44);
+}
+
+static bool
+md5_shape_ok(const char *s)
+{
+    if (strncmp(s, "md5", 3) != 0 || strlen(s) != 35)
+        return false;
+    for (size_t i = 3; i < 35; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static void
+walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+{
+    pgr_config_t *cfg = w->cfg;
+    char item[512], sub[512];
+
+    if (v->kind != PGR_YNODE_SEQ) {
+        pgr_config_bad(w, v, path, "a list of users");
+        return;
+    }
+    if (!(cfg->auth.users = calloc(v->n ? v->n : 1, sizeof(*cfg->auth.users)))) {
+        w->ctx->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const pgr_ynode_t *m = v->kids[i];
+        user_tmp_t t = { 0 };
+        const char *which[3] = { "password", "password_env", "scram" };
+        int have = 0;
+        char got[64] = "";
+
+        pgr_config_bufprintf(item, sizeof(item), "%s[%zu]", path, i);
+        pgr_config_walk_map(w, m, item, user_fields, &t); /* an alias placeholder leaves t empty */
+        if (m->kind == PGR_YNODE_MAP) {
+            for (int k = 0; k < 3; k++) {
+                if (pgr_config_map_get(m, which[k])) {
+                    pgr_config_bufprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+                             have ? " and " : "", which[k]);
+                    have++;
+                }
+            }
+            if (have != 1)
+                pgr_config_err(w->ctx, m->line, m->col, item,
+                               "expected exactly one of password, password_env, scram, got %s",
+                               have ? got : "none");
+            resolve_env(w, m, item, t.password_env, &t.u.password);
+            if (t.u.scram_verifier && !scram_shape_ok(t.u.scram_verifier)) {
+                pgr_config_set_path(sub, sizeof(sub), item, "scram");
+                const pgr_ynode_t *sv = pgr_config_map_get(m, "scram");
+                pgr_config_err(w->ctx, sv->line, sv->col, sub,
+                               "expected \"SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:"
+                               "<ServerKey>\" in base64, got a malformed value (not shown)");
+            }
+            if (t.u.md5 && !md5_shape_ok(t.u.md5)) {
+                pgr_config_set_path(sub, sizeof(sub), item, "md5");
+                const pgr_ynode_t *mv = pgr_config_map_get(m, "md5");
+                pgr_config_err(w->ctx, mv->line, mv->col, sub,
+                               "expected \"md5\" and 32 lowercase hex digits, got a malformed "
+                               "value (not shown)");
+            }
+            for (size_t j = 0; t.u.name && j < cfg->auth.n_users; j++) {
+                if (strcmp(cfg->auth.users[j].name, t.u.name) == 0) {
+                    pgr_config_set_path(sub, sizeof(sub), item, "name");
+                    pgr_config_bad(w, pgr_config_map_get(m, "name"), sub, "a user name not used before");
+                    break;
+                }
+            }
+        }
+        free(t.password_env);
+        cfg->auth.users[cfg->auth.n_users++] = t.u;
+    }
+}
+
+static bool
+id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static void
+walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+{
+    pgr_config_t *cfg = w->cfg;
+    char item[512], sub[512];
+
+    if (v->kind != PGR_YNODE_SEQ || v->n == 0) {
+        pgr_config_bad(w, v, path, "a non-empty list of nodes");
+        return;
+    }
+    if (!(cfg->nodes = calloc(v->n, sizeof(*cfg->nodes)))) {
+        w->ctx->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const pgr_ynode_t *m = v->kids[i];
+        node_tmp_t t = { 0 };
+
+        pgr_config_bufprintf(item, sizeof(item), "%s[%zu]", path, i);
+        t.n.role = PGR_ROLE_AUTO;
+        t.n.weight = 1;
+        t.n.pool = (pgr_pool_config_t){ POOL_MODE_UNSET, -1, -1, -1, -1, -1 };
+        t.n.line = m->line;
+        t.n.col = m->col;
+        pgr_config_walk_map(w, m, item, node_fields, &t);
+        if (m->kind == PGR_YNODE_MAP) {
+            if (pgr_config_map_get(m, "password") && pgr_config_map_get(m, "password_env"))
+                pgr_config_err(w->ctx, m->line, m->col, item,
+                               "expected at most one of password, password_env, got both");
+            resolve_env(w, m, item, t.password_env, &t.n.password);
+            pgr_config_set_path(sub, sizeof(sub), item, "id");
+            if (t.n.id && !id_ok(t.n.id)) {
+                pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, "an id of 1-63 letters, digits, '_' or '-'");
+            } else if (t.n.id) {
+                for (size_t j = 0; j < cfg->n_nodes; j++) {
+                    if (cfg->nodes[j].id && strcmp(cfg->nodes[j].id, t.n.id) == 0) {
+                        char exp[128];
+                        pgr_config_bufprintf(exp, sizeof(exp), "a unique node id (nodes[%zu] has it)", j);
+                        pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, exp);
+                        break;
+                    }
+                }
+            }
+            if (t.n.ssl.cert && !t.n.ssl.key)
+                pgr_config_err(w->ctx, m->line, m->col, item,
+                               "expected ssl.key with ssl.cert, got only ssl.cert");
+            if (t.n.ssl.key && !t.n.ssl.cert)
+                pgr_config_err(w->ctx, m->line, m->col, item,
+                               "expected ssl.cert with ssl.key, got only ssl.key");
+        }
+        free(t.password_env);
+        cfg->nodes[cfg->n_nodes++] = t.n;
+    }
+}
+
+/* ---- cross-field rules ---- */
+
+static const pgr_ynode_t *
+lookup(const pgr_ynode_t *root, const char *a, const char *b, const char *c)
+{
+    const pgr_ynode_t *n = pgr_config_map_get(root, a);
+    if (n && b)
+        n = pgr_config_map_get(n, b);
+    if (n && c)
+        n = pgr_config_map_get(n, c);
+    return n;
+}
+
+static void
+cross_checks(walker_t *w, const pgr_ynode_t *root)
+{
+    pgr_config_t *cfg = w->cfg;
+    const pgr_ynode_t *at;
+    char exp[160], a[32];
+
+    if (cfg->pool.min_idle > cfg->pool.max_size && (at = lookup(root, "pool", "min_idle", NULL))) {
+        pgr_config_bufprintf(exp, sizeof(exp), "at most pool.max_size (%d)", cfg->pool.max_size);
+        pgr_config_bad(w, at, "pool.min_idle", exp);
+    }
+    if (cfg->health.backoff_initial_ms > cfg->health.backoff_max_ms &&
+        (at = lookup(root, "health", "backoff", "initial"))) {
+        pgr_config_fmt_dur(a, sizeof(a), cfg->health.backoff_max_ms);
+        pgr_config_bufprintf(exp, sizeof(exp), "at most health.backoff.max (%s)", a);
+        pgr_config_bad(w, at, "health.backoff.initial", exp);
+    }
+    if (cfg->tls.mode == PGR_TLS_REQUIRE && (!cfg->tls.cert || !cfg->tls.key) &&
+        (at = pgr_config_map_get(root, "tls")))
+        pgr_config_err(w->ctx, at->line, at->col, "tls",
+                       "expected cert and key with mode require, got %s",
+                       cfg->tls.cert ? "no key" : cfg->tls.key ? "no cert" : "neither");
+    else if (!cfg->tls.cert != !cfg->tls.key && (at = pgr_config_map_get(root, "tls")))
+        pgr_config_err(w->ctx, at->line, at->col, "tls",
+                       "expected cert and key together, got only %s", cfg->tls.cert ? "cert" : "key");
+
+    /* A node's effective pool: blame its own min_idle, else its own max_size; when it set
+     * neither, the global check above already spoke. */
+    for (size_t i = 0; i < cfg->n_nodes; i++) {
+        const pgr_node_config_t *nd = &cfg->nodes[i];
+        pgr_pool_config_t p = pgr_config_node_pool(cfg, nd);
+        const pgr_ynode_t *nn = pgr_config_map_get(root, "nodes")->kids[i];
+        bool own_min = nd->pool.min_idle >= 0;
+        char path[64];
+        if (p.min_idle <= p.max_size || (!own_min && nd->pool.max_size < 0))
+            continue;
+        pgr_config_bufprintf(path, sizeof(path), "nodes[%zu].pool.%s", i, own_min ? "min_idle" : "max_size");
+        if (own_min)
+            pgr_config_bufprintf(exp, sizeof(exp), "at most the node's pool max_size (%d)", p.max_size);
+        else
+            pgr_config_bufprintf(exp, sizeof(exp), "at least pool.min_idle (%d)", p.min_idle);
+        if ((at = lookup(nn, "pool", own_min ? "min_idle" : "max_size", NULL)))
+            pgr_config_bad(w, at, path, exp);
+    }
+
+    for (size_t i = 0; i < cfg->auth.n_users; i++) {
+        const pgr_user_config_t *u = &cfg->auth.users[i];
+        const pgr_ynode_t *un = lookup(root, "auth", "users", NULL)->kids[i];
+        char path[64];
+        pgr_config_bufprintf(path, sizeof(path), "auth.users[%zu]", i);
+        if (cfg->auth.method == PGR_AUTH_MD5 && u->scram_verifier && !u->md5)
+            pgr_config_err(w->ctx, un->line, un->col, path,
+                           "expected password, password_env or md5 with auth.method md5, got "
+                           "only a scram verifier");
+    }
+    if (cfg->auth.method != PGR_AUTH_TRUST) {
+        const pgr_ynode_t *list = lookup(root, "admin", "users", NULL);
+        for (size_t i = 0; list && list->kind == PGR_YNODE_SEQ && i < list->n; i++) {
+            const pgr_ynode_t *it = list->kids[i];
+            char path[64];
+            if (it->kind != PGR_YNODE_SCALAR || it->alias || pgr_config_find_user(cfg, it->str))
+                continue;
+            pgr_config_bufprintf(path, sizeof(path), "admin.users[%zu]", i);
+            pgr_config_bad(w, it, path, "a user listed in auth.users");
+        }
+    }
+}
+
+/* ---- the API ---- */
+
+PGR_API pgr_config_t *
+pgr_config_new_default(void)
+{
+    pgr_config_t *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    cfg->listen.max_clients = 10000;
+    cfg->limits.max_message_size = 1ull << 30;
+    cfg->limits.login_timeout_ms = 60000;
+    cfg->tls.mode = PGR_TLS_PREFER;
+    cfg->auth.method = PGR_AUTH_SCRAM;
+    cfg->pool = (pgr_pool_config_t){ PGR_POOL_TRANSACTION, 20, 0, 60000, 5000, 10000 };
+    cfg->health.interval_ms = 1000;
+    cfg->health.timeout_ms = 1000;
+    cfg->health.unhealthy_threshold = 2;
+    cfg->health.backoff_initial_ms = 1000;
+    cfg->health.backoff_max_ms = 30000;
+    cfg->health.backoff_jitter = 0.2;
+    cfg->routing.reads = PGR_READS_REPLICAS;
+    cfg->routing.balance = PGR_BALANCE_LEAST_BUSY;
+    cfg->routing.max_replica_lag_ms = 10000;
+    cfg->routing.read_your_writes = PGR_RYW_OFF;
+    cfg->routing.classify_cache_size = 10000;
+    cfg->broadcast.on_node_error = PGR_ONERR_AUTO;
+    cfg->broadcast.node_column = false;
+    cfg->broadcast.timeout_ms = 30000;
+    cfg->shutdown.drain_timeout_ms = 30000;
+    cfg->log.json = false;
+    if (!(cfg->log.level = strdup("info"))) {
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void
+free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Passwords are wiped before their memory goes back to the allocator. */
+static void
+free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+PGR_API void
+pgr_config_free(pgr_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free_list(cfg->listen.hosts, cfg->listen.n_hosts);
+    free(cfg->listen.unix_socket_dir);
+    free(cfg->tls.cert);
+    free(cfg->tls.key);
+    for (size_t i = 0; i < cfg->auth.n_users; i++) {
+        pgr_user_config_t *u = &cfg->auth.users[i];
+        free(u->name);
+        free_secret(u->password);
+        free_secret(u->scram_verifier);
+        free_secret(u->md5);
+    }
+    free(cfg->auth.users);
+    free_list(cfg->admin.users, cfg->admin.n_users);
+    free(cfg->admin.http);
+    free_list(cfg->routing.write_functions, cfg->routing.n_write_functions);
+    free(cfg->log.level);
+    free(cfg->log.file);
+    for (size_t i = 0; i < cfg->n_nodes; i++) {
+        pgr_node_config_t *n = &cfg->nodes[i];
+        free(n->id);
+        free(n->host);
+        free(n->dbname);
+        free(n->user);
+        free_secret(n->password);
+        free(n->ssl.mode);
+        free(n->ssl.ca);
+        free(n->ssl.cert);
+        free(n->ssl.key);
+    }
+    free(cfg->nodes);
+    free(cfg);
+}
+
+PGR_API void
+pgr_config_errors_free(pgr_config_errors_t *errs)
+{
+    if (!errs)
+        return;
+    free_list(errs->msgs, errs->n);
+    errs->msgs = NULL;
+    errs->n = 0;
+}
+
+PGR_API int
+pgr_config_load_string(const char *name, const char *yaml, size_t len, pgr_config_t **out,
+                       pgr_config_errors_t *errs)
+{
+    pgr_config_errors_t local = { 0 };
+    pgr_config_ctx_t ctx = { .name = name, .errs = errs ? errs : &local };
+    pgr_config_t *cfg = NULL;
+    pgr_ynode_t *root = NULL;
+    walker_t w = { .ctx = &ctx };
+    int rc;
+
+    *out = NULL;
+    if (errs)
+        *errs = (pgr_config_errors_t){ 0 };
+    rc = pgr_config_yaml_parse(&ctx, yaml, len, &root);
+    if (!root)
+        goto done;
+    if (!(cfg = pgr_config_new_default())) {
+        ctx.nomem = true;
+        goto done;
+    }
+    w.cfg = cfg;
+    pgr_config_walk_map(&w, root, "", root_fields, cfg);
+    if (ctx.errs->n == 0 && !ctx.nomem)
+        cross_checks(&w, root);
+    if (!ctx.nomem && ctx.errs->n == 0 && !(cfg->path = strdup(name)))
+        ctx.nomem = true;
+done:
+    pgr_config_yaml_free(root);
+    if (ctx.nomem)
+        rc = PGR_ENOMEM;
+    else if (ctx.errs->n > 0)
+        rc = PGR_ECONFIG;
+    else if (rc == 0)
+        *out = cfg;
+    if (*out == NULL)
+        pgr_config_free(cfg);
+    pgr_config_errors_free(&local);
+    return rc;
+}
+
+PGR_API int
+pgr_config_load(const char *path, pgr_config_t **out, pgr_config_errors_t *errs)
+{
+    pgr_config_errors_t local = { 0 };
+    pgr_config_ctx_t ctx = { .name = path, .errs = errs ? errs : &local };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    int rc = PGR_EIO;
+
+    *out = NULL;
+    if (errs)
+        *errs = (pgr_config_errors_t){ 0 };
+    if (!(f = fopen(path, "r")))
+        goto io_fail;
+    if (!(buf = malloc(MAX_FILE_SIZE + 1))) {
+        rc = PGR_ENOMEM;
+        goto fail;
+    }
+    len = fread(buf, 1, MAX_FILE_SIZE + 1, f);
+    if (ferror(f))
+        goto io_fail;
+    if (len > MAX_FILE_SIZE) {
+        pgr_config_err(&ctx, 1, 1, NULL, "expected a file of at most 16MB, got a larger one");
+        rc = PGR_ECONFIG;
+        goto fail;
+    }
+    fclose(f);
+    f = NULL;
+    rc = pgr_config_load_string(path, buf, len, out, errs);
+    free(buf);
+    return rc;
+io_fail:
+    pgr_config_err(&ctx, 0, 0, NULL, "cannot read the file: %s", strerror(errno));
+    rc = PGR_EIO;
+fail:
+    if (f)
+        fclose(f);
+    free(buf);
+    pgr_config_errors_free(&local);
+    return rc;
+}
+
+PGR_API pgr_pool_config_t
+pgr_config_node_pool(const pgr_config_t *cfg, const pgr_node_config_t *node)
+{
+    pgr_pool_config_t p = cfg->pool;
+    const pgr_pool_config_t *o = &node->pool;
+    if (o->mode != POOL_MODE_UNSET)
+        p.mode = o->mode;
+    if (o->max_size >= 0)
+        p.max_size = o->max_size;
+    if (o->min_idle >= 0)
+        p.min_idle = o->min_idle;
+    if (o->idle_timeout_ms >= 0)
+        p.idle_timeout_ms = o->idle_timeout_ms;
+    if (o->connect_timeout_ms >= 0)
+        p.connect_timeout_ms = o->connect_timeout_ms;
+    if (o->acquire_timeout_ms >= 0)
+        p.acquire_timeout_ms = o->acquire_timeout_ms;
+    return p;
+}
+
+PGR_API const pgr_node_config_t *
+pgr_config_find_node(const pgr_config_t *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->n_nodes; i++)
+        if (cfg->nodes[i].id && strcmp(cfg->nodes[i].id, id) == 0)
+            return &cfg->nodes[i];
+    return NULL;
+}
+
+PGR_API const pgr_user_config_t *
+pgr_config_find_user(const pgr_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->auth.n_users; i++)
+        if (cfg->auth.users[i].name && strcmp(cfg->auth.users[i].name, name) == 0)
+            return &cfg->auth.users[i];
+    return NULL;
+}
+
+PGR_API const char *
+pgr_role_name(pgr_role_t role)
+{
+    return (unsigned)role < PGR_ARRAY_LEN(roles) - 1 ? roles[role] : "unknown";
+}
