@@ -1,9 +1,12 @@
 /* pgrouter's entry point: argv, signals, config, runtime, loop — nothing else. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/base.h"
 #include "core/log.h"
+#include "pgrouter/config.h"
 
 static void
 usage(FILE *f)
@@ -14,6 +17,46 @@ usage(FILE *f)
             "       pgrouter --version\n");
 }
 
+/* Load path; on failure print every message to stderr, one per line, and return NULL. */
+static pgr_config_t *
+load_config(const char *path)
+{
+    pgr_config_errors_t errs = { 0 };
+    pgr_config_t *cfg = NULL;
+    int rc = pgr_config_load(path, &cfg, &errs);
+
+    if (rc == 0)
+        return cfg;
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.msgs[i]);
+    if (errs.n == 0)
+        fprintf(stderr, "%s: %s\n", path, pgr_strerror(rc));
+    pgr_config_errors_free(&errs);
+    return NULL;
+}
+
+static int
+run(const char *path)
+{
+    pgr_config_t *cfg = load_config(path);
+    int rc;
+
+    if (!cfg)
+        return 1;
+    if ((rc = pgr_log_apply_config(cfg)) != 0) {
+        fprintf(stderr, "%s: log.file %s: %s\n", path, cfg->log.file ? cfg->log.file : "-",
+                rc == PGR_EIO ? strerror(errno) : pgr_strerror(rc));
+        pgr_config_free(cfg);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    pgr_info("main", "config loaded: %zu nodes", cfg->n_nodes);
+    /* The runtime (cluster, listener, loop) is started here once it exists. */
+    pgr_config_free(cfg);
+    pgr_log_shutdown();
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -21,6 +64,20 @@ main(int argc, char **argv)
         printf("pgrouter %s\n", PGR_VERSION);
         return 0;
     }
-    usage(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-    return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "--check-config") == 0) {
+        pgr_config_t *cfg = load_config(argv[2]);
+        if (!cfg)
+            return 1;
+        pgr_config_free(cfg);
+        printf("ok\n");
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "-c") == 0)
+        return run(argv[2]);
+    usage(stderr);
+    return 2;
 }

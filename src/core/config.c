@@ -568,8 +568,8 @@ pgr_config_load_string(const char *name, const char *yaml, size_t len, pgr_confi
     }
     w.cfg = cfg;
     pgr_config_walk_map(&w, root, "", root_fields, cfg);
-    if (ctx.errs->n == 0 && !ctx.nomem)
-        cross_checks(&w, root);
+    if (!ctx.nomem)
+        cross_checks(&w, root); /* also after other errors: a bad value keeps its default */
     if (!ctx.nomem && ctx.errs->n == 0 && !(cfg->path = strdup(name)))
         ctx.nomem = true;
 done:

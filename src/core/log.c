@@ -1,5 +1,6 @@
 /* The process logger: level filter, timestamp, text or JSON line, password redaction. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -10,8 +11,9 @@
 static struct {
     pgr_log_level_t min;
     int json;
-    FILE *out;
-} L = { PGR_LOG_INFO, 0, NULL };
+    FILE *out;   /* NULL: stderr */
+    FILE *owned; /* the file pgr_log_apply_config opened, closed when replaced */
+} L = { PGR_LOG_INFO, 0, NULL, NULL };
 
 static const char *const level_names[] = { "debug", "info", "warning", "error", "fatal" };
 
@@ -38,14 +40,55 @@ pgr_log_level_parse(const char *s)
     return -1;
 }
 
-/* Is s[i] the start of a conninfo keyword "password" (not part of a longer word)? */
-static int
-at_keyword(const char *s, size_t i, const char *kw, size_t kwlen)
+static bool
+is_word(char c)
 {
-    if (strncasecmp(s + i, kw, kwlen) != 0)
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool
+is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* If a password key ends at src[j) (e.g. "password", "sslpassword", "PGPASSWORD", optionally
+ * closed by the quote that opened it), followed by '=' or ':', return the index of the value's
+ * first character, else 0. quote_open is the quote char before the key, or 0. */
+static size_t
+password_value(const char *src, size_t n, size_t j, char quote_open)
+{
+    if (quote_open && j < n && src[j] == quote_open)
+        j++;
+    while (j < n && (src[j] == ' ' || src[j] == '\t'))
+        j++;
+    if (j >= n || (src[j] != '=' && src[j] != ':'))
         return 0;
-    return i == 0 || !(s[i - 1] == '_' || (s[i - 1] >= 'a' && s[i - 1] <= 'z') ||
-                       (s[i - 1] >= 'A' && s[i - 1] <= 'Z') || (s[i - 1] >= '0' && s[i - 1] <= '9'));
+    j++;
+    while (j < n && (src[j] == ' ' || src[j] == '\t'))
+        j++;
+    return j;
+}
+
+/* The index just past the value that starts at src[k]: a quoted value to its closing quote
+ * (backslash escapes skipped); after '=' (conninfo) an unquoted value runs to whitespace; after
+ * ':' (YAML, JSON) it runs to the end of the line, ',' or '}'. */
+static size_t
+value_end(const char *src, size_t n, size_t k, char sep)
+{
+    if (k < n && (src[k] == '\'' || src[k] == '"')) {
+        char q = src[k++];
+        while (k < n && src[k] != q) {
+            if (src[k] == '\\' && k + 1 < n)
+                k++;
+            k++;
+        }
+        return k < n ? k + 1 : k;
+    }
+    while (k < n && src[k] != '\n' && src[k] != '\r' && src[k] != ',' && src[k] != '}' &&
+           (sep == ':' || (src[k] != ' ' && src[k] != '\t' && src[k] != ';')))
+        k++;
+    return k;
 }
 
 size_t
@@ -57,55 +100,71 @@ pgr_log_redact(char *dst, size_t dstlen, const char *src)
     if (dstlen == 0)
         return 0;
     while (i < n) {
-        if (at_keyword(src, i, "password", 8)) {
-            size_t j = i + 8;
-            int json_key = i > 0 && src[i - 1] == '"' && src[j] == '"';
-            if (json_key)
-                j++;
-            size_t k = j;
-            while (k < n && (src[k] == ' ' || src[k] == '\t'))
-                k++;
-            if (k < n && (src[k] == '=' || src[k] == ':')) {
-                k++;
-                while (k < n && (src[k] == ' ' || src[k] == '\t'))
-                    k++;
+        /* key=value / key: value where the key ends in "password" (any case, any prefix) */
+        if (strncasecmp(src + i, "password", 8) == 0 && !(i + 8 < n && is_word(src[i + 8]))) {
+            size_t ks = i;
+            while (ks > 0 && is_word(src[ks - 1]))
+                ks--;
+            char qo = ks > 0 && (src[ks - 1] == '"' || src[ks - 1] == '\'') ? src[ks - 1] : 0;
+            size_t k = password_value(src, n, i + 8, qo);
+            if (k) {
+                char sep = 0;
+                for (size_t c = i + 8; c < k; c++)
+                    if (src[c] == '=' || src[c] == ':')
+                        sep = src[c];
+                size_t end = value_end(src, n, k, sep);
                 for (size_t c = i; c < k; c++)
                     PUT(src[c]);
                 if (k < n && (src[k] == '\'' || src[k] == '"')) {
-                    char q = src[k++];
-                    while (k < n && src[k] != q) {
-                        if (src[k] == '\\' && k + 1 < n)
-                            k++;
-                        k++;
-                    }
-                    if (k < n)
-                        k++;
-                    PUT(q); PUTS("***"); PUT(q);
+                    PUT(src[k]); PUTS("***"); PUT(src[k]);
                 } else {
-                    while (k < n && src[k] != ' ' && src[k] != '\t' && src[k] != ',' &&
-                           src[k] != '}' && src[k] != ';')
-                        k++;
                     PUTS("***");
                 }
-                i = k;
+                i = end;
                 continue;
             }
         }
-        /* URI userinfo: scheme://user:secret@host */
-        if (src[i] == ':' && i >= 3 && i + 2 < n && src[i + 1] == '/' && src[i + 2] == '/') {
-            size_t start = i + 3, at = start, colon = 0;
-            while (at < n && src[at] != '@' && src[at] != '/' && src[at] != ' ') {
-                if (src[at] == ':' && !colon)
-                    colon = at;
-                at++;
+        /* URI userinfo: scheme://user:secret@host (the last '@' of the authority ends it) */
+        if (src[i] == ':' && i + 2 < n && src[i + 1] == '/' && src[i + 2] == '/') {
+            size_t start = i + 3, end = start, at = 0, colon = 0;
+            while (end < n && src[end] != '/' && src[end] != '?' && src[end] != '#' &&
+                   src[end] != ' ' && src[end] != '\t' && src[end] != '\n') {
+                if (src[end] == '@')
+                    at = end;
+                end++;
             }
-            if (at < n && src[at] == '@' && colon) {
+            for (size_t c = start; at && c < at; c++) {
+                if (src[c] == ':') {
+                    colon = c;
+                    break;
+                }
+            }
+            if (at && colon) {
                 for (size_t c = i; c <= colon; c++)
                     PUT(src[c]);
                 PUTS("***");
                 i = at;
                 continue;
             }
+        }
+        /* password hashes: md5 + 32 hex digits, SCRAM-SHA-256$... verifiers */
+        if (strncmp(src + i, "md5", 3) == 0 && i + 35 <= n && !(i > 0 && is_word(src[i - 1]))) {
+            size_t h = 3;
+            while (h < 35 && is_hex(src[i + h]))
+                h++;
+            if (h == 35 && !(i + 35 < n && is_word(src[i + 35]))) {
+                PUTS("md5***");
+                i += 35;
+                continue;
+            }
+        }
+        if (strncmp(src + i, "SCRAM-SHA-256$", 14) == 0) {
+            PUTS("SCRAM-SHA-256$***");
+            i += 14;
+            while (i < n && src[i] != ' ' && src[i] != '\t' && src[i] != '\n' && src[i] != '"' &&
+                   src[i] != '\'' && src[i] != ',' && src[i] != '}')
+                i++;
+            continue;
         }
         PUT(src[i]);
         i++;
@@ -116,51 +175,96 @@ pgr_log_redact(char *dst, size_t dstlen, const char *src)
 #undef PUTS
 }
 
+/* Append s to buf[*o..len) escaped for a JSON string (json) or, for a text line, with line
+ * breaks and other control characters made visible so one event stays one line. */
 static void
-json_escape(FILE *f, const char *s)
+put_escaped(char *buf, size_t len, size_t *o, const char *s, bool json)
 {
-    for (; *s; s++) {
+    for (; *s && *o + 7 < len; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+        if (json && (c == '"' || c == '\\')) {
+            buf[(*o)++] = '\\';
+            buf[(*o)++] = (char)c;
+        } else if (c == '\n') {
+            buf[(*o)++] = '\\';
+            buf[(*o)++] = 'n';
+        } else if (c < 0x20 || c == 0x7f) {
+            *o += (size_t)snprintf(buf + *o, len - *o, json ? "\\u%04x" : "\\x%02x", c);
+        } else {
+            buf[(*o)++] = (char)c;
+        }
     }
 }
 
 void
 pgr_log_write(pgr_log_level_t level, const char *component, const char *fmt, ...)
 {
-    char raw[2048], msg[2048], ts[64];
+    char raw[2048], msg[2048], ts[64], line[4600];
     struct timeval tv;
     struct tm tm;
     va_list ap;
+    size_t o;
     FILE *f = L.out ? L.out : stderr;
 
     if (level < L.min)
         return;
+    if ((unsigned)level >= PGR_ARRAY_LEN(level_names))
+        level = PGR_LOG_ERROR;
     va_start(ap, fmt);
     vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
     pgr_log_redact(msg, sizeof(msg), raw);
+    explicit_bzero(raw, sizeof(raw));
 
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     size_t tl = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + tl, sizeof(ts) - tl, ".%03dZ", (int)(tv.tv_usec / 1000));
 
+    /* The line is built whole and written with one call, so lines from threads never mix. */
     if (L.json) {
-        fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"", ts, level_names[level]);
-        json_escape(f, component ? component : "");
-        fputs("\",\"msg\":\"", f);
-        json_escape(f, msg);
-        fputs("\"}\n", f);
+        o = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
+                             ts, level_names[level]);
+        put_escaped(line, sizeof(line), &o, component ? component : "", true);
+        o += (size_t)snprintf(line + o, sizeof(line) - o, "\",\"msg\":\"");
+        put_escaped(line, sizeof(line), &o, msg, true);
+        o += (size_t)snprintf(line + o, sizeof(line) - o, "\"}\n");
     } else {
-        fprintf(f, "%s %s [%s] %s\n", ts, level_names[level], component ? component : "-", msg);
+        o = (size_t)snprintf(line, sizeof(line), "%s %s [%s] ", ts, level_names[level],
+                             component ? component : "-");
+        put_escaped(line, sizeof(line), &o, msg, false);
+        o += (size_t)snprintf(line + o, sizeof(line) - o, "\n");
     }
+    fwrite(line, 1, o < sizeof(line) ? o : sizeof(line) - 1, f);
     fflush(f);
+}
+
+int
+pgr_log_apply_config(const pgr_config_t *cfg)
+{
+    int level = pgr_log_level_parse(cfg->log.level ? cfg->log.level : "info");
+    FILE *f = NULL;
+
+    if (level < 0 || level > PGR_LOG_ERROR)
+        return PGR_EINVAL;
+    if (cfg->log.file) {
+        if (!(f = fopen(cfg->log.file, "a")))
+            return PGR_EIO;
+        setvbuf(f, NULL, _IOLBF, 0);
+    }
+    pgr_log_setup((pgr_log_level_t)level, cfg->log.json, f);
+    if (L.owned)
+        fclose(L.owned);
+    L.owned = f;
+    return 0;
+}
+
+void
+pgr_log_shutdown(void)
+{
+    FILE *f = L.owned;
+    pgr_log_setup(L.min, L.json, NULL);
+    L.owned = NULL;
+    if (f)
+        fclose(f);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/base.h"
+#include "pgrouter/config.h"
 
 typedef enum pgr_log_level {
     PGR_LOG_DEBUG,
@@ -24,13 +25,25 @@ pgr_log_level_t pgr_log_min_level(void);
 /* Parse "debug" | "info" | "warning" | "error"; -1 if unknown. */
 int pgr_log_level_parse(const char *s);
 
-/* Emit one line. component names the module ("pool", "health", "config", ...). */
+/* Emit one line. component names the module ("pool", "health", "config", ...). Control
+ * characters and line breaks in the message are escaped, so one call is one line; the line is
+ * written with one stdio call, so lines from different threads never interleave. */
 void pgr_log_write(pgr_log_level_t level, const char *component, const char *fmt, ...)
     PGR_PRINTF(3, 4);
 
+/* Set up logging from a loaded config's log section (level, json, file; the file is opened
+ * for appending and replaces, then closes, any file a previous call opened). Returns 0,
+ * PGR_EINVAL for an unknown level, or PGR_EIO when the file cannot be opened (errno is set;
+ * the previous set-up is then kept). */
+int pgr_log_apply_config(const pgr_config_t *cfg) PGR_MUSTCHECK;
+/* Back to stderr, closing the file pgr_log_apply_config opened. */
+void pgr_log_shutdown(void);
+
 /* Copy src into dst (size dstlen, always NUL-terminated) with every password value replaced
- * by "***": conninfo `password=...` (quoted or not), URI `user:pass@`, and `"password":"..."`.
- * Returns the length written. */
+ * by "***": conninfo `password=...` (quoted or not; also sslpassword=, PGPASSWORD=), URI
+ * `scheme://user:pass@host`, JSON `"password":"..."`, YAML `password: ...` (to end of line),
+ * and password hashes (`md5` + 32 hex digits, `SCRAM-SHA-256$...`). Returns the length written.
+ * It is a safety net, not a licence: code must still not log secrets on purpose. */
 size_t pgr_log_redact(char *dst, size_t dstlen, const char *src);
 
 #define pgr_log_enabled(lvl) ((lvl) >= pgr_log_min_level())
