@@ -38,14 +38,14 @@ pgr_be_auth_decode(const uint8_t *body, size_t len, pgr_be_auth_t *out)
     out->data = r.p;
     out->len = 0;
     switch (out->code) {
-    case PGR_AUTH_OK: case PGR_AUTH_KRB5: case PGR_AUTH_CLEARTEXT: case PGR_AUTH_SCM:
-    case PGR_AUTH_GSS: case PGR_AUTH_SSPI:
+    case PGR_AUTHREQ_OK: case PGR_AUTHREQ_KRB5: case PGR_AUTHREQ_CLEARTEXT: case PGR_AUTHREQ_SCM:
+    case PGR_AUTHREQ_GSS: case PGR_AUTHREQ_SSPI:
         break;
-    case PGR_AUTH_MD5:
+    case PGR_AUTHREQ_MD5:
         out->data = pgr_reader_bytes(&r, 4);
         out->len = 4;
         break;
-    case PGR_AUTH_SASL: {
+    case PGR_AUTHREQ_SASL: {
         /* name\0 ... name\0 \0, at least one name */
         const uint8_t *start = r.p;
         size_t n;
@@ -57,7 +57,7 @@ pgr_be_auth_decode(const uint8_t *body, size_t len, pgr_be_auth_t *out)
         out->len = r.err ? 0 : (size_t)(r.p - start);
         break;
     }
-    case PGR_AUTH_GSS_CONT: case PGR_AUTH_SASL_CONT: case PGR_AUTH_SASL_FINAL:
+    case PGR_AUTHREQ_GSS_CONT: case PGR_AUTHREQ_SASL_CONT: case PGR_AUTHREQ_SASL_FINAL:
         out->data = pgr_reader_rest(&r, &out->len);
         break;
     default:
@@ -70,7 +70,7 @@ pgr_be_auth_decode(const uint8_t *body, size_t len, pgr_be_auth_t *out)
 void
 pgr_be_auth_mechanisms(const pgr_be_auth_t *m, pgr_reader_t *it)
 {
-    pgr_reader_init(it, m->data, m->code == PGR_AUTH_SASL ? m->len : 0);
+    pgr_reader_init(it, m->data, m->code == PGR_AUTHREQ_SASL ? m->len : 0);
 }
 
 const char *
@@ -86,9 +86,9 @@ pgr_be_write_auth(pgr_writer_t *w, int32_t code, const void *data, size_t len)
 {
     pgr_writer_begin(w, 'R');
     pgr_writer_put_i32(w, code);
-    if (code == PGR_AUTH_MD5 && len != 4)
+    if (code == PGR_AUTHREQ_MD5 && len != 4)
         pgr_writer_fail(w, PGR_EINVAL);
-    if (code == PGR_AUTH_SASL)
+    if (code == PGR_AUTHREQ_SASL)
         pgr_writer_fail(w, PGR_EINVAL); /* use pgr_be_write_auth_sasl */
     pgr_writer_put_bytes(w, data, len);
     return pgr_writer_finish(w);
@@ -98,7 +98,7 @@ int
 pgr_be_write_auth_sasl(pgr_writer_t *w, const char *const *mechanisms, int n)
 {
     pgr_writer_begin(w, 'R');
-    pgr_writer_put_i32(w, PGR_AUTH_SASL);
+    pgr_writer_put_i32(w, PGR_AUTHREQ_SASL);
     if (n <= 0)
         pgr_writer_fail(w, PGR_EINVAL);
     for (int i = 0; i < n; i++) {
@@ -113,10 +113,10 @@ pgr_be_write_auth_sasl(pgr_writer_t *w, const char *const *mechanisms, int n)
 int
 pgr_be_write_auth_msg(pgr_writer_t *w, const pgr_be_auth_t *m)
 {
-    if (m->code != PGR_AUTH_SASL)
+    if (m->code != PGR_AUTHREQ_SASL)
         return pgr_be_write_auth(w, m->code, m->data, m->len);
     pgr_writer_begin(w, 'R');
-    pgr_writer_put_i32(w, PGR_AUTH_SASL);
+    pgr_writer_put_i32(w, PGR_AUTHREQ_SASL);
     pgr_reader_t it;
     const char *mech;
     pgr_be_auth_mechanisms(m, &it);

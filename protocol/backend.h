@@ -16,21 +16,21 @@
 
 /* Authentication request codes ('R'). */
 enum {
-    PGR_AUTH_OK = 0,
-    PGR_AUTH_KRB5 = 2,
-    PGR_AUTH_CLEARTEXT = 3,
-    PGR_AUTH_MD5 = 5,
-    PGR_AUTH_SCM = 6,
-    PGR_AUTH_GSS = 7,
-    PGR_AUTH_GSS_CONT = 8,
-    PGR_AUTH_SSPI = 9,
-    PGR_AUTH_SASL = 10,
-    PGR_AUTH_SASL_CONT = 11,
-    PGR_AUTH_SASL_FINAL = 12,
+    PGR_AUTHREQ_OK = 0,
+    PGR_AUTHREQ_KRB5 = 2,
+    PGR_AUTHREQ_CLEARTEXT = 3,
+    PGR_AUTHREQ_MD5 = 5,
+    PGR_AUTHREQ_SCM = 6,
+    PGR_AUTHREQ_GSS = 7,
+    PGR_AUTHREQ_GSS_CONT = 8,
+    PGR_AUTHREQ_SSPI = 9,
+    PGR_AUTHREQ_SASL = 10,
+    PGR_AUTHREQ_SASL_CONT = 11,
+    PGR_AUTHREQ_SASL_FINAL = 12,
 };
 
 typedef struct {
-    int32_t code;           /* PGR_AUTH_* */
+    int32_t code;           /* PGR_AUTHREQ_* */
     const uint8_t *data;    /* MD5: the 4-byte salt; SASL: mechanism list (name\0...\0);
                                GSS_CONT / SASL_CONT / SASL_FINAL: payload; else empty */
     size_t len;

@@ -187,16 +187,16 @@ frontend(pgr_trace_t *t, line_t *l, uint8_t type)
         break;
     case 'p':
         switch (t->last_auth) {
-        case PGR_AUTH_SASL:
+        case PGR_AUTHREQ_SASL:
             name(l, "SASLInitialResponse", true);
             string(l);
             value(l);
             break;
-        case PGR_AUTH_SASL_CONT:
+        case PGR_AUTHREQ_SASL_CONT:
             name(l, "SASLResponse", true);
             rest(l);
             break;
-        case PGR_AUTH_GSS: case PGR_AUTH_GSS_CONT: case PGR_AUTH_SSPI:
+        case PGR_AUTHREQ_GSS: case PGR_AUTHREQ_GSS_CONT: case PGR_AUTHREQ_SSPI:
             name(l, "GSSResponse", true);
             rest(l);
             break;
@@ -224,9 +224,9 @@ backend(pgr_trace_t *t, line_t *l, uint8_t type)
         if (l->r.err)
             break;
         t->last_auth = code;
-        if (code == PGR_AUTH_MD5) {
+        if (code == PGR_AUTHREQ_MD5) {
             nchar(l, 4);
-        } else if (code == PGR_AUTH_SASL) {
+        } else if (code == PGR_AUTHREQ_SASL) {
             size_t len;
             do { /* the names, then the empty string that ends the list */
                 const uint8_t *at = l->r.p;
@@ -235,8 +235,8 @@ backend(pgr_trace_t *t, line_t *l, uint8_t type)
                 l->r.p = at;
                 string(l);
             } while (len > 0);
-        } else if (code == PGR_AUTH_GSS_CONT || code == PGR_AUTH_SASL_CONT ||
-                   code == PGR_AUTH_SASL_FINAL) {
+        } else if (code == PGR_AUTHREQ_GSS_CONT || code == PGR_AUTHREQ_SASL_CONT ||
+                   code == PGR_AUTHREQ_SASL_FINAL) {
             rest(l);
         }
         break;
