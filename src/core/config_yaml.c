@@ -56,9 +56,9 @@ pgr_config_got(const pgr_ynode_t *v, char *buf, size_t len)
     size_t o = 0, i;
 
     if (v->kind == PGR_YNODE_MAP)
-        return "a mapping";
+        return v->n ? "a mapping" : "an empty mapping";
     if (v->kind == PGR_YNODE_SEQ)
-        return "a sequence";
+        return v->n ? "a sequence" : "an empty sequence";
     if (pgr_config_is_null(v))
         return "null";
     pgr_assert(len >= 80);

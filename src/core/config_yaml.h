@@ -46,7 +46,7 @@ void pgr_config_err(pgr_config_ctx_t *ctx, int line, int col, const char *path, 
     PGR_PRINTF(5, 6);
 
 /* How a value is shown after "got": a scalar as "text" (escaped, cut at 60 characters), `null`,
- * `a mapping` or `a sequence`. Never used for secrets. */
+ * `a mapping` or `a sequence` (`an empty ...` when empty). Never used for secrets. */
 const char *pgr_config_got(const pgr_ynode_t *v, char *buf, size_t len);
 
 /* Is v a null scalar (plain empty, ~, null)? */
