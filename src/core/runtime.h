@@ -1,0 +1,45 @@
+/* The one runtime object: the loop, the current config snapshot, the cluster, the listener, the
+ * client sessions and the counters. Passed explicitly to whoever needs it; nothing else is
+ * global (the logger excepted, see log.h). main.c builds it, runs the loop, and tears it down.
+ * Layers above core see the cluster and listener as opaque pointers. */
+#ifndef PGR_CORE_RUNTIME_H
+#define PGR_CORE_RUNTIME_H
+
+#include <uv.h>
+
+#include "core/base.h"
+#include "core/list.h"
+#include "pgrouter/config.h"
+
+struct pgr_cluster;
+struct pgr_listener;
+struct pgr_cancel_map;
+struct pgr_auth_secret;
+
+typedef struct pgr_runtime_stats {
+    uint64_t clients_accepted;
+    uint64_t clients_refused;   /* max_clients, shutdown */
+    uint64_t auth_failures;
+    uint64_t login_timeouts;
+    uint64_t protocol_errors;
+    uint64_t queries;           /* Query and Sync messages relayed */
+    uint64_t transactions;      /* server connections returned at ReadyForQuery 'I' */
+    uint64_t bytes_in, bytes_out;
+    uint64_t cancels_forwarded, cancels_ignored;
+    uint64_t pinned;            /* sessions pinned to their server connection */
+} pgr_runtime_stats_t;
+
+typedef struct pgr_runtime {
+    uv_loop_t *loop;
+    pgr_config_t *cfg;              /* the current snapshot; replaced whole on reload */
+    struct pgr_cluster *cluster;
+    struct pgr_listener *listener;
+    struct pgr_cancel_map *cancels;
+    pgr_list_t clients;             /* every pgr_client_t, in accept order */
+    size_t n_clients;
+    struct pgr_auth_secret *auth_secret; /* random per process: mock SCRAM salts */
+    bool shutting_down;             /* new queries get 57P01, no new clients */
+    pgr_runtime_stats_t stats;
+} pgr_runtime_t;
+
+#endif

@@ -1,0 +1,204 @@
+/* The running server: builds the runtime from a config snapshot (cluster, listener, sessions),
+ * handles signals, runs the loop, and shuts down without losing a running transaction.
+ *
+ *   SIGTERM: graceful — stop accepting, idle sessions get 57P01, running transactions may finish
+ *            for up to shutdown.drain_timeout, then everything left is closed.
+ *   SIGINT:  fast — the same with no drain time.
+ *   SIGHUP:  logged (reload is not implemented yet). */
+#include <string.h>
+
+#include "core/log.h"
+#include "core/runtime.h"
+#include "net/listener.h"
+#include "ops/daemon.h"
+#include "pgrouter/cluster.h"
+#include "session/auth.h"
+#include "session/cancel.h"
+#include "session/client.h"
+
+typedef struct daemon {
+    pgr_runtime_t rt;
+    pgr_auth_secret_t secret;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain_timer;   /* checks every 100 ms whether the sessions are gone */
+    uint64_t drain_deadline;  /* loop time (ms) after which sessions are closed by force */
+    bool stopping;
+    int exit_code;
+} daemon_t;
+
+static void
+close_cb_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void
+cluster_down_cb(pgr_cluster_t *c, int status, void *arg)
+{
+    daemon_t *d = arg;
+
+    (void)c;
+    (void)status;
+    pgr_info("main", "all node pools closed");
+    uv_close((uv_handle_t *)&d->sigterm, close_cb_noop);
+    uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
+    uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
+    uv_close((uv_handle_t *)&d->drain_timer, close_cb_noop);
+}
+
+static void
+drain_tick_cb(uv_timer_t *t)
+{
+    daemon_t *d = t->data;
+    pgr_runtime_t *rt = &d->rt;
+
+    if (rt->n_clients > 0 && uv_now(rt->loop) < d->drain_deadline)
+        return;
+    if (rt->n_clients > 0) {
+        pgr_warn("main", "drain timeout: closing %zu sessions still running", rt->n_clients);
+        pgr_client_close_all(rt, "terminating connection due to administrator command", true);
+    }
+    uv_timer_stop(t);
+    pgr_cluster_shutdown(rt->cluster, 0, cluster_down_cb, d);
+}
+
+static void
+listener_closed_cb(pgr_listener_t *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+}
+
+static void
+begin_shutdown(daemon_t *d, int64_t drain_ms, const char *how)
+{
+    pgr_runtime_t *rt = &d->rt;
+
+    if (d->stopping) {
+        /* A second signal: stop waiting. */
+        d->drain_deadline = uv_now(rt->loop);
+        return;
+    }
+    d->stopping = true;
+    rt->shutting_down = true;
+    pgr_info("main", "%s shutdown: %zu sessions, drain up to %lld ms", how, rt->n_clients,
+             (long long)drain_ms);
+    if (rt->listener) {
+        pgr_listener_close(rt->listener, listener_closed_cb);
+        rt->listener = NULL;
+    }
+    pgr_client_close_all(rt, "terminating connection due to administrator command", false);
+    d->drain_deadline = uv_now(rt->loop) + (uint64_t)(drain_ms > 0 ? drain_ms : 0);
+    uv_timer_start(&d->drain_timer, drain_tick_cb, 0, 100);
+}
+
+static void
+signal_cb(uv_signal_t *s, int signum)
+{
+    daemon_t *d = s->data;
+
+    if (signum == SIGHUP) {
+        pgr_info("main", "SIGHUP received: configuration reload is not implemented yet");
+        return;
+    }
+    begin_shutdown(d, signum == SIGTERM ? d->rt.cfg->shutdown.drain_timeout_ms : 0,
+                   signum == SIGTERM ? "graceful" : "fast");
+}
+
+static void
+accept_cb(pgr_listener_t *l, uv_stream_t *server, void *arg)
+{
+    (void)l;
+    pgr_client_accept(arg, server);
+}
+
+static void
+event_cb(pgr_cluster_t *c, const pgr_event_t *ev, void *arg)
+{
+    (void)c;
+    (void)arg;
+    switch (ev->type) {
+    case PGR_EVENT_NODE_HEALTH:
+        pgr_info("health", "node %s: %s -> %s%s%s", ev->node_id,
+                 pgr_node_state_name(ev->old_state), pgr_node_state_name(ev->new_state),
+                 ev->error ? ": " : "", ev->error ? ev->error : "");
+        break;
+    case PGR_EVENT_NODE_ADDED:
+        pgr_info("cluster", "node %s added", ev->node_id);
+        break;
+    case PGR_EVENT_NODE_REMOVED:
+        pgr_info("cluster", "node %s removed", ev->node_id);
+        break;
+    default:
+        break;
+    }
+}
+
+int
+pgr_daemon_run(pgr_config_t *cfg)
+{
+    daemon_t *d = calloc(1, sizeof(*d));
+    uv_loop_t loop;
+    char err[512] = "";
+    int rc;
+
+    if (d == NULL)
+        return 1;
+    if ((rc = uv_loop_init(&loop)) != 0) {
+        pgr_error("main", "uv_loop_init: %s", uv_strerror(rc));
+        free(d);
+        return 1;
+    }
+    pgr_runtime_t *rt = &d->rt;
+    rt->loop = &loop;
+    rt->cfg = cfg;
+    pgr_list_init(&rt->clients);
+    bool derives = false;
+    for (size_t i = 0; i < cfg->auth.n_users; i++)
+        derives |= cfg->auth.users[i].password && !cfg->auth.users[i].scram_verifier;
+    if ((rc = pgr_auth_secret_init(&d->secret, derives)) != 0) {
+        pgr_error("main", "cannot initialise the auth secret: %s", pgr_strerror(rc));
+        goto fail;
+    }
+    rt->auth_secret = &d->secret;
+
+    if ((rc = pgr_cluster_new(&loop, cfg, NULL, &rt->cluster, err, sizeof(err))) != 0) {
+        pgr_error("main", "cannot start the cluster: %s", err);
+        goto fail;
+    }
+    pgr_cluster_subscribe(rt->cluster, event_cb, rt);
+    if ((rc = pgr_listener_start(&loop, cfg, accept_cb, rt, &rt->listener)) != 0) {
+        pgr_error("main", "cannot listen: %s", pgr_strerror(rc));
+        pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto fail;
+    }
+    uv_signal_init(&loop, &d->sigterm);
+    uv_signal_init(&loop, &d->sigint);
+    uv_signal_init(&loop, &d->sighup);
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
+    uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&d->sigint, signal_cb, SIGINT);
+    uv_signal_start(&d->sighup, signal_cb, SIGHUP);
+    uv_timer_init(&loop, &d->drain_timer);
+    d->drain_timer.data = d;
+
+    pgr_info("main", "pgrouter %s listening on port %d with %zu nodes", PGR_VERSION,
+             pgr_listener_port(rt->listener), cfg->n_nodes);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pgr_info("main", "stopped");
+    d->exit_code = 0;
+    goto done;
+fail:
+    d->exit_code = 1;
+done:
+    if (rt->cluster)
+        pgr_cluster_free(rt->cluster);
+    pgr_cancel_map_free(rt);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(&loop) != 0)
+        pgr_warn("main", "event loop closed with handles still open");
+    rc = d->exit_code;
+    free(d);
+    return rc;
+}

@@ -1,0 +1,584 @@
+/* Client sessions: accept, startup packet, authentication, login, errors and close. The byte
+ * relay of a logged-in session is in relay.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/tls.h"
+#include "protocol/backend.h"
+#include "protocol/frontend.h"
+#include "protocol/writer.h"
+#include "session/cancel.h"
+#include "session/client.h"
+#include "session/relay.h"
+
+static const char *const state_names[] = {
+#define PGR_CLIENT_STATE_NAME(name, text) text,
+    PGR_CLIENT_STATE_MAP(PGR_CLIENT_STATE_NAME)
+#undef PGR_CLIENT_STATE_NAME
+};
+
+/* The GUC_REPORT parameters a PostgreSQL 15 server reports at login, in its order. */
+static const char *const reported_params[] = {
+    "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+    "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
+    "server_version", "session_authorization", "standard_conforming_strings", "TimeZone",
+};
+
+const char *
+pgr_client_state_name(pgr_client_state_t s)
+{
+    return (size_t)s < PGR_ARRAY_LEN(state_names) ? state_names[s] : "unknown";
+}
+
+static void
+set_state(pgr_client_t *cl, pgr_client_state_t s)
+{
+    pgr_debug("client", "client %llu: %s -> %s", (unsigned long long)cl->id,
+              pgr_client_state_name(cl->state), pgr_client_state_name(s));
+    cl->state = s;
+}
+
+/* ---- output helpers ------------------------------------------------------------------------ */
+
+/* Append an encoded message (built by a writer) to the client's output. */
+static void
+send_writer(pgr_client_t *cl, pgr_writer_t *w)
+{
+    if (w->err == 0 && w->len > 0 && pgr_conn_write(&cl->conn, w->buf, w->len) != 0)
+        pgr_conn_close(&cl->conn, PGR_ELIMIT);
+}
+
+void
+pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *sqlstate,
+                      const char *detail, const char *fmt, ...)
+{
+    char msg[1024];
+    uint8_t buf[2048];
+    pgr_writer_t w;
+    va_list ap;
+    bool notice = strcmp(severity, "WARNING") == 0 || strcmp(severity, "NOTICE") == 0;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pgr_writer_init_fixed(&w, buf, sizeof(buf));
+    pgr_be_write_error(&w, notice, severity, sqlstate, msg, detail, NULL);
+    send_writer(cl, &w);
+    if (strcmp(severity, "FATAL") == 0) {
+        pgr_info("client", "client %llu (%s): FATAL %s: %s", (unsigned long long)cl->id,
+                 pgr_conn_peer(&cl->conn), sqlstate, msg);
+        pgr_client_close(cl, msg);
+    }
+}
+
+void
+pgr_client_send_ready(pgr_client_t *cl, char status)
+{
+    uint8_t buf[8];
+    pgr_writer_t w;
+
+    pgr_writer_init_fixed(&w, buf, sizeof(buf));
+    pgr_be_write_ready(&w, (uint8_t)status);
+    send_writer(cl, &w);
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+static void
+client_free(pgr_client_t *cl)
+{
+    pgr_auth_free(&cl->auth);
+    free(cl->user);
+    free(cl->database);
+    free(cl->application_name);
+    free(cl->client_encoding);
+    free(cl->startup_params);
+    free(cl);
+}
+
+static void
+handle_closed(pgr_client_t *cl)
+{
+    if (--cl->handles_open == 0)
+        client_free(cl);
+}
+
+static void
+timer_close_cb(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
+static void
+conn_close_cb(pgr_conn_t *c, void *arg, int reason)
+{
+    pgr_client_t *cl = arg;
+
+    (void)c;
+    (void)reason;
+    handle_closed(cl);
+}
+
+void
+pgr_client_close(pgr_client_t *cl, const char *why)
+{
+    if (cl->state == PGR_CLIENT_CLOSING)
+        return;
+    pgr_debug("client", "client %llu closing: %s", (unsigned long long)cl->id, why ? why : "");
+    pgr_relay_detach(cl, true);
+    set_state(cl, PGR_CLIENT_CLOSING);
+    if (cl->cancel_pid != 0)
+        pgr_cancel_unregister(cl->rt, cl);
+    pgr_list_remove(&cl->link);
+    cl->rt->n_clients--;
+    uv_timer_stop(&cl->timer);
+    uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
+    pgr_conn_close_after_flush(&cl->conn, 0);
+}
+
+static void
+login_timeout_cb(uv_timer_t *t)
+{
+    pgr_client_t *cl = t->data;
+
+    cl->rt->stats.login_timeouts++;
+    pgr_info("client", "client %llu (%s): login timeout in state %s", (unsigned long long)cl->id,
+             pgr_conn_peer(&cl->conn), pgr_client_state_name(cl->state));
+    if (cl->state == PGR_CLIENT_STARTUP)
+        pgr_client_close(cl, "login timeout");
+    else
+        pgr_client_send_error(cl, "FATAL", "08P01", NULL, "canceling authentication due to timeout");
+}
+
+static void client_read_cb(pgr_conn_t *c, void *arg);
+static void client_drain_cb(pgr_conn_t *c, void *arg);
+
+static const pgr_conn_cbs_t client_cbs = {
+    .on_read = client_read_cb,
+    .on_drain = client_drain_cb,
+    .on_close = conn_close_cb,
+};
+
+void
+pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
+{
+    pgr_client_t *cl = calloc(1, sizeof(*cl));
+    int rc;
+
+    if (cl == NULL) {
+        pgr_error("client", "out of memory accepting a client");
+        return;
+    }
+    cl->rt = rt;
+    cl->id = ++rt->stats.clients_accepted;
+    cl->txn = 'I';
+    pgr_list_init(&cl->link);
+    rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
+    if (rc != 0) {
+        pgr_warn("client", "accept failed: %s", pgr_strerror(rc));
+        free(cl);
+        return;
+    }
+    cl->handles_open = 2;
+    uv_timer_init(rt->loop, &cl->timer);
+    cl->timer.data = cl;
+    pgr_list_push_back(&rt->clients, &cl->link);
+    rt->n_clients++;
+    cl->state = PGR_CLIENT_STARTUP;
+    if (rt->shutting_down || (rt->cfg->listen.max_clients > 0 &&
+                              rt->n_clients > (size_t)rt->cfg->listen.max_clients)) {
+        cl->refuse = true;
+        rt->stats.clients_refused++;
+    }
+    if (rt->cfg->limits.login_timeout_ms > 0)
+        uv_timer_start(&cl->timer, login_timeout_cb, (uint64_t)rt->cfg->limits.login_timeout_ms, 0);
+    pgr_conn_read_start(&cl->conn);
+}
+
+/* ---- startup ------------------------------------------------------------------------------- */
+
+static char *
+dupstr(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void start_auth(pgr_client_t *cl);
+
+/* A StartupMessage. Returns false when the session was closed. */
+static bool
+on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    pgr_fe_startup_t st;
+    pgr_fe_param_iter_t it;
+    const char *name, *value;
+    int rc;
+
+    rc = pgr_fe_startup_decode(f->body, f->body_len, &st);
+    if (rc != 0) {
+        pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid startup packet layout: %s",
+                              pgr_strerror(rc));
+        return false;
+    }
+    switch (pgr_fe_startup_version(&st)) {
+    case PGR_FE_VERSION_UNSUPPORTED:
+        pgr_client_send_error(cl, "FATAL", "0A000", NULL,
+                              "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+                              st.major, st.minor);
+        return false;
+    case PGR_FE_VERSION_NEGOTIATE: {
+        pgr_writer_t w;
+        pgr_writer_init_grow(&w);
+        pgr_fe_startup_write_negotiate(&w, &st);
+        send_writer(cl, &w);
+        pgr_writer_free(&w);
+        break;
+    }
+    case PGR_FE_VERSION_OK:
+        break;
+    }
+    if (st.user == NULL || st.user[0] == '\0') {
+        pgr_client_send_error(cl, "FATAL", "28000", NULL,
+                              "no PostgreSQL user name specified in startup packet");
+        return false;
+    }
+    cl->user = dupstr(st.user);
+    cl->database = dupstr(st.database && st.database[0] ? st.database : st.user);
+    cl->startup_params = malloc(st.params_len ? st.params_len : 1);
+    if (cl->user == NULL || cl->database == NULL || cl->startup_params == NULL) {
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+        return false;
+    }
+    memcpy(cl->startup_params, st.params, st.params_len);
+    cl->startup_params_len = st.params_len;
+    pgr_fe_startup_params(&st, &it);
+    while (pgr_fe_startup_param_next(&it, &name, &value)) {
+        if (strcmp(name, "application_name") == 0) {
+            free(cl->application_name);
+            cl->application_name = dupstr(value);
+        } else if (strcmp(name, "client_encoding") == 0) {
+            free(cl->client_encoding);
+            cl->client_encoding = dupstr(value);
+        }
+    }
+    if (cl->refuse) {
+        pgr_client_send_error(cl, "FATAL", cl->rt->shutting_down ? "57P03" : "53300", NULL,
+                              cl->rt->shutting_down ? "the database system is shutting down"
+                                                    : "sorry, too many clients already");
+        return false;
+    }
+    set_state(cl, PGR_CLIENT_AUTH);
+    start_auth(cl);
+    return cl->state != PGR_CLIENT_CLOSING;
+}
+
+static void
+on_cancel_request(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    pgr_fe_cancel_t req;
+
+    if (pgr_fe_cancel_decode(f->body, f->body_len, &req) == 0)
+        pgr_cancel_request(cl->rt, req.pid, req.key);
+    /* PostgreSQL answers a CancelRequest with nothing: it just closes. */
+    pgr_client_close(cl, "cancel request");
+}
+
+/* Untyped startup forms, until a StartupMessage moves the session on. */
+static void
+startup_input(pgr_client_t *cl)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    pgr_frame_t f;
+
+    while (cl->state == PGR_CLIENT_STARTUP) {
+        int rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_STARTUP, NULL, &f);
+        if (rc == PGR_FRAME_NEED_MORE)
+            return;
+        if (rc == PGR_FRAME_BAD) {
+            cl->rt->stats.protocol_errors++;
+            pgr_client_send_error(cl, "FATAL", f.sqlstate ? f.sqlstate : "08P01", NULL, "%s",
+                                  f.reason ? f.reason : "invalid startup packet");
+            return;
+        }
+        switch (f.startup) {
+        case PGR_STARTUP_SSL:
+        case PGR_STARTUP_GSSENC:
+            pgr_iobuf_consume(in, f.len);
+            /* No encryption yet: 'N', and the client goes on in the clear. Bytes it sent
+             * after the request, before reading our answer, are a protocol violation. */
+            if (pgr_iobuf_len(in) > 0) {
+                pgr_client_send_error(cl, "FATAL", "08P01", NULL,
+                                      "received unencrypted data after SSL request");
+                return;
+            }
+            if (pgr_conn_write(&cl->conn, "N", 1) != 0) {
+                pgr_client_close(cl, "write failed");
+                return;
+            }
+            break;
+        case PGR_STARTUP_CANCEL:
+            on_cancel_request(cl, &f);
+            return;
+        case PGR_STARTUP_MESSAGE:
+            if (!on_startup_message(cl, &f))
+                return;
+            pgr_iobuf_consume(in, f.len);
+            break;
+        default:
+            pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid startup packet");
+            return;
+        }
+    }
+}
+
+/* ---- authentication ------------------------------------------------------------------------ */
+
+static void begin_login(pgr_client_t *cl);
+
+/* Send what the auth exchange produced and act on its verdict. */
+static void
+auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
+{
+    pgr_writer_t w;
+    uint8_t buf[1024];
+
+    if (verdict == PGR_AUTH_FAIL) {
+        cl->rt->stats.auth_failures++;
+        pgr_client_send_error(cl, "FATAL", cl->auth.sqlstate, cl->auth.detail, "%s",
+                              cl->auth.message);
+        return;
+    }
+    pgr_writer_init_fixed(&w, buf, sizeof(buf));
+    if (out->code != 0 || verdict == PGR_AUTH_CONTINUE)
+        pgr_be_write_auth(&w, out->code, out->data, out->len);
+    send_writer(cl, &w);
+    if (verdict == PGR_AUTH_OK) {
+        pgr_writer_reset(&w);
+        pgr_be_write_auth(&w, 0, NULL, 0);
+        send_writer(cl, &w);
+        begin_login(cl);
+    }
+}
+
+static void
+start_auth(pgr_client_t *cl)
+{
+    const pgr_config_t *cfg = cl->rt->cfg;
+    const pgr_user_config_t *u = pgr_config_find_user(cfg, cl->user);
+    pgr_auth_out_t out;
+    int verdict;
+
+    verdict = pgr_auth_begin(&cl->auth, cfg->auth.method, u, cl->user, cl->rt->auth_secret,
+                             &out);
+    if (verdict < 0) {
+        pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed to start: %s",
+                              pgr_strerror(verdict));
+        return;
+    }
+    cl->auth_begun = true;
+    /* trust with a users list still refuses names it does not know, as a role that does not
+     * exist would be refused by PostgreSQL. With no list, every name is passed on. */
+    if (verdict == PGR_AUTH_OK && u == NULL && cfg->auth.n_users > 0) {
+        pgr_client_send_error(cl, "FATAL", "28000", NULL, "role \"%s\" does not exist", cl->user);
+        return;
+    }
+    if (verdict == PGR_AUTH_OK) {
+        out.code = 0;
+        verdict = PGR_AUTH_OK;
+    }
+    auth_result(cl, verdict, &out);
+}
+
+static void
+auth_input(pgr_client_t *cl)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    pgr_frame_t f;
+    pgr_auth_out_t out;
+    int rc, verdict;
+
+    while (cl->state == PGR_CLIENT_AUTH) {
+        rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f);
+        if (rc == PGR_FRAME_NEED_MORE)
+            return;
+        if (rc == PGR_FRAME_BAD || f.type != 'p') {
+            cl->rt->stats.protocol_errors++;
+            pgr_client_send_error(cl, "FATAL", "08P01", NULL,
+                                  "expected password response, got message type %d", f.type);
+            return;
+        }
+        memset(&out, 0, sizeof(out));
+        switch (pgr_auth_expects(&cl->auth)) {
+        case PGR_AUTH_EXPECT_PASSWORD: {
+            pgr_fe_password_t pw;
+            if ((rc = pgr_fe_password_decode(f.body, f.body_len, &pw)) != 0)
+                goto malformed;
+            verdict = pgr_auth_password(&cl->auth, pw.password, &out);
+            break;
+        }
+        case PGR_AUTH_EXPECT_SASL_INITIAL: {
+            pgr_fe_sasl_initial_t si;
+            if ((rc = pgr_fe_sasl_initial_decode(f.body, f.body_len, &si)) != 0)
+                goto malformed;
+            verdict = pgr_auth_sasl_initial(&cl->auth, si.mechanism, si.data,
+                                            si.len < 0 ? 0 : (size_t)si.len, &out);
+            break;
+        }
+        case PGR_AUTH_EXPECT_SASL: {
+            pgr_fe_sasl_response_t sr;
+            if ((rc = pgr_fe_sasl_response_decode(f.body, f.body_len, &sr)) != 0)
+                goto malformed;
+            verdict = pgr_auth_sasl_response(&cl->auth, sr.data, sr.len, &out);
+            break;
+        }
+        default:
+            goto malformed;
+        }
+        pgr_iobuf_consume(in, f.len);
+        if (verdict < 0) {
+            pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed: %s",
+                                  pgr_strerror(verdict));
+            return;
+        }
+        auth_result(cl, verdict, &out);
+    }
+    return;
+malformed:
+    cl->rt->stats.protocol_errors++;
+    pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid password packet");
+}
+
+/* ---- login --------------------------------------------------------------------------------- */
+
+/* Map a libpq connection failure to the node's own SQLSTATE where its text tells. */
+static const char *
+connect_sqlstate(const char *msg)
+{
+    if (msg == NULL)
+        return "08006";
+    if (strstr(msg, "does not exist") && strstr(msg, "database"))
+        return "3D000";
+    if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
+        return "28P01";
+    if (strstr(msg, "role") && strstr(msg, "does not exist"))
+        return "28000";
+    if (strstr(msg, "too many") || strstr(msg, "limit"))
+        return "53300";
+    if (strstr(msg, "timed out") || strstr(msg, "timeout"))
+        return "08006";
+    return "08006";
+}
+
+static void
+send_login_params(pgr_client_t *cl, pgr_server_t *srv)
+{
+    pgr_writer_t w;
+
+    pgr_writer_init_grow(&w);
+    for (size_t i = 0; i < PGR_ARRAY_LEN(reported_params); i++) {
+        const char *name = reported_params[i], *value = pgr_server_parameter(srv, name);
+        if (strcmp(name, "application_name") == 0)
+            value = cl->application_name ? cl->application_name : "";
+        else if (strcmp(name, "client_encoding") == 0 && cl->client_encoding &&
+                 strcmp(cl->client_encoding, "auto") != 0)
+            value = cl->client_encoding;
+        if (value)
+            pgr_be_write_param(&w, name, value);
+    }
+    pgr_be_write_keydata(&w, cl->cancel_pid, cl->cancel_key);
+    pgr_be_write_ready(&w, 'I');
+    send_writer(cl, &w);
+    pgr_writer_free(&w);
+}
+
+static void
+login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errmsg)
+{
+    if (status != 0) {
+        const char *msg = errmsg ? errmsg : pgr_strerror(status);
+        const char *fatal = strstr(msg, "FATAL:  ");
+        pgr_client_send_error(cl, "FATAL", connect_sqlstate(msg), NULL, "%s",
+                              fatal ? fatal + 8 : msg);
+        return;
+    }
+    if (pgr_cancel_register(cl->rt, cl) != 0) {
+        pgr_cluster_release(srv, PGR_RELEASE_CLEAN);
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+        return;
+    }
+    send_login_params(cl, srv);
+    uv_timer_stop(&cl->timer);
+    set_state(cl, PGR_CLIENT_IDLE);
+    if (cl->rt->cfg->pool.mode == PGR_POOL_SESSION)
+        pgr_relay_attach(cl, srv);
+    else
+        pgr_cluster_release(srv, PGR_RELEASE_CLEAN);
+    pgr_conn_flush(&cl->conn);
+    /* Anything the client pipelined behind its password is a first statement. */
+    pgr_relay_client_input(cl);
+}
+
+static void
+begin_login(pgr_client_t *cl)
+{
+    set_state(cl, PGR_CLIENT_LOGIN);
+    pgr_relay_acquire(cl, login_acquired);
+}
+
+/* ---- conn callbacks ------------------------------------------------------------------------ */
+
+static void
+client_read_cb(pgr_conn_t *c, void *arg)
+{
+    pgr_client_t *cl = arg;
+
+    (void)c;
+    switch (cl->state) {
+    case PGR_CLIENT_STARTUP:
+        startup_input(cl);
+        break;
+    case PGR_CLIENT_AUTH:
+        auth_input(cl);
+        break;
+    case PGR_CLIENT_LOGIN:
+        break; /* kept until login completes */
+    case PGR_CLIENT_IDLE:
+    case PGR_CLIENT_WAITING:
+    case PGR_CLIENT_LINKED:
+        pgr_relay_client_input(cl);
+        break;
+    case PGR_CLIENT_CLOSING:
+        break;
+    }
+    if (cl->state != PGR_CLIENT_CLOSING)
+        pgr_conn_flush(&cl->conn);
+}
+
+static void
+client_drain_cb(pgr_conn_t *c, void *arg)
+{
+    pgr_client_t *cl = arg;
+
+    (void)c;
+    if (cl->state == PGR_CLIENT_LINKED)
+        pgr_relay_client_drained(cl);
+}
+
+void
+pgr_client_close_all(pgr_runtime_t *rt, const char *why, bool force)
+{
+    pgr_list_t *pos, *tmp;
+
+    pgr_list_foreach_safe(pos, tmp, &rt->clients)
+    {
+        pgr_client_t *cl = pgr_container_of(pos, pgr_client_t, link);
+        if (!force && pgr_relay_busy(cl))
+            continue; /* its transaction may finish; relay.c closes it at the boundary */
+        if (cl->state == PGR_CLIENT_STARTUP)
+            pgr_client_close(cl, why);
+        else
+            pgr_client_send_error(cl, "FATAL", "57P01", NULL, "%s", why);
+    }
+}

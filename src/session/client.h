@@ -1,0 +1,115 @@
+/* Client sessions: one pgr_client_t per accepted connection, from the startup packet through
+ * authentication to relaying statements on pooled server connections, until it closes.
+ *
+ *   STARTUP ─► AUTH ─► LOGIN ─► IDLE ⇄ WAITING ─► LINKED ─► IDLE ...      (any) ─► CLOSING
+ *
+ * STARTUP reads the untyped startup forms (SSLRequest and GSSENCRequest are answered 'N', a
+ * CancelRequest is handled and the connection closed). AUTH runs trust/md5/SCRAM (session/auth).
+ * LOGIN borrows a server connection of the target node to learn the server's ParameterStatus
+ * values (and to surface the node's own FATAL errors, such as an unknown database). IDLE has no
+ * server connection (transaction mode between transactions); WAITING has asked the pool for one;
+ * LINKED relays bytes both ways on one (session/relay.c). A session in session mode, or pinned,
+ * stays LINKED while idle.
+ *
+ * Ownership: the runtime's client list owns every client; the client owns its conn (embedded),
+ * its timer and its auth state, and borrows its server connection from the pool between acquire
+ * and release. Memory is freed only when both the conn and the timer have closed. */
+#ifndef PGR_SESSION_CLIENT_H
+#define PGR_SESSION_CLIENT_H
+
+#include <uv.h>
+
+#include "core/base.h"
+#include "core/list.h"
+#include "core/runtime.h"
+#include "net/conn.h"
+#include "pgrouter/cluster.h"
+#include "protocol/frame.h"
+#include "session/auth.h"
+
+#define PGR_CLIENT_STATE_MAP(X) \
+    X(STARTUP, "startup")       \
+    X(AUTH, "auth")             \
+    X(LOGIN, "login")           \
+    X(IDLE, "idle")             \
+    X(WAITING, "waiting")       \
+    X(LINKED, "linked")         \
+    X(CLOSING, "closing")
+
+typedef enum pgr_client_state {
+#define PGR_CLIENT_STATE_ENUM(name, text) PGR_CLIENT_##name,
+    PGR_CLIENT_STATE_MAP(PGR_CLIENT_STATE_ENUM)
+#undef PGR_CLIENT_STATE_ENUM
+} pgr_client_state_t;
+
+/* What the server → client scanner knows about the message it is in the middle of. Messages
+ * stream through in pieces; only the header and the bodies of the few types the relay must
+ * understand (ReadyForQuery, ParameterStatus) are collected. */
+typedef struct pgr_scan {
+    uint8_t hdr[5];
+    uint8_t hdr_len;     /* 0..5 header bytes collected */
+    uint8_t type;
+    uint32_t remaining;  /* body bytes of the current message still to come */
+    uint16_t body_len;   /* bytes of a collected body */
+    bool collect;        /* collecting this body (it fits in body[]) */
+    char body[512];
+} pgr_scan_t;
+
+typedef struct pgr_client {
+    pgr_conn_t conn;             /* embedded: the client's socket and buffers */
+    pgr_runtime_t *rt;
+    pgr_list_t link;             /* in rt->clients */
+    pgr_client_state_t state;
+    uint64_t id;                 /* accept sequence number, for logs */
+    uv_timer_t timer;            /* login timeout */
+    int handles_open;            /* conn + timer: freed when this reaches 0 */
+    bool refuse;                 /* over max_clients: refuse after the startup packet */
+
+    /* From the StartupMessage. */
+    char *user, *database, *application_name, *client_encoding;
+    char *startup_params;        /* name\0value\0 ... \0 as the client sent them */
+    size_t startup_params_len;
+    pgr_auth_t auth;
+    bool auth_begun;
+    int32_t cancel_pid, cancel_key;
+
+    /* The server side. */
+    const char *node_id;         /* target of the current transaction (owned by cluster) */
+    char node_id_buf[PGR_NODE_ID_MAX];
+    pgr_server_t *srv;           /* lent by the pool while LINKED (or LOGIN) */
+    pgr_acquire_t *acq;          /* pending acquire while WAITING / LOGIN */
+    void (*acquired)(struct pgr_client *cl, int status, pgr_server_t *srv, const char *errmsg);
+    size_t fwd;                  /* bytes at the front of conn's input that are accounted for
+                                    and must be written to srv before anything else */
+    uint32_t pending_syncs;      /* Query / Sync / FunctionCall sent, ReadyForQuery not seen */
+    bool unsynced;               /* extended-protocol messages sent since the last Sync */
+    bool srv_read_paused;        /* client output is full: server not read */
+    bool srv_write_blocked;      /* srv took part of fwd; waiting for writability */
+    bool pinned;                 /* state that cannot move: keep srv until the client goes */
+    char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */
+    pgr_scan_t scan;
+} pgr_client_t;
+
+const char *pgr_client_state_name(pgr_client_state_t s);
+
+/* Accept one waiting connection from server into a new session. Never fails the listener: an
+ * error is logged and the connection dropped. */
+void pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server);
+
+/* Close the session: releases or closes its server connection, unregisters its cancel key,
+ * closes its handles; memory is freed when they are closed. Idempotent. */
+void pgr_client_close(pgr_client_t *cl, const char *why);
+
+/* Send an ErrorResponse (or NoticeResponse when severity is "NOTICE"/"WARNING") to the client.
+ * FATAL ones close the session after the bytes are flushed. */
+void pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *sqlstate,
+                           const char *detail, const char *fmt, ...) PGR_PRINTF(5, 6);
+
+/* Queue a ReadyForQuery with the given status. */
+void pgr_client_send_ready(pgr_client_t *cl, char status);
+
+/* Shutdown: every session gets FATAL 57P01 with why and is closed — except, unless force, those
+ * in the middle of a transaction, which the relay closes when it ends. */
+void pgr_client_close_all(pgr_runtime_t *rt, const char *why, bool force);
+
+#endif
