@@ -189,13 +189,6 @@ srv_new(const char *host, bool with_unix)
 }
 
 static void
-walk_close(uv_handle_t *h, void *arg)
-{
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-static void
 srv_free(srv_t *s)
 {
     for (int i = 0; i < s->n_accepted; i++)
@@ -607,4 +600,228 @@ TEST(pause_resume)
     cli_close(c);
 out:
     srv_free(s);
+}
+
+/* Address in use, a bad address, a live / stale / non-socket Unix socket path, a path too
+ * long: each refused with its code (and a log line naming the address), nothing left open. */
+TEST(start_errors)
+{
+    srv_t *s = srv_new("127.0.0.1", true);
+    pgr_config_t cfg;
+    pgr_listener_t *l2 = (pgr_listener_t *)&cfg;
+    char *bad[1] = { "not-an-address" };
+    char *lo[1] = { "127.0.0.1" };
+    char path[100], longdir[140];
+    struct sockaddr_un sa;
+    int fd;
+
+    if (start(s) != 0)
+        goto out;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.listen.hosts = lo;
+    cfg.listen.n_hosts = 1;
+    cfg.listen.port = pgr_listener_port(s->l);
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), PGR_EBUSY);
+    CHECK(l2 == NULL);
+
+    cfg.listen.hosts = bad;
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), PGR_EINVAL);
+
+    /* Unix socket of the running listener: someone answers, so it is not removed. */
+    cfg.listen.n_hosts = 0;
+    cfg.listen.unix_socket_dir = s->dir;
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), PGR_EBUSY);
+    CHECK(access(pgr_listener_unix_path(s->l), F_OK) == 0);
+
+    /* A stale socket file (bound, nobody listening) is replaced. */
+    cfg.listen.port = 1; /* Unix-only: no TCP socket is opened on it */
+    snprintf(path, sizeof(path), "%s/.s.PGSQL.1", s->dir);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    CHECK(strlen(path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), 0);
+    if (l2 != NULL) {
+        CHECK_INT(pgr_listener_port(l2), -1);
+        CHECK_INT(pgr_listener_stats(l2).n_sockets, 1);
+        CHECK_STR(pgr_listener_unix_path(l2), path);
+        pgr_listener_close(l2, NULL);
+        l2 = NULL;
+    }
+    CHECK(access(path, F_OK) != 0);
+
+    /* A regular file at the path is never removed. */
+    fd = open(path, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), PGR_EEXIST);
+    CHECK_INT(access(path, F_OK), 0);
+    unlink(path);
+
+    memset(longdir, 'd', sizeof(longdir) - 1);
+    longdir[sizeof(longdir) - 1] = '\0';
+    cfg.listen.unix_socket_dir = longdir;
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), PGR_EINVAL);
+
+    /* Nothing to listen on at all. */
+    cfg.listen.unix_socket_dir = NULL;
+    CHECK_INT(pgr_listener_start(&s->loop, &cfg, accept_cb, s, &l2), PGR_EINVAL);
+out:
+    srv_free(s); /* checks that every failed start closed its handles */
+}
+
+static int
+count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", "..", and the directory's own fd */
+}
+
+static void
+release_cb(uv_timer_t *t)
+{
+    srv_t *s = t->data;
+
+    for (int i = 0; i < s->n_accepted; i++)
+        if (!pgr_conn_is_closing(&s->conns[i].c))
+            pgr_conn_close_after_flush(&s->conns[i].c, PGR_ESHUTDOWN);
+}
+
+/* Run out of descriptors while clients keep coming: the listener pauses (no busy loop, no
+ * client dropped), the loop keeps running, and every client is served once fds are freed. */
+TEST(emfile_backoff)
+{
+    enum { NCLIENTS = 30 };
+    srv_t *s = srv_new("127.0.0.1", false);
+    struct rlimit old, low;
+    struct rusage ru0, ru1;
+    uv_timer_t release;
+    uint64_t t0, wall_us, cpu_us;
+    int port, status = -1, nfds;
+    pid_t pid;
+
+    s->mode = MODE_HOLD_HI;
+    if (start(s) != 0)
+        goto out;
+    port = pgr_listener_port(s->l);
+
+    pid = fork();
+    if (pid == 0) {
+        /* Child: blocking clients; each must receive "hi". */
+        int fds[NCLIENTS], ok = 0;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+        struct timeval tv = { .tv_sec = 20 };
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+        for (int i = 0; i < NCLIENTS; i++) {
+            fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+            setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0)
+                _exit(2);
+        }
+        for (int i = 0; i < NCLIENTS; i++) {
+            char b[2];
+            ok += recv(fds[i], b, 2, MSG_WAITALL) == 2 && memcmp(b, "hi", 2) == 0;
+        }
+        _exit(ok == NCLIENTS ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    if (pid < 0)
+        goto out;
+
+    /* Room for a handful of accepted connections at a time. */
+    nfds = count_fds();
+    CHECK(nfds > 0);
+    getrlimit(RLIMIT_NOFILE, &old);
+    low = old;
+    low.rlim_cur = (rlim_t)nfds + 6;
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    uv_timer_init(&s->loop, &release);
+    release.data = s;
+    uv_timer_start(&release, release_cb, 250, 250);
+    getrusage(RUSAGE_SELF, &ru0);
+    t0 = uv_hrtime();
+    RUN_UNTIL(s->n_accepted == NCLIENTS, 30000);
+    RUN_UNTIL(false, 300); /* let the last "hi"s go out and the releases run */
+    wall_us = (uv_hrtime() - t0) / 1000;
+    getrusage(RUSAGE_SELF, &ru1);
+    setrlimit(RLIMIT_NOFILE, &old);
+    uv_timer_stop(&release);
+    uv_close((uv_handle_t *)&release, NULL);
+
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_INT(s->n_accepted, NCLIENTS);
+    CHECK(pgr_listener_stats(s->l).emfile_pauses >= 1);
+    cpu_us = (uint64_t)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) * 1000000 +
+             (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) +
+             (uint64_t)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1000000 +
+             (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+    printf("# emfile: %d accepted in %" PRIu64 " ms, cpu %" PRIu64 " ms, %" PRIu64 " pauses\n",
+           s->n_accepted, wall_us / 1000, cpu_us / 1000, pgr_listener_stats(s->l).emfile_pauses);
+    /* A busy loop would burn the whole wall time in CPU. */
+    CHECK(cpu_us < wall_us / 2);
+out:
+    srv_free(s);
+}
+
+/* IPv6 loopback (run only when the host has ::1), and "localhost" meaning both families. */
+TEST(ipv6_loopback)
+{
+    srv_t *s = srv_new("::1", false);
+    client_t *c;
+
+    s->mode = MODE_ECHO_WRITE;
+    if (start(s) != 0)
+        goto out;
+    c = cli_new("::1", pgr_listener_port(s->l), NULL, 100);
+    RUN_UNTIL(c->recv_len == 100, 3000);
+    CHECK_INT(c->recv_len, 100);
+    CHECK(c->recv_ok);
+    CHECK(strncmp(s->last_peer, "[::1]:", 6) == 0);
+    cli_close(c);
+out:
+    srv_free(s);
+
+    s = srv_new("localhost", false);
+    s->mode = MODE_ECHO_WRITE;
+    if (start(s) == 0)
+        CHECK_INT(pgr_listener_stats(s->l).n_sockets, 2);
+    srv_free(s);
+}
+
+static bool
+have_ipv6_loopback(void)
+{
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    pgr_log_setup(PGR_LOG_WARNING, 0, NULL);
+    if (have_ipv6_loopback())
+        return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
+                   close_during_pending_write, close_after_flush_delivers, input_cap_closes,
+                   pause_resume, start_errors, emfile_backoff, ipv6_loopback);
+    printf("# ::1 is not available here: ipv6_loopback is not run\n");
+    return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
+               close_during_pending_write, close_after_flush_delivers, input_cap_closes,
+               pause_resume, start_errors, emfile_backoff);
 }
