@@ -17,6 +17,7 @@
 /* ---- the schema ---- */
 
 typedef pgr_config_field_t field_t;
+#define F(k, t, o, ...) { .key = k, .type = t, .off = o, __VA_ARGS__ }
 typedef pgr_config_walker_t walker_t;
 
 static const char *const tls_modes[] = { "disable", "allow", "prefer", "require", NULL };
@@ -44,123 +45,124 @@ static void walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void
 static void walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
 
 static const field_t listen_fields[] = {
-    { .key = "host", .type = F_HOSTS, .off = C(listen.hosts), .off_n = C(listen.n_hosts), .required = true },
-    { .key = "port", .type = F_INT, .off = C(listen.port), .min = 1, .max = 65535, .required = true },
-    { .key = "max_clients", .type = F_INT, .off = C(listen.max_clients), .min = 1, .max = 1000000 },
-    { .key = "unix_socket_dir", .type = F_STR_NULL, .off = C(listen.unix_socket_dir) },
+    F("host", F_HOSTS, C(listen.hosts), .off_n = C(listen.n_hosts), .required = true),
+    F("port", F_INT, C(listen.port), .min = 1, .max = 65535, .required = true),
+    F("max_clients", F_INT, C(listen.max_clients), .min = 1, .max = 1000000),
+    F("unix_socket_dir", F_STR_NULL, C(listen.unix_socket_dir)),
     { .key = NULL },
 };
 static const field_t limits_fields[] = {
-    { .key = "max_message_size", .type = F_SIZE, .off = C(limits.max_message_size), .min = 1024, .max = INT64_C(1) << 30 },
-    { .key = "login_timeout", .type = F_DUR, .off = C(limits.login_timeout_ms), .min = 1, .max = DAY_MS },
+    F("max_message_size", F_SIZE, C(limits.max_message_size), .min = 1024, .max = INT64_C(1) << 30),
+    F("login_timeout", F_DUR, C(limits.login_timeout_ms), .min = 1, .max = DAY_MS),
     { .key = NULL },
 };
 static const field_t tls_fields[] = {
-    { .key = "mode", .type = F_ENUM, .off = C(tls.mode), .names = tls_modes },
-    { .key = "cert", .type = F_STR_NULL, .off = C(tls.cert) },
-    { .key = "key", .type = F_STR_NULL, .off = C(tls.key) },
+    F("mode", F_ENUM, C(tls.mode), .names = tls_modes),
+    F("cert", F_STR_NULL, C(tls.cert)),
+    F("key", F_STR_NULL, C(tls.key)),
     { .key = NULL },
 };
 static const field_t auth_fields[] = {
-    { .key = "method", .type = F_ENUM, .off = C(auth.method), .names = auth_methods },
-    { .key = "users", .type = F_CUSTOM, .fn = walk_users },
+    F("method", F_ENUM, C(auth.method), .names = auth_methods),
+    F("users", F_CUSTOM, 0, .fn = walk_users),
     { .key = NULL },
 };
 static const field_t user_fields[] = {
-    { .key = "name", .type = F_STR, .off = U(name), .required = true },
-    { .key = "password", .type = F_STR, .off = U(password) },
-    { .key = "password_env", .type = F_STR, .off = offsetof(user_tmp_t, password_env) },
-    { .key = "scram", .type = F_STR, .off = U(scram_verifier) },
-    { .key = "md5", .type = F_STR, .off = U(md5) },
+    F("name", F_STR, U(name), .required = true),
+    F("password", F_STR, U(password)),
+    F("password_env", F_STR, offsetof(user_tmp_t, password_env)),
+    F("scram", F_STR, U(scram_verifier)),
+    F("md5", F_STR, U(md5)),
     { .key = NULL },
 };
 static const field_t admin_fields[] = {
-    { .key = "users", .type = F_STRLIST, .off = C(admin.users), .off_n = C(admin.n_users) },
-    { .key = "http", .type = F_HOSTPORT, .off = C(admin.http) },
+    F("users", F_STRLIST, C(admin.users), .off_n = C(admin.n_users)),
+    F("http", F_HOSTPORT, C(admin.http)),
     { .key = NULL },
 };
-#define POOL_FIELDS(P)                                                           \
-    { .key = "mode", .type = F_ENUM, .off = P(pool.mode), .names = pool_modes },                       \
-    { .key = "max_size", .type = F_INT, .off = P(pool.max_size), .min = 1, .max = 10000 },                        \
-    { .key = "min_idle", .type = F_INT, .off = P(pool.min_idle), .min = 0, .max = 10000 },                        \
-    { .key = "idle_timeout", .type = F_DUR, .off = P(pool.idle_timeout_ms), .min = 0, .max = DAY_MS },            \
-    { .key = "connect_timeout", .type = F_DUR, .off = P(pool.connect_timeout_ms), .min = 1, .max = DAY_MS },      \
-    { .key = "acquire_timeout", .type = F_DUR, .off = P(pool.acquire_timeout_ms), .min = 1, .max = DAY_MS },      \
+#define POOL_FIELDS(P)                                                                             \
+    F("mode", F_ENUM, P(pool.mode), .names = pool_modes),                                          \
+    F("max_size", F_INT, P(pool.max_size), .min = 1, .max = 10000),                                \
+    F("min_idle", F_INT, P(pool.min_idle), .min = 0, .max = 10000),                                \
+    F("idle_timeout", F_DUR, P(pool.idle_timeout_ms), .min = 0, .max = DAY_MS),                    \
+    F("connect_timeout", F_DUR, P(pool.connect_timeout_ms), .min = 1, .max = DAY_MS),              \
+    F("acquire_timeout", F_DUR, P(pool.acquire_timeout_ms), .min = 1, .max = DAY_MS),              \
     { .key = NULL }
 static const field_t pool_fields[] = { POOL_FIELDS(C) };
 static const field_t node_pool_fields[] = { POOL_FIELDS(N) };
 static const field_t backoff_fields[] = {
-    { .key = "initial", .type = F_DUR, .off = C(health.backoff_initial_ms), .min = 1, .max = DAY_MS },
-    { .key = "max", .type = F_DUR, .off = C(health.backoff_max_ms), .min = 1, .max = DAY_MS },
-    { .key = "jitter", .type = F_FRAC, .off = C(health.backoff_jitter) },
+    F("initial", F_DUR, C(health.backoff_initial_ms), .min = 1, .max = DAY_MS),
+    F("max", F_DUR, C(health.backoff_max_ms), .min = 1, .max = DAY_MS),
+    F("jitter", F_FRAC, C(health.backoff_jitter)),
     { .key = NULL },
 };
 static const field_t health_fields[] = {
-    { .key = "interval", .type = F_DUR, .off = C(health.interval_ms), .min = 1, .max = DAY_MS },
-    { .key = "timeout", .type = F_DUR, .off = C(health.timeout_ms), .min = 1, .max = DAY_MS },
-    { .key = "unhealthy_threshold", .type = F_INT, .off = C(health.unhealthy_threshold), .min = 1, .max = 1000 },
-    { .key = "backoff", .type = F_MAP, .sub = backoff_fields },
+    F("interval", F_DUR, C(health.interval_ms), .min = 1, .max = DAY_MS),
+    F("timeout", F_DUR, C(health.timeout_ms), .min = 1, .max = DAY_MS),
+    F("unhealthy_threshold", F_INT, C(health.unhealthy_threshold), .min = 1, .max = 1000),
+    F("backoff", F_MAP, 0, .sub = backoff_fields),
     { .key = NULL },
 };
 static const field_t routing_fields[] = {
-    { .key = "reads", .type = F_ENUM, .off = C(routing.reads), .names = reads_names },
-    { .key = "balance", .type = F_ENUM, .off = C(routing.balance), .names = balances },
-    { .key = "max_replica_lag", .type = F_DUR, .off = C(routing.max_replica_lag_ms), .min = 0, .max = DAY_MS },
-    { .key = "read_your_writes", .type = F_ENUM, .off = C(routing.read_your_writes), .names = ryw_names },
-    { .key = "write_functions", .type = F_STRLIST, .off = C(routing.write_functions), .off_n = C(routing.n_write_functions) },
-    { .key = "classify_cache_size", .type = F_COUNT, .off = C(routing.classify_cache_size), .min = 0, .max = 10000000 },
+    F("reads", F_ENUM, C(routing.reads), .names = reads_names),
+    F("balance", F_ENUM, C(routing.balance), .names = balances),
+    F("max_replica_lag", F_DUR, C(routing.max_replica_lag_ms), .min = 0, .max = DAY_MS),
+    F("read_your_writes", F_ENUM, C(routing.read_your_writes), .names = ryw_names),
+    F("write_functions", F_STRLIST, C(routing.write_functions),
+      .off_n = C(routing.n_write_functions)),
+    F("classify_cache_size", F_COUNT, C(routing.classify_cache_size), .min = 0, .max = 10000000),
     { .key = NULL },
 };
 static const field_t broadcast_fields[] = {
-    { .key = "on_node_error", .type = F_ENUM, .off = C(broadcast.on_node_error), .names = onerr_names },
-    { .key = "node_column", .type = F_BOOL, .off = C(broadcast.node_column) },
-    { .key = "timeout", .type = F_DUR, .off = C(broadcast.timeout_ms), .min = 1, .max = DAY_MS },
+    F("on_node_error", F_ENUM, C(broadcast.on_node_error), .names = onerr_names),
+    F("node_column", F_BOOL, C(broadcast.node_column)),
+    F("timeout", F_DUR, C(broadcast.timeout_ms), .min = 1, .max = DAY_MS),
     { .key = NULL },
 };
 static const field_t shutdown_fields[] = {
-    { .key = "drain_timeout", .type = F_DUR, .off = C(shutdown.drain_timeout_ms), .min = 0, .max = DAY_MS },
+    F("drain_timeout", F_DUR, C(shutdown.drain_timeout_ms), .min = 0, .max = DAY_MS),
     { .key = NULL },
 };
 static const field_t log_fields[] = {
-    { .key = "level", .type = F_ENUM_STR, .off = C(log.level), .names = log_levels },
-    { .key = "json", .type = F_BOOL, .off = C(log.json) },
-    { .key = "file", .type = F_STR_NULL, .off = C(log.file) },
+    F("level", F_ENUM_STR, C(log.level), .names = log_levels),
+    F("json", F_BOOL, C(log.json)),
+    F("file", F_STR_NULL, C(log.file)),
     { .key = NULL },
 };
 static const field_t ssl_fields[] = {
-    { .key = "mode", .type = F_ENUM_STR, .off = N(ssl.mode), .names = sslmodes },
-    { .key = "ca", .type = F_STR_NULL, .off = N(ssl.ca) },
-    { .key = "cert", .type = F_STR_NULL, .off = N(ssl.cert) },
-    { .key = "key", .type = F_STR_NULL, .off = N(ssl.key) },
+    F("mode", F_ENUM_STR, N(ssl.mode), .names = sslmodes),
+    F("ca", F_STR_NULL, N(ssl.ca)),
+    F("cert", F_STR_NULL, N(ssl.cert)),
+    F("key", F_STR_NULL, N(ssl.key)),
     { .key = NULL },
 };
 static const field_t node_fields[] = {
-    { .key = "id", .type = F_STR, .off = N(id), .required = true },
-    { .key = "host", .type = F_STR, .off = N(host), .required = true },
-    { .key = "port", .type = F_INT, .off = N(port), .min = 1, .max = 65535, .required = true },
-    { .key = "dbname", .type = F_STR_NULL, .off = N(dbname) },
-    { .key = "user", .type = F_STR_NULL, .off = N(user) },
-    { .key = "password", .type = F_STR, .off = N(password) },
-    { .key = "password_env", .type = F_STR, .off = offsetof(node_tmp_t, password_env) },
-    { .key = "role", .type = F_ENUM, .off = N(role), .names = roles },
-    { .key = "weight", .type = F_INT, .off = N(weight), .min = 0, .max = 1000000 },
-    { .key = "ssl", .type = F_MAP, .sub = ssl_fields },
-    { .key = "pool", .type = F_MAP, .sub = node_pool_fields },
+    F("id", F_STR, N(id), .required = true),
+    F("host", F_STR, N(host), .required = true),
+    F("port", F_INT, N(port), .min = 1, .max = 65535, .required = true),
+    F("dbname", F_STR_NULL, N(dbname)),
+    F("user", F_STR_NULL, N(user)),
+    F("password", F_STR, N(password)),
+    F("password_env", F_STR, offsetof(node_tmp_t, password_env)),
+    F("role", F_ENUM, N(role), .names = roles),
+    F("weight", F_INT, N(weight), .min = 0, .max = 1000000),
+    F("ssl", F_MAP, 0, .sub = ssl_fields),
+    F("pool", F_MAP, 0, .sub = node_pool_fields),
     { .key = NULL },
 };
 static const field_t root_fields[] = {
-    { .key = "listen", .type = F_MAP, .sub = listen_fields, .required = true },
-    { .key = "limits", .type = F_MAP, .sub = limits_fields },
-    { .key = "tls", .type = F_MAP, .sub = tls_fields },
-    { .key = "auth", .type = F_MAP, .sub = auth_fields },
-    { .key = "admin", .type = F_MAP, .sub = admin_fields },
-    { .key = "pool", .type = F_MAP, .sub = pool_fields },
-    { .key = "health", .type = F_MAP, .sub = health_fields },
-    { .key = "routing", .type = F_MAP, .sub = routing_fields },
-    { .key = "broadcast", .type = F_MAP, .sub = broadcast_fields },
-    { .key = "shutdown", .type = F_MAP, .sub = shutdown_fields },
-    { .key = "log", .type = F_MAP, .sub = log_fields },
-    { .key = "nodes", .type = F_CUSTOM, .fn = walk_nodes, .required = true },
+    F("listen", F_MAP, 0, .sub = listen_fields, .required = true),
+    F("limits", F_MAP, 0, .sub = limits_fields),
+    F("tls", F_MAP, 0, .sub = tls_fields),
+    F("auth", F_MAP, 0, .sub = auth_fields),
+    F("admin", F_MAP, 0, .sub = admin_fields),
+    F("pool", F_MAP, 0, .sub = pool_fields),
+    F("health", F_MAP, 0, .sub = health_fields),
+    F("routing", F_MAP, 0, .sub = routing_fields),
+    F("broadcast", F_MAP, 0, .sub = broadcast_fields),
+    F("shutdown", F_MAP, 0, .sub = shutdown_fields),
+    F("log", F_MAP, 0, .sub = log_fields),
+    F("nodes", F_CUSTOM, 0, .fn = walk_nodes, .required = true),
     { .key = NULL },
 };
 
@@ -180,6 +182,7 @@ resolve_env(walker_t *w, const pgr_ynode_t *map, const char *path, const char *v
             "the name of a set, non-empty environment variable");
         return;
     }
+    free(*password); /* only set when password was given too: already an error */
     *password = pgr_config_strdup(w, val);
 }
 
@@ -280,9 +283,10 @@ walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
                                "value (not shown)");
             }
             for (size_t j = 0; t.u.name && j < cfg->auth.n_users; j++) {
-                if (strcmp(cfg->auth.users[j].name, t.u.name) == 0) {
+                if (cfg->auth.users[j].name && strcmp(cfg->auth.users[j].name, t.u.name) == 0) {
                     pgr_config_set_path(sub, sizeof(sub), item, "name");
-                    pgr_config_bad(w, pgr_config_map_get(m, "name"), sub, "a user name not used before");
+                    pgr_config_bad(w, pgr_config_map_get(m, "name"), sub,
+                                   "a user name not used before");
                     break;
                 }
             }
@@ -337,12 +341,14 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
             resolve_env(w, m, item, t.password_env, &t.n.password);
             pgr_config_set_path(sub, sizeof(sub), item, "id");
             if (t.n.id && !id_ok(t.n.id)) {
-                pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, "an id of 1-63 letters, digits, '_' or '-'");
+                pgr_config_bad(w, pgr_config_map_get(m, "id"), sub,
+                               "an id of 1-63 letters, digits, '_' or '-'");
             } else if (t.n.id) {
                 for (size_t j = 0; j < cfg->n_nodes; j++) {
                     if (cfg->nodes[j].id && strcmp(cfg->nodes[j].id, t.n.id) == 0) {
                         char exp[128];
-                        pgr_config_bufprintf(exp, sizeof(exp), "a unique node id (nodes[%zu] has it)", j);
+                        pgr_config_bufprintf(exp, sizeof(exp),
+                                             "a unique node id (nodes[%zu] has it)", j);
                         pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, exp);
                         break;
                     }
@@ -397,7 +403,8 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
                        cfg->tls.cert ? "no key" : cfg->tls.key ? "no cert" : "neither");
     else if (!cfg->tls.cert != !cfg->tls.key && (at = pgr_config_map_get(root, "tls")))
         pgr_config_err(w->ctx, at->line, at->col, "tls",
-                       "expected cert and key together, got only %s", cfg->tls.cert ? "cert" : "key");
+                       "expected cert and key together, got only %s",
+                       cfg->tls.cert ? "cert" : "key");
 
     /* A node's effective pool: blame its own min_idle, else its own max_size; when it set
      * neither, the global check above already spoke. */
@@ -409,9 +416,11 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
         char path[64];
         if (p.min_idle <= p.max_size || (!own_min && nd->pool.max_size < 0))
             continue;
-        pgr_config_bufprintf(path, sizeof(path), "nodes[%zu].pool.%s", i, own_min ? "min_idle" : "max_size");
+        pgr_config_bufprintf(path, sizeof(path), "nodes[%zu].pool.%s", i,
+                             own_min ? "min_idle" : "max_size");
         if (own_min)
-            pgr_config_bufprintf(exp, sizeof(exp), "at most the node's pool max_size (%d)", p.max_size);
+            pgr_config_bufprintf(exp, sizeof(exp), "at most the node's pool max_size (%d)",
+                                 p.max_size);
         else
             pgr_config_bufprintf(exp, sizeof(exp), "at least pool.min_idle (%d)", p.min_idle);
         if ((at = lookup(nn, "pool", own_min ? "min_idle" : "max_size", NULL)))
