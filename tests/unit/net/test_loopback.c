@@ -51,6 +51,7 @@ typedef struct srv {
     int n_accepted, n_closed;
     size_t peak_out_alloc, peak_in_alloc;
     int read_stops;
+    bool small_sndbuf;
     char last_peer[64];
 } srv_t;
 
@@ -146,6 +147,11 @@ accept_cb(pgr_listener_t *l, uv_stream_t *server, void *arg)
     if (s->in_limit)
         pgr_conn_set_limits(&sc->c, s->in_limit, 0, 0);
     snprintf(s->last_peer, sizeof(s->last_peer), "%s", pgr_conn_peer(&sc->c));
+    if (s->small_sndbuf) {
+        /* Small kernel buffers, so a slow reader backs up into the conn quickly. */
+        int sz = 32 * 1024;
+        uv_send_buffer_size(&sc->c.h.handle, &sz);
+    }
     /* Lazy buffers: an accepted, silent connection owns no buffer memory. */
     CHECK(sc->c.in.mem == NULL && sc->c.out[0].mem == NULL && sc->c.out[1].mem == NULL);
     if (s->mode == MODE_HOLD_HI)
@@ -301,6 +307,10 @@ cli_connect_cb(uv_connect_t *r, int status)
     if (status != 0)
         return;
     c->connected = true;
+    if (c->pause_every) {
+        int sz = 32 * 1024;
+        uv_recv_buffer_size(&c->h.handle, &sz);
+    }
     if (!c->no_read)
         uv_read_start(&c->h.stream, cli_alloc, cli_read);
     if (c->send_len) {
@@ -438,11 +448,12 @@ echo_8mib(int mode, bool use_unix)
     client_t *c;
 
     s->mode = mode;
+    s->small_sndbuf = true;
     if (start(s) != 0)
         goto out;
     c = cli_new("127.0.0.1", pgr_listener_port(s->l),
                 use_unix ? pgr_listener_unix_path(s->l) : NULL, total);
-    c->pause_every = 256 * 1024;
+    c->pause_every = 128 * 1024;
     RUN_UNTIL(c->recv_len >= total && c->wrote, 60000);
     CHECK_INT(c->recv_len, total);
     CHECK(c->recv_ok);
