@@ -254,6 +254,13 @@ const char *pgr_server_parameter(const pgr_server_t *srv, const char *name);
 /* The backend's BackendKeyData; PGR_ENOENT if the server sent none. */
 int pgr_server_backend_key(const pgr_server_t *srv, uint32_t *pid, uint32_t *key);
 
+/* Attach the borrower's data to the connection itself (it outlives one loan: e.g. what is
+ * prepared on it). free_cb (may be NULL) runs when the connection closes, when a session-mode
+ * reset (DISCARD ALL) drops its state, or when other data replaces it. */
+void pgr_server_set_data(pgr_server_t *srv, void *data, void (*free_cb)(void *data));
+/* The data set with pgr_server_set_data(), or NULL. */
+void *pgr_server_get_data(const pgr_server_t *srv);
+
 typedef void (*pgr_cancel_cb)(int status, void *arg);
 /* Send a CancelRequest for srv's backend over a new non-blocking socket, bounded by timeout_ms
  * (< 0: 5000). cb (may be NULL) gets 0 when the node took the request and closed, else

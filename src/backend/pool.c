@@ -260,6 +260,7 @@ reset_done(pgr_server_t *srv, pgr_qresult_t *res, void *arg)
         schedule(p);
         return;
     }
+    pgr_server_drop_data(srv); /* DISCARD ALL dropped what the data described */
     make_idle(p, srv);
     dispatch(p);
 }

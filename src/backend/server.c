@@ -63,6 +63,7 @@ maybe_free(pgr_server_t *srv)
         return;
     if (srv->closed_cb)
         srv->closed_cb(srv, srv->closed_arg);
+    pgr_server_drop_data(srv);
     free(srv);
 }
 
@@ -718,6 +719,32 @@ pgr_server_pending(pgr_server_t *srv)
         return 0;
     SSL *ssl = ssl_of(srv);
     return ssl ? (size_t)SSL_pending(ssl) : 0;
+}
+
+void
+pgr_server_drop_data(pgr_server_t *srv)
+{
+    void *data = srv->data;
+    void (*fn)(void *) = srv->data_free;
+    srv->data = NULL;
+    srv->data_free = NULL;
+    if (data && fn)
+        fn(data);
+}
+
+PGR_API void
+pgr_server_set_data(pgr_server_t *srv, void *data, void (*free_cb)(void *data))
+{
+    if (srv->data != data)
+        pgr_server_drop_data(srv);
+    srv->data = data;
+    srv->data_free = free_cb;
+}
+
+PGR_API void *
+pgr_server_get_data(const pgr_server_t *srv)
+{
+    return srv->data;
 }
 
 PGR_API const char *

@@ -96,6 +96,9 @@ struct pgr_server {
     void *io_arg;
     int dead_status;            /* why the connection was closed under its borrower */
 
+    void *data;                 /* the borrower's, see pgr_server_set_data() */
+    void (*data_free)(void *data);
+
     uint32_t be_pid, be_key;
     bool have_key;
     char cancel_host[256];      /* numeric address or Unix socket directory, for cancels */
@@ -134,6 +137,9 @@ pgr_server_handles_closed(const pgr_server_t *srv)
 }
 /* CONNECTION_OK and not killed. */
 bool pgr_server_usable(const pgr_server_t *srv);
+
+/* Free the borrower's data (pgr_server_set_data), if any. */
+void pgr_server_drop_data(pgr_server_t *srv);
 
 /* Convert/clear results. */
 void pgr_qresult_clear(pgr_qresult_t *q);
