@@ -140,6 +140,17 @@ derived_salt(const pgr_auth_secret_t *s, const char *username, uint8_t salt[PGR_
 }
 
 int
+pgr_auth_user_verifier(const pgr_auth_secret_t *secret, const char *username,
+                       const char *password, pgr_scram_verifier_t *v)
+{
+    uint8_t salt[PGR_SCRAM_SALT_LEN];
+    int rc = derived_salt(secret, username, salt);
+    if (rc == 0)
+        rc = pgr_auth_make_verifier(password, salt, sizeof(salt), PGR_SCRAM_ITERATIONS, v);
+    return rc;
+}
+
+int
 pgr_auth_make_verifier(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
                        pgr_scram_verifier_t *v)
 {
@@ -345,11 +356,7 @@ begin_scram(pgr_auth_t *a, const pgr_user_config_t *user, const pgr_auth_secret_
         pgr_auth_verifier_parse(user->scram_verifier, &a->ver) == 0) {
         /* stored verifier: no derivation */
     } else if (user != NULL && user->password != NULL) {
-        if ((rc = derived_salt(secret, a->username, salt)) != 0)
-            return rc;
-        rc = pgr_auth_make_verifier(user->password, salt, sizeof(salt), PGR_SCRAM_ITERATIONS,
-                                    &a->ver);
-        if (rc != 0)
+        if ((rc = pgr_auth_user_verifier(secret, a->username, user->password, &a->ver)) != 0)
             return rc;
     } else {
         a->doomed = true;

@@ -90,6 +90,14 @@ int pgr_auth_verifier_format(const pgr_scram_verifier_t *v, char *buf, size_t ca
 int pgr_auth_make_verifier(const char *password, const uint8_t *salt, size_t salt_len,
                            int iterations, pgr_scram_verifier_t *v) PGR_MUSTCHECK;
 
+/* The verifier pgr_auth_begin derives for a user configured with a plaintext password: the
+ * password, the salt HMAC(secret, username) and PGR_SCRAM_ITERATIONS. It costs one PBKDF2 (a few
+ * ms). Whoever loads the config may compute it once per user and store it as the user's
+ * scram_verifier: logins then skip the PBKDF2, clients see the same salt, and the secret can be
+ * made with mock_derives false. 0, or PGR_EIO. */
+int pgr_auth_user_verifier(const pgr_auth_secret_t *secret, const char *username,
+                           const char *password, pgr_scram_verifier_t *v) PGR_MUSTCHECK;
+
 /* A fresh BackendKeyData pair for a client (DESIGN.md "Cancel"): *pid in 1..INT32_MAX and *key
  * any 32 bits, both from the CSPRNG, never a backend's. 0, or PGR_EIO. */
 int pgr_auth_new_cancel_key(int32_t *pid, int32_t *key) PGR_MUSTCHECK;

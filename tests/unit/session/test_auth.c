@@ -627,6 +627,34 @@ TEST(broken_verifier_is_doomed)
     pgr_auth_free(&a);
 }
 
+/* The precomputable verifier of a plaintext user gives the same exchange as the plaintext. */
+TEST(user_verifier_matches_plaintext)
+{
+    init_secret(false);
+    pgr_scram_verifier_t v;
+    char vs[PGR_SCRAM_VERIFIER_MAX], sf1[256], sf2[256], s1[64], s2[64];
+    CHECK_INT(pgr_auth_user_verifier(&secret, "app", "s3cret", &v), 0);
+    CHECK(pgr_auth_verifier_format(&v, vs, sizeof(vs)) > 0);
+    pgr_user_config_t plain = {.name = "app", .password = "s3cret"};
+    pgr_user_config_t stored = {.name = "app", .scram_verifier = vs};
+    pgr_auth_t a = {0};
+    bool ok;
+    CHECK_INT(run_scram(&a, PGR_AUTH_SCRAM, &plain, "app", "s3cret", &ok, sf1), PGR_AUTH_OK);
+    pgr_auth_reset(&a);
+    CHECK_INT(run_scram(&a, PGR_AUTH_SCRAM, &stored, "app", "s3cret", &ok, sf2), PGR_AUTH_OK);
+    CHECK(ok);
+    pgr_auth_reset(&a);
+    CHECK(tsc_attr(sf1, 's', s1, sizeof(s1)) && tsc_attr(sf2, 's', s2, sizeof(s2)));
+    CHECK_STR(s1, s2);
+    /* another process secret, another salt */
+    pgr_scram_verifier_t w;
+    init_secret(false);
+    CHECK_INT(pgr_auth_user_verifier(&secret, "app", "s3cret", &w), 0);
+    CHECK(memcmp(v.salt, w.salt, PGR_SCRAM_SALT_LEN) != 0);
+    CHECK_INT(run_scram(&a, PGR_AUTH_SCRAM, &stored, "app", "wrong", &ok, NULL), PGR_AUTH_FAIL);
+    pgr_auth_free(&a);
+}
+
 TEST(cancel_keys)
 {
     int32_t pid1, key1, pid2, key2;
@@ -650,5 +678,6 @@ main(void)
                scram_unknown_user_mock, scram_initial_without_data, scram_malformed_client_first,
                scram_malformed_client_final, md5_plaintext_and_stored_hash,
                md5_falls_back_to_scram, trust_and_unexpected_messages, verifier_round_trip,
-               verifier_rejects, broken_verifier_is_doomed, cancel_keys);
+               verifier_rejects, broken_verifier_is_doomed, user_verifier_matches_plaintext,
+               cancel_keys);
 }
