@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "net/tls.h"
@@ -90,6 +91,10 @@ static void
 client_free(pgr_client_t *cl)
 {
     pgr_auth_free(&cl->auth);
+    pgr_iobuf_free(&cl->to_srv);
+    pgr_params_free(&cl->want);
+    pgr_stmts_free(&cl->stmts);
+    free(cl->extras);
     free(cl->user);
     free(cl->database);
     free(cl->application_name);
@@ -174,6 +179,8 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     cl->rt = rt;
     cl->id = ++rt->stats.clients_accepted;
     cl->txn = 'I';
+    cl->rewrite = rt->cfg->pool.mode == PGR_POOL_TRANSACTION;
+    pgr_iobuf_init(&cl->to_srv, 0);
     pgr_list_init(&cl->link);
     rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
     if (rc != 0) {
@@ -263,6 +270,18 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
             cl->client_encoding = dupstr(value);
         }
     }
+    if (cl->application_name &&
+        pgr_params_set(&cl->want, PGR_PARAM_APPLICATION_NAME, cl->application_name) != 0)
+        goto nomem;
+    if (cl->client_encoding && strcasecmp(cl->client_encoding, "auto") != 0 &&
+        pgr_params_set(&cl->want, PGR_PARAM_CLIENT_ENCODING, cl->client_encoding) != 0)
+        goto nomem;
+    const char *bad = NULL;
+    cl->extras = pgr_state_startup_extras(cl->startup_params, cl->startup_params_len, &bad);
+    if (bad) {
+        pgr_client_send_error(cl, "FATAL", "42601", NULL, "%s", bad);
+        return false;
+    }
     if (cl->refuse) {
         pgr_client_send_error(cl, "FATAL", cl->rt->shutting_down ? "57P03" : "53300", NULL,
                               cl->rt->shutting_down ? "the database system is shutting down"
@@ -272,6 +291,9 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
     set_state(cl, PGR_CLIENT_AUTH);
     start_auth(cl);
     return cl->state != PGR_CLIENT_CLOSING;
+nomem:
+    pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+    return false;
 }
 
 static void
@@ -471,19 +493,24 @@ connect_sqlstate(const char *msg)
     return "08006";
 }
 
+/* ParameterStatus for every reported setting (the tracked ones as the server has them now that
+ * the login preamble applied the client's), BackendKeyData, ReadyForQuery. */
 static void
-send_login_params(pgr_client_t *cl, pgr_server_t *srv)
+send_login_params(pgr_client_t *cl)
 {
+    const pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
     pgr_writer_t w;
 
     pgr_writer_init_grow(&w);
     for (size_t i = 0; i < PGR_ARRAY_LEN(reported_params); i++) {
-        const char *name = reported_params[i], *value = pgr_server_parameter(srv, name);
-        if (strcmp(name, "application_name") == 0)
-            value = cl->application_name ? cl->application_name : "";
-        else if (strcmp(name, "client_encoding") == 0 && cl->client_encoding &&
-                 strcmp(cl->client_encoding, "auto") != 0)
-            value = cl->client_encoding;
+        const char *name = reported_params[i], *value = NULL;
+        int k = pgr_params_index(name);
+        if (k >= 0 && st && st->params.v[k])
+            value = st->params.v[k];
+        else
+            value = pgr_server_parameter(cl->srv, name);
+        if (k >= 0 && value && !cl->want.v[k] && pgr_params_set(&cl->want, k, value) != 0)
+            w.err = PGR_ENOMEM;
         if (value)
             pgr_be_write_param(&w, name, value);
     }
@@ -493,11 +520,32 @@ send_login_params(pgr_client_t *cl, pgr_server_t *srv)
     pgr_writer_free(&w);
 }
 
+void
+pgr_client_login_done(pgr_client_t *cl, const char *sqlstate, const char *message)
+{
+    if (sqlstate) {
+        pgr_client_send_error(cl, "FATAL", sqlstate, NULL, "%s", message);
+        return;
+    }
+    send_login_params(cl);
+    uv_timer_stop(&cl->timer);
+    if (cl->rt->cfg->pool.mode != PGR_POOL_SESSION)
+        pgr_relay_detach(cl, false);
+    else
+        cl->state = PGR_CLIENT_LINKED;
+    pgr_conn_flush(&cl->conn);
+    /* Anything the client pipelined behind its password is a first statement. */
+    pgr_relay_client_input(cl);
+}
+
 static void
 login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errmsg)
 {
     if (status != 0) {
-        const char *msg = errmsg ? errmsg : pgr_strerror(status);
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", errmsg ? errmsg : pgr_strerror(status));
+        for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
+            msg[n - 1] = '\0';
         const char *fatal = strstr(msg, "FATAL:  ");
         pgr_client_send_error(cl, "FATAL", connect_sqlstate(msg), NULL, "%s",
                               fatal ? fatal + 8 : msg);
@@ -508,16 +556,7 @@ login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;
     }
-    send_login_params(cl, srv);
-    uv_timer_stop(&cl->timer);
-    set_state(cl, PGR_CLIENT_IDLE);
-    if (cl->rt->cfg->pool.mode == PGR_POOL_SESSION)
-        pgr_relay_attach(cl, srv);
-    else
-        pgr_cluster_release(srv, PGR_RELEASE_CLEAN);
-    pgr_conn_flush(&cl->conn);
-    /* Anything the client pipelined behind its password is a first statement. */
-    pgr_relay_client_input(cl);
+    pgr_relay_attach(cl, srv, true);
 }
 
 static void

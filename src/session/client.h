@@ -25,7 +25,9 @@
 #include "net/conn.h"
 #include "pgrouter/cluster.h"
 #include "protocol/frame.h"
+#include "net/iobuf.h"
 #include "session/auth.h"
+#include "session/state.h"
 
 #define PGR_CLIENT_STATE_MAP(X) \
     X(STARTUP, "startup")       \
@@ -52,6 +54,7 @@ typedef struct pgr_scan {
     uint32_t remaining;  /* body bytes of the current message still to come */
     uint16_t body_len;   /* bytes of a collected body */
     bool collect;        /* collecting this body (it fits in body[]) */
+    bool drop;           /* this message answers our preamble: not forwarded */
     char body[512];
 } pgr_scan_t;
 
@@ -79,13 +82,23 @@ typedef struct pgr_client {
     pgr_server_t *srv;           /* lent by the pool while LINKED (or LOGIN) */
     pgr_acquire_t *acq;          /* pending acquire while WAITING / LOGIN */
     void (*acquired)(struct pgr_client *cl, int status, pgr_server_t *srv, const char *errmsg);
+    pgr_iobuf_t to_srv;          /* preamble and rewritten messages for srv; written before fwd */
     size_t fwd;                  /* bytes at the front of conn's input that are accounted for
-                                    and must be written to srv before anything else */
+                                    and must be written to srv (after to_srv) */
+    uint32_t swallow;            /* ReadyForQuery replies to our preamble still to come */
+    bool login_preamble;         /* the preamble is the login's: its error is the client's */
+    char preamble_sqlstate[6];   /* first error a preamble got, or "" */
+    char preamble_error[200];
     uint32_t pending_syncs;      /* Query / Sync / FunctionCall sent, ReadyForQuery not seen */
     bool unsynced;               /* extended-protocol messages sent since the last Sync */
     bool srv_read_paused;        /* client output is full: server not read */
     bool srv_write_blocked;      /* srv took part of fwd; waiting for writability */
     bool pinned;                 /* state that cannot move: keep srv until the client goes */
+    const char *pin_reason;
+    bool rewrite;                /* transaction mode: named statements get pgrouter's names */
+    pgr_params_t want;           /* the reported settings the client has (ParameterStatus) */
+    char *extras;                /* its startup settings as SET statements, or NULL */
+    pgr_stmts_t stmts;           /* its named prepared statements */
     char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */
     pgr_scan_t scan;
 } pgr_client_t;
@@ -107,6 +120,10 @@ void pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *s
 
 /* Queue a ReadyForQuery with the given status. */
 void pgr_client_send_ready(pgr_client_t *cl, char status);
+
+/* The login preamble finished (sqlstate NULL: fine): report the server's settings, the cancel
+ * key and ReadyForQuery, or end the session with the error. */
+void pgr_client_login_done(pgr_client_t *cl, const char *sqlstate, const char *message);
 
 /* Shutdown: every session gets FATAL 57P01 with why and is closed — except, unless force, those
  * in the middle of a transaction, which the relay closes when it ends. */

@@ -9,12 +9,21 @@
  * While a write is incomplete the client is not read, so the buffer does not move under a TLS
  * write that must be retried with the same bytes.
  *
+ * Messages that must change on the way (named statements get pgrouter's names in transaction
+ * mode) and the preamble sent when a client lands on a connection (session/state.h) go through
+ * to_srv instead, which is written before fwd; while to_srv holds bytes, later frames are copied
+ * behind them so the order holds.
+ *
  * Server → client: bytes are read straight into the client's output buffer and scanned in place
- * for message boundaries; nothing is copied or rewritten. */
+ * for message boundaries; replies to our preamble are cut out of it there (the one case where
+ * bytes move), everything else goes through untouched. */
 #include <string.h>
 
 #include "core/log.h"
+#include "protocol/backend.h"
+#include "protocol/frontend.h"
 #include "protocol/reader.h"
+#include "protocol/writer.h"
 #include "session/relay.h"
 
 #define READ_CHUNK      (64 * 1024)
@@ -99,7 +108,8 @@ static bool
 server_clean(const pgr_client_t *cl)
 {
     return at_boundary(cl) && cl->pending_syncs == 0 && !cl->unsynced && cl->txn == 'I' &&
-           cl->fwd == 0 && !cl->srv_write_blocked;
+           cl->fwd == 0 && pgr_iobuf_len(&cl->to_srv) == 0 && cl->swallow == 0 &&
+           !cl->srv_write_blocked;
 }
 
 static void
@@ -112,20 +122,126 @@ watch(pgr_client_t *cl)
                  (unsigned long long)cl->id, cl->node_id, pgr_strerror(rc));
 }
 
-void
-pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv)
+/* The record of what srv has now, made from its login parameters the first time. */
+static pgr_srv_state_t *
+server_state(pgr_server_t *srv)
 {
+    pgr_srv_state_t *st = pgr_server_get_data(srv);
+
+    if (st)
+        return st;
+    if ((st = pgr_srv_state_new()) == NULL)
+        return NULL;
+    for (int i = 0; i < PGR_N_PARAMS; i++)
+        if (pgr_params_set(&st->params, i, pgr_server_parameter(srv, pgr_params_name(i))) != 0) {
+            pgr_srv_state_free(st);
+            return NULL;
+        }
+    pgr_server_set_data(srv, st, pgr_srv_state_free);
+    return st;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Queue in to_srv what makes srv fit the client: SETs for settings that differ (RESET ALL first
+ * when its startup settings differ from the connection's) and, in transaction mode, Parse for
+ * every statement of the client's that srv lacks. Each part ends in a ReadyForQuery that the
+ * scanner swallows. Returns PGR_ENOMEM on failure. */
+static int
+build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
+{
+    pgr_writer_t w;
+    bool reset = !streq(st->extras, cl->extras), any = false;
+    size_t mark;
+
+    pgr_writer_init_grow(&w);
+    pgr_writer_begin(&w, 'Q');
+    mark = w.len;
+    if (reset) {
+        pgr_writer_put_bytes(&w, "RESET ALL;", 10);
+        if (cl->extras)
+            pgr_writer_put_bytes(&w, cl->extras, strlen(cl->extras));
+        free(st->extras);
+        st->extras = cl->extras ? strdup(cl->extras) : NULL;
+        if (cl->extras && !st->extras)
+            w.err = PGR_ENOMEM;
+    }
+    for (int i = 0; i < PGR_N_PARAMS; i++) {
+        const char *want = cl->want.v[i];
+        if (want && (reset || !streq(want, st->params.v[i])))
+            pgr_state_put_set(&w, pgr_params_name(i), want);
+    }
+    if (w.len > mark) {
+        pgr_writer_put_u8(&w, 0);
+        pgr_writer_finish(&w);
+        cl->swallow++;
+    } else {
+        pgr_writer_reset(&w);
+    }
+    for (size_t i = 0; cl->rewrite && i < cl->stmts.n; i++) {
+        const pgr_stmt_t *sm = &cl->stmts.v[i];
+        uint64_t key = cl->id << 32 | sm->seq, evicted;
+        char name[48];
+        if (pgr_srv_state_has(st, key))
+            continue;
+        pgr_stmt_server_name(name, sizeof(name), cl->id, sm->seq);
+        pgr_writer_begin(&w, 'P');
+        pgr_writer_put_cstr(&w, name);
+        pgr_writer_put_bytes(&w, sm->rest, sm->rest_len);
+        pgr_writer_finish(&w);
+        if (pgr_srv_state_add(st, key, &evicted)) {
+            pgr_stmt_server_name(name, sizeof(name), evicted >> 32, (uint32_t)evicted);
+            pgr_fe_write_close(&w, 'S', name);
+        }
+        any = true;
+    }
+    if (any) {
+        pgr_fe_write_empty(&w, 'S');
+        cl->swallow++;
+    }
+    int rc = w.err;
+    if (rc == 0 && w.len > 0)
+        rc = pgr_iobuf_append(&cl->to_srv, w.buf, w.len);
+    pgr_writer_free(&w);
+    return rc;
+}
+
+static void write_forward(pgr_client_t *cl);
+
+void
+pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
+{
+    pgr_srv_state_t *st;
+
     cl->srv = srv;
     cl->pending_syncs = 0;
     cl->unsynced = false;
     cl->srv_read_paused = false;
     cl->srv_write_blocked = false;
     cl->txn = 'I';
-    memset(&cl->scan, 0, sizeof(cl->scan.hdr_len) + sizeof(cl->scan.hdr));
-    cl->scan.hdr_len = 0;
-    cl->scan.remaining = 0;
-    cl->state = PGR_CLIENT_LINKED;
+    cl->swallow = 0;
+    cl->login_preamble = login;
+    cl->preamble_sqlstate[0] = '\0';
+    memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
+    if (login)
+        cl->state = PGR_CLIENT_LOGIN;
+    else
+        cl->state = PGR_CLIENT_LINKED;
+    if ((st = server_state(srv)) == NULL || build_preamble(cl, st) != 0) {
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+        return;
+    }
     watch(cl);
+    if (cl->swallow > 0) {
+        write_forward(cl);
+        return;
+    }
+    if (login)
+        pgr_client_login_done(cl, NULL, NULL);
 }
 
 void
@@ -147,6 +263,9 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
         pgr_iobuf_consume(&cl->conn.in, cl->fwd);
         cl->fwd = 0;
     }
+    pgr_iobuf_consume(&cl->to_srv, pgr_iobuf_len(&cl->to_srv));
+    pgr_iobuf_trim(&cl->to_srv);
+    cl->swallow = 0;
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
     if (!closing && cl->state != PGR_CLIENT_CLOSING)
@@ -165,6 +284,8 @@ server_failed(pgr_client_t *cl, int err)
     uint32_t owed = cl->pending_syncs;
 
     snprintf(node, sizeof(node), "%s", cl->node_id ? cl->node_id : "?");
+    if (cl->state == PGR_CLIENT_LOGIN)
+        recoverable = false;
     pgr_warn("relay", "client %llu: server connection to node %s failed: %s",
              (unsigned long long)cl->id, node, pgr_strerror(err));
     cl->pending_syncs = 0;
@@ -190,60 +311,122 @@ server_failed(pgr_client_t *cl, int err)
 
 /* ---- server → client ----------------------------------------------------------------------- */
 
+/* A ParameterStatus: the server has a new value, and so does the client (it either saw the
+ * message or asked for the value in our preamble). */
+static void
+note_parameter(pgr_client_t *cl, const pgr_scan_t *s)
+{
+    pgr_be_param_t ps;
+    int k;
+
+    if (pgr_be_param_decode((const uint8_t *)s->body, s->body_len, &ps) != 0 ||
+        (k = pgr_params_index(ps.name)) < 0)
+        return;
+    pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+    if ((st && pgr_params_set(&st->params, k, ps.value) != 0) ||
+        pgr_params_set(&cl->want, k, ps.value) != 0)
+        pgr_warn("relay", "client %llu: out of memory tracking %s", (unsigned long long)cl->id,
+                 ps.name);
+}
+
+static void
+note_preamble_error(pgr_client_t *cl, const pgr_scan_t *s)
+{
+    pgr_be_notice_t e;
+
+    if (cl->preamble_sqlstate[0])
+        return;
+    if (!s->collect || pgr_be_notice_decode((const uint8_t *)s->body, s->body_len, &e) != 0) {
+        snprintf(cl->preamble_sqlstate, sizeof(cl->preamble_sqlstate), "08P01");
+        snprintf(cl->preamble_error, sizeof(cl->preamble_error), "error applying session state");
+        return;
+    }
+    snprintf(cl->preamble_sqlstate, sizeof(cl->preamble_sqlstate), "%s",
+             e.sqlstate ? e.sqlstate : "XX000");
+    snprintf(cl->preamble_error, sizeof(cl->preamble_error), "%s", e.message ? e.message : "");
+    pgr_warn("relay", "client %llu: applying its session state on node %s failed: %s %s",
+             (unsigned long long)cl->id, cl->node_id, cl->preamble_sqlstate, cl->preamble_error);
+}
+
 static void
 message_done(pgr_client_t *cl)
 {
     pgr_scan_t *s = &cl->scan;
 
-    if (s->type == 'Z' && s->collect && s->body_len == 1) {
-        cl->txn = s->body[0];
-        if (cl->pending_syncs > 0)
-            cl->pending_syncs--;
+    switch (s->type) {
+    case 'Z':
+        if (s->drop) {
+            if (cl->swallow > 0)
+                cl->swallow--;
+        } else if (s->collect && s->body_len == 1) {
+            cl->txn = s->body[0];
+            if (cl->pending_syncs > 0)
+                cl->pending_syncs--;
+        }
+        break;
+    case 'S':
+        if (s->collect)
+            note_parameter(cl, s);
+        break;
+    case 'E':
+        if (s->drop)
+            note_preamble_error(cl, s);
+        break;
+    default:
+        break;
     }
 }
 
-/* Walk n new bytes of server output, tracking message boundaries. */
-static void
-scan(pgr_client_t *cl, const uint8_t *p, size_t n)
+/* Walk n new bytes of server output in place, tracking message boundaries and cutting out the
+ * replies to our preamble. Returns how many bytes remain for the client. */
+static size_t
+scan(pgr_client_t *cl, uint8_t *p, size_t n)
 {
     pgr_scan_t *s = &cl->scan;
+    size_t r = 0, w = 0;
 
-    while (n > 0) {
+    while (r < n) {
+        size_t take;
+        bool header_done = false;
+
+        if (s->hdr_len == 0)
+            s->drop = cl->swallow > 0;
         if (s->hdr_len < 5) {
-            size_t take = 5 - s->hdr_len;
-            if (take > n)
-                take = n;
-            memcpy(s->hdr + s->hdr_len, p, take);
+            take = 5 - s->hdr_len;
+            if (take > n - r)
+                take = n - r;
+            memcpy(s->hdr + s->hdr_len, p + r, take);
             s->hdr_len += (uint8_t)take;
-            p += take;
-            n -= take;
-            if (s->hdr_len < 5)
-                return;
+            header_done = s->hdr_len == 5;
+        } else {
+            take = s->remaining < n - r ? s->remaining : n - r;
+            if (s->collect) {
+                memcpy(s->body + s->body_len, p + r, take);
+                s->body_len += (uint16_t)take;
+            }
+            s->remaining -= (uint32_t)take;
+        }
+        if (!s->drop) {
+            if (w != r)
+                memmove(p + w, p + r, take);
+            w += take;
+        }
+        r += take;
+        if (header_done) {
             uint32_t len = pgr_be32(s->hdr + 1);
             s->type = s->hdr[0];
             /* The server is trusted to frame correctly; a length below 4 cannot be walked. */
             s->remaining = len >= 4 ? len - 4 : 0;
             s->body_len = 0;
-            s->collect = (s->type == 'Z' || s->type == 'S') && s->remaining <= sizeof(s->body);
-            if (s->remaining == 0) {
-                message_done(cl);
-                s->hdr_len = 0;
-            }
-            continue;
+            s->collect = (s->type == 'Z' || s->type == 'S' || (s->type == 'E' && s->drop)) &&
+                         s->remaining <= sizeof(s->body);
         }
-        size_t take = s->remaining < n ? s->remaining : n;
-        if (s->collect) {
-            memcpy(s->body + s->body_len, p, take);
-            s->body_len += (uint16_t)take;
-        }
-        p += take;
-        n -= take;
-        s->remaining -= (uint32_t)take;
-        if (s->remaining == 0) {
+        if (s->hdr_len == 5 && s->remaining == 0) {
             message_done(cl);
             s->hdr_len = 0;
         }
     }
+    return w;
 }
 
 /* After server output was handled: give the connection back at a transaction boundary. */
@@ -289,10 +472,15 @@ server_readable(pgr_client_t *cl)
             server_failed(cl, (int)n);
             return;
         }
-        scan(cl, p, (size_t)n);
-        pgr_conn_out_commit(&cl->conn, (size_t)n);
-        cl->rt->stats.bytes_out += (uint64_t)n;
+        size_t keep = scan(cl, p, (size_t)n);
+        pgr_conn_out_commit(&cl->conn, keep);
+        cl->rt->stats.bytes_out += keep;
         budget -= (size_t)n < budget ? (size_t)n : budget;
+        if (cl->state == PGR_CLIENT_LOGIN && cl->swallow == 0) {
+            pgr_client_login_done(cl, cl->preamble_sqlstate[0] ? cl->preamble_sqlstate : NULL,
+                                  cl->preamble_error);
+            return;
+        }
     }
     pgr_conn_flush(&cl->conn);
     maybe_release(cl);
@@ -310,13 +498,17 @@ pgr_relay_client_drained(pgr_client_t *cl)
 
 /* ---- client → server ----------------------------------------------------------------------- */
 
+/* Write to_srv, then the accounted bytes of the client's input, until the server would block. */
 static void
 write_forward(pgr_client_t *cl)
 {
     pgr_iobuf_t *in = &cl->conn.in;
 
-    while (cl->fwd > 0 && cl->srv) {
-        ssize_t n = pgr_server_write(cl->srv, pgr_iobuf_data(in), cl->fwd);
+    while (cl->srv && (pgr_iobuf_len(&cl->to_srv) > 0 || cl->fwd > 0)) {
+        bool queued = pgr_iobuf_len(&cl->to_srv) > 0;
+        ssize_t n = queued ? pgr_server_write(cl->srv, pgr_iobuf_data(&cl->to_srv),
+                                              pgr_iobuf_len(&cl->to_srv))
+                           : pgr_server_write(cl->srv, pgr_iobuf_data(in), cl->fwd);
         if (n < 0) {
             server_failed(cl, (int)n);
             return;
@@ -329,15 +521,228 @@ write_forward(pgr_client_t *cl)
             }
             return;
         }
-        pgr_iobuf_consume(in, (size_t)n);
-        cl->fwd -= (size_t)n;
+        if (queued) {
+            pgr_iobuf_consume(&cl->to_srv, (size_t)n);
+        } else {
+            pgr_iobuf_consume(in, (size_t)n);
+            cl->fwd -= (size_t)n;
+        }
         cl->rt->stats.bytes_in += (uint64_t)n;
     }
     if (cl->srv_write_blocked) {
         cl->srv_write_blocked = false;
-        pgr_conn_read_start(&cl->conn);
+        if (cl->state != PGR_CLIENT_LOGIN)
+            pgr_conn_read_start(&cl->conn);
         watch(cl);
     }
+}
+
+/* Move the frame at the front of the unaccounted input (len bytes, or replaced by the len2
+ * bytes at repl) behind everything queued for the server. Keeps the order: once to_srv is used,
+ * the accounted input bytes move into it first. */
+static int
+queue_copy(pgr_client_t *cl, size_t len, const void *repl, size_t len2)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    int rc = 0;
+
+    if (cl->fwd > 0) {
+        if ((rc = pgr_iobuf_append(&cl->to_srv, pgr_iobuf_data(in), cl->fwd)) != 0)
+            return rc;
+        pgr_iobuf_consume(in, cl->fwd);
+        cl->fwd = 0;
+    }
+    rc = repl ? pgr_iobuf_append(&cl->to_srv, repl, len2)
+              : pgr_iobuf_append(&cl->to_srv, pgr_iobuf_data(in), len);
+    if (rc == 0)
+        pgr_iobuf_consume(in, len);
+    return rc;
+}
+
+/* In transaction mode: the server name of the client's statement name, or NULL when it is the
+ * unnamed statement or unknown (then the message goes unchanged and the server answers). */
+static const char *
+server_stmt_name(pgr_client_t *cl, const char *name, char *buf, size_t cap)
+{
+    pgr_stmt_t *sm;
+
+    if (!cl->rewrite || name[0] == '\0' || (sm = pgr_stmts_find(&cl->stmts, name)) == NULL)
+        return NULL;
+    pgr_stmt_server_name(buf, cap, cl->id, sm->seq);
+    return buf;
+}
+
+static void
+pin(pgr_client_t *cl, const char *reason)
+{
+    if (cl->pinned || cl->rt->cfg->pool.mode != PGR_POOL_TRANSACTION)
+        return;
+    cl->pinned = true;
+    cl->pin_reason = reason;
+    cl->rt->stats.pinned++;
+    pgr_info("relay", "client %llu pinned to its server connection on node %s: %s",
+             (unsigned long long)cl->id, cl->node_id, reason);
+}
+
+/* "DEALLOCATE [PREPARE] name" / "DEALLOCATE ALL" in a simple query: the name is the client's,
+ * so it is translated; ALL also empties the connection's record. Returns a replacement query
+ * (in buf) or NULL to send the text unchanged. */
+static const char *
+deallocate(pgr_client_t *cl, const char *sql, char *buf, size_t cap)
+{
+    char word[16], name[128], tail[8];
+    int n = 0;
+
+    if (!cl->rewrite || sscanf(sql, " %15s %n", word, &n) != 1 || strcasecmp(word, "DEALLOCATE"))
+        return NULL;
+    sql += n;
+    if (sscanf(sql, " %15s %n", word, &n) == 1 && strcasecmp(word, "PREPARE") == 0)
+        sql += n;
+    if (sscanf(sql, " %127[^; \t\n] %7s", name, tail) != 1 &&
+        !(sscanf(sql, " %127[^; \t\n] %7s", name, tail) == 2 && strcmp(tail, ";") == 0))
+        return NULL;
+    if (strcasecmp(name, "ALL") == 0) {
+        pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+        if (st)
+            st->n_stmts = 0;
+        pgr_stmts_free(&cl->stmts);
+        return NULL;
+    }
+    if (name[0] == '"') { /* a quoted identifier */
+        size_t l = strlen(name);
+        if (l < 2 || name[l - 1] != '"')
+            return NULL;
+        memmove(name, name + 1, l - 2);
+        name[l - 2] = '\0';
+    }
+    char sname[48];
+    pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, name);
+    if (sm == NULL)
+        return NULL;
+    pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
+    pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+    if (st)
+        pgr_srv_state_forget(st, cl->id << 32 | sm->seq);
+    pgr_stmts_remove(&cl->stmts, name);
+    snprintf(buf, cap, "DEALLOCATE %s", sname);
+    return buf;
+}
+
+/* Account for one client frame on the way to srv, rewriting it when its names must change.
+ * Returns 0, or a PGR_E* code (then the session is ended by the caller). */
+static int
+forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    char sname[48], qbuf[80];
+    const char *reason = NULL;
+    pgr_writer_t w;
+    int rc = 0;
+    bool rewritten = false;
+
+    pgr_writer_init_grow(&w);
+    switch (f->type) {
+    case 'Q': {
+        pgr_fe_query_t q;
+        cl->pending_syncs++;
+        cl->unsynced = false;
+        cl->rt->stats.queries++;
+        if (pgr_fe_query_decode(f->body, f->body_len, &q) != 0)
+            break; /* the server answers a malformed query */
+        if (pgr_state_pins(q.sql, q.len, &reason))
+            pin(cl, reason);
+        const char *repl = deallocate(cl, q.sql, qbuf, sizeof(qbuf));
+        if (repl) {
+            pgr_fe_write_query(&w, repl);
+            rewritten = true;
+        }
+        break;
+    }
+    case 'P': {
+        pgr_fe_parse_t m;
+        cl->unsynced = true;
+        if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0)
+            break;
+        if (pgr_state_pins(m.query, strlen(m.query), &reason))
+            pin(cl, reason);
+        if (!cl->rewrite || m.name[0] == '\0')
+            break;
+        size_t nl = strlen(m.name) + 1;
+        pgr_stmt_t *sm = pgr_stmts_add(&cl->stmts, m.name, f->body + nl, f->body_len - nl);
+        if (sm == NULL) {
+            rc = PGR_ELIMIT;
+            break;
+        }
+        pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
+        pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+        uint64_t evicted;
+        m.name = sname;
+        pgr_fe_write_parse_msg(&w, &m);
+        if (st && pgr_srv_state_add(st, cl->id << 32 | sm->seq, &evicted)) {
+            /* Closing the oldest answers a CloseComplete the client did not ask for: the
+             * connection keeps it instead (it is closed at the next preamble or never). */
+            pgr_srv_state_forget(st, evicted);
+        }
+        rewritten = true;
+        break;
+    }
+    case 'B': {
+        pgr_fe_bind_t m;
+        cl->unsynced = true;
+        if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0 ||
+            (m.statement = server_stmt_name(cl, m.statement, sname, sizeof(sname))) == NULL)
+            break;
+        pgr_fe_write_bind_msg(&w, &m);
+        rewritten = true;
+        break;
+    }
+    case 'D':
+    case 'C': {
+        pgr_fe_target_t m;
+        cl->unsynced = true;
+        if ((f->type == 'D' ? pgr_fe_describe_decode(f->body, f->body_len, &m)
+                            : pgr_fe_close_decode(f->body, f->body_len, &m)) != 0 ||
+            m.kind != 'S')
+            break;
+        const char *client_name = m.name;
+        if ((m.name = server_stmt_name(cl, m.name, sname, sizeof(sname))) == NULL)
+            break;
+        if (f->type == 'D') {
+            pgr_fe_write_describe(&w, 'S', m.name);
+        } else {
+            pgr_fe_write_close(&w, 'S', m.name);
+            pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, client_name);
+            pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+            if (st && sm)
+                pgr_srv_state_forget(st, cl->id << 32 | sm->seq);
+            pgr_stmts_remove(&cl->stmts, client_name);
+        }
+        rewritten = true;
+        break;
+    }
+    case 'E':
+        cl->unsynced = true;
+        break;
+    case 'S':
+    case 'F':
+        cl->pending_syncs++;
+        cl->unsynced = false;
+        cl->rt->stats.queries++;
+        break;
+    default: /* Flush, CopyData, CopyDone, CopyFail */
+        break;
+    }
+    if (rc == 0 && w.err)
+        rc = w.err;
+    if (rc == 0) {
+        if (rewritten)
+            rc = queue_copy(cl, f->len, w.buf, w.len);
+        else if (pgr_iobuf_len(&cl->to_srv) > 0)
+            rc = queue_copy(cl, f->len, NULL, 0);
+        else
+            cl->fwd += f->len;
+    }
+    pgr_writer_free(&w);
+    return rc;
 }
 
 static void
@@ -368,7 +773,9 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
             pgr_relay_client_input(cl);
         return;
     }
-    pgr_relay_attach(cl, srv);
+    pgr_relay_attach(cl, srv, false);
+    if (cl->state != PGR_CLIENT_LINKED)
+        return;
     pgr_conn_read_start(&cl->conn);
     pgr_relay_client_input(cl);
 }
@@ -414,25 +821,13 @@ pgr_relay_client_input(pgr_client_t *cl)
             pgr_relay_acquire(cl, relay_acquired);
             return;
         }
-        switch (f.type) {
-        case 'Q':
-        case 'S':
-        case 'F':
-            cl->pending_syncs++;
-            cl->unsynced = false;
-            cl->rt->stats.queries++;
-            break;
-        case 'P':
-        case 'B':
-        case 'D':
-        case 'E':
-        case 'C':
-            cl->unsynced = true;
-            break;
-        default: /* Flush, CopyData, CopyDone, CopyFail */
-            break;
+        if ((rc = forward_frame(cl, &f)) != 0) {
+            pgr_client_send_error(cl, "FATAL", rc == PGR_ELIMIT ? "54000" : "53200", NULL,
+                                  rc == PGR_ELIMIT ? "too many prepared statements (limit %d)"
+                                                   : "out of memory relaying a message",
+                                  PGR_STMTS_MAX);
+            return;
         }
-        cl->fwd += f.len;
     }
     write_forward(cl);
 }

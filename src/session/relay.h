@@ -16,8 +16,10 @@ typedef void (*pgr_relay_acquired_cb)(pgr_client_t *cl, int status, pgr_server_t
 /* Ask the pool of the session's target node for a server connection; cb runs exactly once
  * (unless the session closes first, which cancels the request). */
 void pgr_relay_acquire(pgr_client_t *cl, pgr_relay_acquired_cb cb);
-/* Link srv to the session (state LINKED) and start relaying its bytes. */
-void pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv);
+/* Link srv to the session (state LINKED, or LOGIN when login) and start relaying its bytes,
+ * after a preamble that gives srv the client's settings and statements. A login attach calls
+ * pgr_client_login_done() once the preamble is through (at once when there is none). */
+void pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login);
 /* Give the server connection back (clean at a transaction boundary, else closed) and cancel a
  * pending acquire. closing: the client is going away. */
 void pgr_relay_detach(pgr_client_t *cl, bool closing);

@@ -1,0 +1,433 @@
+/* Carried session state: tracked settings, startup settings, named statements, pinning. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "session/state.h"
+
+static const char *const param_names[] = {
+#define PGR_TRACKED_NAME(name, text) text,
+    PGR_TRACKED_PARAMS(PGR_TRACKED_NAME)
+#undef PGR_TRACKED_NAME
+};
+
+int
+pgr_params_index(const char *name)
+{
+    for (int i = 0; i < PGR_N_PARAMS; i++)
+        if (strcasecmp(name, param_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *
+pgr_params_name(int i)
+{
+    return i >= 0 && i < PGR_N_PARAMS ? param_names[i] : NULL;
+}
+
+int
+pgr_params_set(pgr_params_t *p, int i, const char *value)
+{
+    char *copy = NULL;
+
+    if (value && (copy = strdup(value)) == NULL)
+        return PGR_ENOMEM;
+    free(p->v[i]);
+    p->v[i] = copy;
+    return 0;
+}
+
+void
+pgr_params_free(pgr_params_t *p)
+{
+    for (int i = 0; i < PGR_N_PARAMS; i++) {
+        free(p->v[i]);
+        p->v[i] = NULL;
+    }
+}
+
+/* ---- statements ---------------------------------------------------------------------------- */
+
+pgr_stmt_t *
+pgr_stmts_find(pgr_stmts_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].name, name) == 0)
+            return &s->v[i];
+    return NULL;
+}
+
+pgr_stmt_t *
+pgr_stmts_add(pgr_stmts_t *s, const char *name, const uint8_t *rest, size_t rest_len)
+{
+    pgr_stmt_t *st = pgr_stmts_find(s, name);
+    uint8_t *copy = malloc(rest_len ? rest_len : 1);
+
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, rest, rest_len);
+    if (st == NULL) {
+        if (s->n >= PGR_STMTS_MAX)
+            goto fail;
+        if (s->n == s->cap) {
+            size_t ncap = s->cap ? s->cap * 2 : 8;
+            pgr_stmt_t *nv = realloc(s->v, ncap * sizeof(*nv));
+            if (nv == NULL)
+                goto fail;
+            s->v = nv;
+            s->cap = ncap;
+        }
+        st = &s->v[s->n];
+        if ((st->name = strdup(name)) == NULL)
+            goto fail;
+        s->n++;
+    } else {
+        free(st->rest);
+    }
+    st->rest = copy;
+    st->rest_len = rest_len;
+    st->seq = ++s->next_seq;
+    return st;
+fail:
+    free(copy);
+    return NULL;
+}
+
+void
+pgr_stmts_remove(pgr_stmts_t *s, const char *name)
+{
+    pgr_stmt_t *st = pgr_stmts_find(s, name);
+
+    if (st == NULL)
+        return;
+    free(st->name);
+    free(st->rest);
+    *st = s->v[--s->n];
+}
+
+void
+pgr_stmts_free(pgr_stmts_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].name);
+        free(s->v[i].rest);
+    }
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+void
+pgr_stmt_server_name(char *buf, size_t cap, uint64_t client_id, uint32_t seq)
+{
+    snprintf(buf, cap, "pgr_%llu_%u", (unsigned long long)client_id, seq);
+}
+
+/* ---- server records ------------------------------------------------------------------------ */
+
+pgr_srv_state_t *
+pgr_srv_state_new(void)
+{
+    return calloc(1, sizeof(pgr_srv_state_t));
+}
+
+void
+pgr_srv_state_free(void *p)
+{
+    pgr_srv_state_t *st = p;
+
+    if (st == NULL)
+        return;
+    pgr_params_free(&st->params);
+    free(st->extras);
+    free(st->stmts);
+    free(st);
+}
+
+bool
+pgr_srv_state_has(const pgr_srv_state_t *st, uint64_t key)
+{
+    for (size_t i = st->n_stmts; i-- > 0;)
+        if (st->stmts[i] == key)
+            return true;
+    return false;
+}
+
+bool
+pgr_srv_state_add(pgr_srv_state_t *st, uint64_t key, uint64_t *evicted)
+{
+    bool ev = false;
+
+    if (st->n_stmts == st->cap_stmts) {
+        size_t ncap = st->cap_stmts ? st->cap_stmts * 2 : 16;
+        uint64_t *nv = realloc(st->stmts, ncap * sizeof(*nv));
+        if (nv == NULL) {
+            /* Out of memory: forget the oldest instead of growing. */
+            *evicted = st->stmts[0];
+            memmove(st->stmts, st->stmts + 1, (st->n_stmts - 1) * sizeof(*st->stmts));
+            st->stmts[st->n_stmts - 1] = key;
+            return true;
+        }
+        st->stmts = nv;
+        st->cap_stmts = ncap;
+    }
+    st->stmts[st->n_stmts++] = key;
+    if (st->n_stmts > PGR_SERVER_STMTS_MAX) {
+        *evicted = st->stmts[0];
+        memmove(st->stmts, st->stmts + 1, (st->n_stmts - 1) * sizeof(*st->stmts));
+        st->n_stmts--;
+        ev = true;
+    }
+    return ev;
+}
+
+void
+pgr_srv_state_forget(pgr_srv_state_t *st, uint64_t key)
+{
+    for (size_t i = 0; i < st->n_stmts; i++)
+        if (st->stmts[i] == key) {
+            memmove(st->stmts + i, st->stmts + i + 1, (st->n_stmts - i - 1) * sizeof(*st->stmts));
+            st->n_stmts--;
+            return;
+        }
+}
+
+/* ---- startup settings ---------------------------------------------------------------------- */
+
+void
+pgr_state_put_set(pgr_writer_t *w, const char *name, const char *value)
+{
+    bool backslash = strchr(value, '\\') != NULL;
+
+    pgr_writer_put_bytes(w, "SET ", 4);
+    /* name is a GUC name: letters, digits, '_' and '.'; quote it as an identifier. */
+    pgr_writer_put_u8(w, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            pgr_writer_put_u8(w, '"');
+        pgr_writer_put_u8(w, (uint8_t)*p);
+    }
+    pgr_writer_put_bytes(w, "\" TO ", 5);
+    if (backslash)
+        pgr_writer_put_u8(w, 'E');
+    pgr_writer_put_u8(w, '\'');
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'' || (backslash && *p == '\\'))
+            pgr_writer_put_u8(w, (uint8_t)*p);
+        pgr_writer_put_u8(w, (uint8_t)*p);
+    }
+    pgr_writer_put_bytes(w, "';", 2);
+}
+
+static bool
+carried_elsewhere(const char *name)
+{
+    static const char *const skip[] = { "user", "database", "replication", "options",
+                                        "application_name", "client_encoding" };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(skip); i++)
+        if (strcmp(name, skip[i]) == 0)
+            return true;
+    return strncmp(name, "_pq_.", 5) == 0;
+}
+
+/* Next whitespace-separated word of an options string, with backslash escapes, into buf. */
+static const char *
+next_word(const char *p, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    while (*p && isspace((unsigned char)*p))
+        p++;
+    if (!*p)
+        return NULL;
+    while (*p && !isspace((unsigned char)*p)) {
+        if (*p == '\\' && p[1])
+            p++;
+        if (n + 1 < cap)
+            buf[n++] = *p;
+        p++;
+    }
+    buf[n] = '\0';
+    return p;
+}
+
+/* "name=value" into a SET; false when there is no '=' or no name. */
+static bool
+put_assignment(pgr_writer_t *w, char *kv)
+{
+    char *eq = strchr(kv, '=');
+
+    if (eq == NULL || eq == kv)
+        return false;
+    *eq = '\0';
+    for (char *p = kv; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    pgr_state_put_set(w, kv, eq + 1);
+    return true;
+}
+
+char *
+pgr_state_startup_extras(const char *params, size_t len, const char **err)
+{
+    pgr_writer_t w;
+    const char *p = params, *end = params + len;
+    char word[1024];
+
+    *err = NULL;
+    pgr_writer_init_grow(&w);
+    while (p < end && *p) {
+        const char *name = p, *value = p + strlen(p) + 1;
+        if (value >= end)
+            break;
+        p = value + strlen(value) + 1;
+        if (strcmp(name, "options") == 0) {
+            const char *q = value;
+            while ((q = next_word(q, word, sizeof(word))) != NULL) {
+                if (strcmp(word, "-c") == 0) {
+                    if ((q = next_word(q, word, sizeof(word))) == NULL || !put_assignment(&w, word)) {
+                        *err = "invalid command-line argument for server process: -c needs name=value";
+                        goto fail;
+                    }
+                } else if (strncmp(word, "-c", 2) == 0 && put_assignment(&w, word + 2)) {
+                    continue;
+                } else if (strncmp(word, "--", 2) == 0 && put_assignment(&w, word + 2)) {
+                    continue;
+                } else {
+                    *err = "invalid command-line argument for server process";
+                    goto fail;
+                }
+            }
+        } else if (!carried_elsewhere(name)) {
+            pgr_state_put_set(&w, name, value);
+        }
+    }
+    if (w.err || w.len == 0)
+        goto fail;
+    pgr_writer_put_u8(&w, 0);
+    return (char *)w.buf; /* taken: the caller frees it */
+fail:
+    pgr_writer_free(&w);
+    return NULL;
+}
+
+/* ---- pinning ------------------------------------------------------------------------------- */
+
+/* Skip white space and comments. */
+static const char *
+skip_space(const char *p, const char *end)
+{
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            const char *c = p + 2;
+            while (c + 1 < end && !(c[0] == '*' && c[1] == '/'))
+                c++;
+            p = c + 1 < end ? c + 2 : end;
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool
+word_is(const char **pp, const char *end, const char *w)
+{
+    const char *p = skip_space(*pp, end);
+    size_t n = strlen(w);
+
+    if ((size_t)(end - p) < n || strncasecmp(p, w, n) != 0)
+        return false;
+    if (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_'))
+        return false;
+    *pp = p + n;
+    return true;
+}
+
+static bool
+contains_ci(const char *p, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; p + n <= end; p++)
+        if (strncasecmp(p, needle, n) == 0)
+            return true;
+    return false;
+}
+
+bool
+pgr_state_pins(const char *sql, size_t len, const char **reason)
+{
+    const char *end = sql + len, *p = sql;
+
+    if (contains_ci(sql, end, "pg_advisory_lock") || contains_ci(sql, end, "pg_try_advisory_lock") ||
+        contains_ci(sql, end, "pg_advisory_lock_shared")) {
+        *reason = "advisory lock";
+        return true;
+    }
+    if (word_is(&p, end, "LISTEN")) {
+        *reason = "LISTEN";
+        return true;
+    }
+    p = sql;
+    if (word_is(&p, end, "PREPARE")) {
+        *reason = "PREPARE";
+        return true;
+    }
+    p = sql;
+    if (word_is(&p, end, "DECLARE") && contains_ci(p, end, "WITH HOLD")) {
+        *reason = "WITH HOLD cursor";
+        return true;
+    }
+    p = sql;
+    if (word_is(&p, end, "CREATE")) {
+        const char *q = p;
+        if (word_is(&q, end, "LOCAL") || word_is(&q, end, "GLOBAL"))
+            p = q;
+        if (word_is(&p, end, "TEMP") || word_is(&p, end, "TEMPORARY")) {
+            *reason = "temporary table";
+            return true;
+        }
+        return false;
+    }
+    p = sql;
+    if (word_is(&p, end, "SET")) {
+        const char *q = p;
+        if (word_is(&q, end, "LOCAL") || word_is(&q, end, "TRANSACTION"))
+            return false;
+        q = p;
+        if (word_is(&q, end, "SESSION")) {
+            const char *r = q;
+            if (word_is(&r, end, "AUTHORIZATION") || word_is(&r, end, "CHARACTERISTICS")) {
+                *reason = "SET SESSION";
+                return true;
+            }
+            p = q;
+        }
+        q = p;
+        if (word_is(&q, end, "ROLE")) {
+            *reason = "SET ROLE";
+            return true;
+        }
+        /* A reported setting moves with the client (ParameterStatus tells its new value). */
+        p = skip_space(p, end);
+        char name[64];
+        size_t n = 0;
+        while (p < end && n + 1 < sizeof(name) && (isalnum((unsigned char)*p) || *p == '_' || *p == '.'))
+            name[n++] = *p++;
+        name[n] = '\0';
+        if (n > 0 && (pgr_params_index(name) >= 0 || strcasecmp(name, "NAMES") == 0 ||
+                      strcasecmp(name, "TIME") == 0))
+            return false;
+        if (strncasecmp(name, "pgrouter.", 9) == 0)
+            return false;
+        *reason = "SET of a setting pgrouter does not carry";
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,100 @@
+/* Session state that must follow a client from one server connection to the next: the reported
+ * settings it has (client_encoding, DateStyle, TimeZone, application_name, ...), the settings
+ * from its startup packet, and its named prepared statements. And the matching record of what
+ * one server connection has now, kept with the connection while it sits in the pool.
+ *
+ * When a client lands on a server connection, the relay sends a preamble built here — SETs for
+ * the settings that differ (values quoted, never spliced) and Parse for each of the client's
+ * statements the connection lacks, under pgrouter's own names — and swallows its replies. Named
+ * statements are renamed "pgr_<client>_<n>" on the way to the server (transaction mode only).
+ * State that cannot be carried (LISTEN, session advisory locks, temp tables, WITH HOLD cursors,
+ * SQL-level PREPARE, SET ROLE / SESSION AUTHORIZATION, SETs of unreported settings) pins the
+ * client to its server connection instead. */
+#ifndef PGR_SESSION_STATE_H
+#define PGR_SESSION_STATE_H
+
+#include "core/base.h"
+#include "protocol/writer.h"
+
+/* The reported settings pgrouter carries across server connections. */
+#define PGR_TRACKED_PARAMS(X)                  \
+    X(APPLICATION_NAME, "application_name")    \
+    X(CLIENT_ENCODING, "client_encoding")      \
+    X(DATESTYLE, "DateStyle")                  \
+    X(INTERVALSTYLE, "IntervalStyle")          \
+    X(TIMEZONE, "TimeZone")                    \
+    X(STANDARD_CONFORMING_STRINGS, "standard_conforming_strings")
+
+enum {
+#define PGR_TRACKED_ENUM(name, text) PGR_PARAM_##name,
+    PGR_TRACKED_PARAMS(PGR_TRACKED_ENUM)
+#undef PGR_TRACKED_ENUM
+    PGR_N_PARAMS
+};
+
+typedef struct pgr_params {
+    char *v[PGR_N_PARAMS]; /* NULL: unknown */
+} pgr_params_t;
+
+/* Index of a tracked parameter (case-insensitive), or -1. */
+int pgr_params_index(const char *name);
+const char *pgr_params_name(int i);
+/* Set value i (copied; NULL clears). PGR_ENOMEM on failure. */
+int pgr_params_set(pgr_params_t *p, int i, const char *value);
+void pgr_params_free(pgr_params_t *p);
+
+/* A client's named prepared statement. */
+typedef struct pgr_stmt {
+    char *name;         /* the client's name */
+    uint32_t seq;       /* pgrouter's name is "pgr_<client id>_<seq>" */
+    uint8_t *rest;      /* the Parse body after the name: query\0, int16 n, n x int32 */
+    size_t rest_len;
+} pgr_stmt_t;
+
+typedef struct pgr_stmts {
+    pgr_stmt_t *v;
+    size_t n, cap;
+    uint32_t next_seq;
+} pgr_stmts_t;
+
+#define PGR_STMTS_MAX 10000 /* per client */
+#define PGR_SERVER_STMTS_MAX 2000 /* per server connection; the oldest are closed beyond */
+
+pgr_stmt_t *pgr_stmts_find(pgr_stmts_t *s, const char *name);
+/* Record (or replace) name with a new sequence number. NULL when out of memory or over the cap. */
+pgr_stmt_t *pgr_stmts_add(pgr_stmts_t *s, const char *name, const uint8_t *rest, size_t rest_len);
+void pgr_stmts_remove(pgr_stmts_t *s, const char *name);
+void pgr_stmts_free(pgr_stmts_t *s);
+/* pgrouter's name for a statement: "pgr_<client>_<seq>" into buf (at least 48 bytes). */
+void pgr_stmt_server_name(char *buf, size_t cap, uint64_t client_id, uint32_t seq);
+
+/* What one server connection has now; owned by the connection (pool) while it is idle. */
+typedef struct pgr_srv_state {
+    pgr_params_t params;
+    char *extras;       /* the startup-setting SETs applied to it, or NULL */
+    uint64_t *stmts;    /* (client id << 32 | seq) of the statements prepared on it, oldest first */
+    size_t n_stmts, cap_stmts;
+} pgr_srv_state_t;
+
+pgr_srv_state_t *pgr_srv_state_new(void);
+void pgr_srv_state_free(void *st);
+bool pgr_srv_state_has(const pgr_srv_state_t *st, uint64_t key);
+/* Record key; if the connection holds more than PGR_SERVER_STMTS_MAX, *evicted gets the oldest
+ * key (to be closed) and true is returned. */
+bool pgr_srv_state_add(pgr_srv_state_t *st, uint64_t key, uint64_t *evicted);
+void pgr_srv_state_forget(pgr_srv_state_t *st, uint64_t key);
+
+/* The SQL that applies a client's startup settings (other than user, database, replication,
+ * application_name and client_encoding), each as "SET name TO 'value';", from its startup
+ * parameters (name\0value\0 ... \0) including `options` (-c name=value, --name=value). NULL
+ * when there is none; *err gets a message for a malformed options string. Caller frees. */
+char *pgr_state_startup_extras(const char *params, size_t len, const char **err);
+
+/* Append "SET name TO 'value';" with value quoted as a literal. */
+void pgr_state_put_set(pgr_writer_t *w, const char *name, const char *value);
+
+/* Does this statement text create state that cannot move to another server connection? A fast
+ * keyword scan (the router's classifier will replace it); reason gets a static name. */
+bool pgr_state_pins(const char *sql, size_t len, const char **reason);
+
+#endif
