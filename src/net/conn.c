@@ -8,6 +8,9 @@
 #include "core/log.h"
 #include "net/conn.h"
 
+/* The smallest read worth a system call when the tail already has room. */
+#define PGR_CONN_MIN_READ ((size_t)8192)
+
 static void conn_close_cb(uv_handle_t *h);
 static void write_cb(uv_write_t *req, int status);
 
@@ -32,6 +35,10 @@ raw_recv(pgr_conn_t *c, uv_buf_t *buf, bool done, size_t nread)
     if (c->budget == 0)
         return;
     want = c->budget;
+    /* Room already at the tail (a partial message being completed) is used as it is, rather
+     * than growing the buffer to a full budget. */
+    if (pgr_iobuf_tail(&c->in) >= PGR_CONN_MIN_READ && pgr_iobuf_tail(&c->in) < want)
+        want = pgr_iobuf_tail(&c->in);
     /* Near the cap, read only what still fits; nothing fits: the peer overran the cap. */
     room = c->in.limit - pgr_iobuf_len(&c->in);
     if (want > room)
@@ -282,6 +289,9 @@ pgr_conn_write(pgr_conn_t *c, const void *p, size_t n)
         return PGR_ECLOSED;
     if (n == 0)
         return 0;
+    /* The cap is checked before any byte goes out, so a refused write sends nothing. */
+    if (pgr_conn_out_pending(c) > c->out_limit || n > c->out_limit - pgr_conn_out_pending(c))
+        return PGR_ELIMIT;
     if (!c->writing && pgr_conn_out_pending(c) == 0) {
         rc = raw_send(c, bytes, n, true);
         if (rc < 0) {
@@ -294,8 +304,6 @@ pgr_conn_write(pgr_conn_t *c, const void *p, size_t n)
         if (n == 0)
             return 0;
     }
-    if (n > c->out_limit - pgr_conn_out_pending(c) || pgr_conn_out_pending(c) > c->out_limit)
-        return PGR_ELIMIT;
     rc = pgr_iobuf_append(&c->out[c->pend], bytes, n);
     if (rc != 0) {
         pgr_warn("conn", "%s: queueing %zu output bytes: %s", c->peer, n, pgr_strerror(rc));

@@ -98,7 +98,11 @@ void pgr_conn_close(pgr_conn_t *c, int reason);
  * Writes after this fail with PGR_ECLOSED. A peer that never reads holds the conn open: the
  * owner bounds that with its own timer and pgr_conn_close(). */
 void pgr_conn_close_after_flush(pgr_conn_t *c, int reason);
-static inline bool pgr_conn_is_closing(const pgr_conn_t *c) { return c->closing || c->close_pending; }
+static inline bool
+pgr_conn_is_closing(const pgr_conn_t *c)
+{
+    return c->closing || c->close_pending;
+}
 
 /* The peer's address for log lines: "127.0.0.1:50432", "[::1]:50432" or "unix". */
 static inline const char *pgr_conn_peer(const pgr_conn_t *c) { return c->peer; }

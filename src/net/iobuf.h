@@ -33,7 +33,11 @@ void pgr_iobuf_init(pgr_iobuf_t *b, size_t limit);
 /* Free the memory; b is empty afterwards and may be used again. */
 void pgr_iobuf_free(pgr_iobuf_t *b);
 
-static inline uint8_t *pgr_iobuf_data(const pgr_iobuf_t *b) { return b->mem ? b->mem + b->start : NULL; }
+static inline uint8_t *
+pgr_iobuf_data(const pgr_iobuf_t *b)
+{
+    return b->mem ? b->mem + b->start : NULL;
+}
 static inline size_t pgr_iobuf_len(const pgr_iobuf_t *b) { return b->end - b->start; }
 /* Bytes allocated (what the buffer costs), for accounting and tests. */
 static inline size_t pgr_iobuf_cap(const pgr_iobuf_t *b) { return b->cap; }

@@ -25,7 +25,7 @@
 #define MAX_SCONNS 64
 #define HIGH_WATER ((size_t)256 * 1024)
 
-enum { MODE_ECHO_RESERVE, MODE_ECHO_WRITE, MODE_SINK, MODE_HOLD_HI };
+enum { MODE_ECHO_RESERVE, MODE_ECHO_WRITE, MODE_SINK, MODE_HOLD_HI, MODE_COUNT };
 
 /* A server-side connection. Kept (not freed) until the test ends so on_close counts can be
  * checked; the memory would be freed in on_close in real code. */
@@ -52,6 +52,7 @@ typedef struct srv {
     size_t peak_out_alloc, peak_in_alloc;
     int read_stops;
     bool small_sndbuf;
+    size_t iter_bytes, max_iter_bytes, total_in; /* MODE_COUNT: bytes read per loop iteration */
     char last_peer[64];
 } srv_t;
 
@@ -103,6 +104,13 @@ on_read(pgr_conn_t *c, void *arg)
     case MODE_SINK:
         return; /* consume nothing: input piles up to the cap */
     case MODE_HOLD_HI:
+        pgr_iobuf_consume(&c->in, n);
+        return;
+    case MODE_COUNT:
+        sc->srv->iter_bytes += n;
+        sc->srv->total_in += n;
+        if (sc->srv->iter_bytes > sc->srv->max_iter_bytes)
+            sc->srv->max_iter_bytes = sc->srv->iter_bytes;
         pgr_iobuf_consume(&c->in, n);
         return;
     }
@@ -588,6 +596,68 @@ out:
     srv_free(s);
 }
 
+static void
+iter_check_cb(uv_check_t *h)
+{
+    ((srv_t *)h->data)->iter_bytes = 0;
+}
+
+/* A fast sender gets at most PGR_CONN_READ_BUDGET bytes read per loop iteration (libuv alone
+ * would read up to 32 x 64 KiB), and still all of its bytes arrive. */
+TEST(read_budget_per_wakeup)
+{
+    const size_t total = (size_t)8 << 20;
+    srv_t *s = srv_new("127.0.0.1", false);
+    uv_check_t check;
+    client_t *c;
+
+    s->mode = MODE_COUNT;
+    uv_check_init(&s->loop, &check);
+    check.data = s;
+    uv_check_start(&check, iter_check_cb);
+    if (start(s) != 0)
+        goto out;
+    c = cli_new("127.0.0.1", pgr_listener_port(s->l), NULL, total);
+    RUN_UNTIL(s->total_in == total, 30000);
+    CHECK_INT(s->total_in, total);
+    CHECK(s->max_iter_bytes > 0);
+    CHECK(s->max_iter_bytes <= PGR_CONN_READ_BUDGET);
+    printf("# most bytes read in one iteration: %zu\n", s->max_iter_bytes);
+    cli_close(c);
+out:
+    uv_close((uv_handle_t *)&check, NULL);
+    srv_free(s);
+}
+
+/* pgr_conn_write over the output cap: refused whole (nothing sent), the conn stays usable. */
+TEST(output_cap_refuses_whole_write)
+{
+    srv_t *s = srv_new("127.0.0.1", false);
+    client_t *c;
+    pgr_conn_t *sc;
+    static uint8_t big[5000];
+
+    s->mode = MODE_HOLD_HI;
+    if (start(s) != 0)
+        goto out;
+    c = cli_new("127.0.0.1", pgr_listener_port(s->l), NULL, 0);
+    RUN_UNTIL(c->recv_len == 2, 3000);
+    if (s->n_accepted != 1)
+        goto out;
+    sc = &s->conns[0].c;
+    pgr_conn_set_limits(sc, 0, 4000, 0);
+    CHECK_INT(pgr_conn_write(sc, big, sizeof(big)), PGR_ELIMIT);
+    CHECK(pgr_conn_out_reserve(sc, sizeof(big)) == NULL);
+    CHECK(!pgr_conn_is_closing(sc));
+    CHECK_INT(pgr_conn_write(sc, "ok", 2), 0);
+    RUN_UNTIL(c->recv_len == 4, 3000);
+    RUN_UNTIL(false, 50);
+    CHECK_INT(c->recv_len, 4); /* "hi" + "ok": none of the refused bytes */
+    cli_close(c);
+out:
+    srv_free(s);
+}
+
 /* Paused: a connecting client waits (kernel backlog); resumed: it is accepted. */
 TEST(pause_resume)
 {
@@ -830,9 +900,11 @@ main(void)
     if (have_ipv6_loopback())
         return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
                    close_during_pending_write, close_after_flush_delivers, input_cap_closes,
-                   pause_resume, start_errors, emfile_backoff, ipv6_loopback);
+                   read_budget_per_wakeup, output_cap_refuses_whole_write, pause_resume,
+                   start_errors, emfile_backoff, ipv6_loopback);
     printf("# ::1 is not available here: ipv6_loopback is not run\n");
     return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
                close_during_pending_write, close_after_flush_delivers, input_cap_closes,
-               pause_resume, start_errors, emfile_backoff);
+               read_budget_per_wakeup, output_cap_refuses_whole_write, pause_resume,
+               start_errors, emfile_backoff);
 }
