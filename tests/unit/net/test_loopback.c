@@ -404,6 +404,9 @@ TEST(tcp_and_unix_echo)
     CHECK(S_ISSOCK(st.st_mode));
     CHECK_INT(st.st_mode & 0777, 0777);
     CHECK_INT(pgr_listener_stats(s->l).n_sockets, 2);
+    /* What an idle client costs: the conn struct and no heap. */
+    printf("# sizeof(pgr_conn_t) = %zu\n", sizeof(pgr_conn_t));
+    CHECK(sizeof(pgr_conn_t) <= 1024);
 
     t = cli_new("127.0.0.1", pgr_listener_port(s->l), NULL, 1000);
     RUN_UNTIL(t->recv_len == 1000, 3000);
@@ -683,6 +686,31 @@ out:
     srv_free(s);
 }
 
+/* Closing a paused listener with a client waiting in it: the waiting socket is closed too
+ * (the client sees the end), nothing is accepted, and the loop ends clean. */
+TEST(close_while_paused)
+{
+    srv_t *s = srv_new("127.0.0.1", false);
+    client_t *c;
+
+    s->mode = MODE_HOLD_HI;
+    if (start(s) != 0)
+        goto out;
+    pgr_listener_pause(s->l);
+    c = cli_new("127.0.0.1", pgr_listener_port(s->l), NULL, 0);
+    RUN_UNTIL(false, 100);
+    CHECK(c->connected);
+    pgr_listener_close(s->l, listener_closed_cb);
+    s->l = NULL;
+    RUN_UNTIL(s->listener_closed && (c->eof || c->read_err), 3000);
+    CHECK_INT(s->listener_closed, 1);
+    CHECK(c->eof || c->read_err);
+    CHECK_INT(s->n_accepted, 0);
+    cli_close(c);
+out:
+    srv_free(s);
+}
+
 /* Address in use, a bad address, a live / stale / non-socket Unix socket path, a path too
  * long: each refused with its code (and a log line naming the address), nothing left open. */
 TEST(start_errors)
@@ -901,10 +929,11 @@ main(void)
         return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
                    close_during_pending_write, close_after_flush_delivers, input_cap_closes,
                    read_budget_per_wakeup, output_cap_refuses_whole_write, pause_resume,
+                   close_while_paused,
                    start_errors, emfile_backoff, ipv6_loopback);
     printf("# ::1 is not available here: ipv6_loopback is not run\n");
     return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
                close_during_pending_write, close_after_flush_delivers, input_cap_closes,
                read_budget_per_wakeup, output_cap_refuses_whole_write, pause_resume,
-               start_errors, emfile_backoff);
+               close_while_paused, start_errors, emfile_backoff);
 }
