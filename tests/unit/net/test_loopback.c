@@ -929,8 +929,7 @@ main(void)
         return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
                    close_during_pending_write, close_after_flush_delivers, input_cap_closes,
                    read_budget_per_wakeup, output_cap_refuses_whole_write, pause_resume,
-                   close_while_paused,
-                   start_errors, emfile_backoff, ipv6_loopback);
+                   close_while_paused, start_errors, emfile_backoff, ipv6_loopback);
     printf("# ::1 is not available here: ipv6_loopback is not run\n");
     return RUN(tcp_and_unix_echo, echo_8mib_reserve_tcp, echo_8mib_write_unix,
                close_during_pending_write, close_after_flush_delivers, input_cap_closes,
