@@ -6,6 +6,7 @@
 
 #include "core/base.h"
 #include "core/log.h"
+#include "ops/daemon.h"
 #include "pgrouter/config.h"
 
 static void
@@ -51,10 +52,10 @@ run(const char *path)
     }
     signal(SIGPIPE, SIG_IGN);
     pgr_info("main", "config loaded: %zu nodes", cfg->n_nodes);
-    /* The runtime (cluster, listener, loop) is started here once it exists. */
+    rc = pgr_daemon_run(cfg);
     pgr_config_free(cfg);
     pgr_log_shutdown();
-    return 0;
+    return rc;
 }
 
 int

@@ -112,28 +112,6 @@ accept_cb(pgr_listener_t *l, uv_stream_t *server, void *arg)
     pgr_client_accept(arg, server);
 }
 
-static void
-event_cb(pgr_cluster_t *c, const pgr_event_t *ev, void *arg)
-{
-    (void)c;
-    (void)arg;
-    switch (ev->type) {
-    case PGR_EVENT_NODE_HEALTH:
-        pgr_info("health", "node %s: %s -> %s%s%s", ev->node_id,
-                 pgr_node_state_name(ev->old_state), pgr_node_state_name(ev->new_state),
-                 ev->error ? ": " : "", ev->error ? ev->error : "");
-        break;
-    case PGR_EVENT_NODE_ADDED:
-        pgr_info("cluster", "node %s added", ev->node_id);
-        break;
-    case PGR_EVENT_NODE_REMOVED:
-        pgr_info("cluster", "node %s removed", ev->node_id);
-        break;
-    default:
-        break;
-    }
-}
-
 int
 pgr_daemon_run(pgr_config_t *cfg)
 {
@@ -166,7 +144,6 @@ pgr_daemon_run(pgr_config_t *cfg)
         pgr_error("main", "cannot start the cluster: %s", err);
         goto fail;
     }
-    pgr_cluster_subscribe(rt->cluster, event_cb, rt);
     if ((rc = pgr_listener_start(&loop, cfg, accept_cb, rt, &rt->listener)) != 0) {
         pgr_error("main", "cannot listen: %s", pgr_strerror(rc));
         pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);

@@ -47,7 +47,13 @@ set_state(pgr_client_t *cl, pgr_client_state_t s)
 static void
 send_writer(pgr_client_t *cl, pgr_writer_t *w)
 {
-    if (w->err == 0 && w->len > 0 && pgr_conn_write(&cl->conn, w->buf, w->len) != 0)
+    if (w->err != 0) {
+        pgr_error("client", "client %llu: cannot encode a message: %s", (unsigned long long)cl->id,
+                  pgr_strerror(w->err));
+        pgr_conn_close(&cl->conn, w->err);
+        return;
+    }
+    if (w->len > 0 && pgr_conn_write(&cl->conn, w->buf, w->len) != 0)
         pgr_conn_close(&cl->conn, PGR_ELIMIT);
 }
 
@@ -373,8 +379,18 @@ auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
         return;
     }
     pgr_writer_init_fixed(&w, buf, sizeof(buf));
-    if (out->code != 0 || verdict == PGR_AUTH_CONTINUE)
+    if (out->code == PGR_AUTHREQ_SASL) {
+        /* out->data is the mechanism list: name\0 ... \0 */
+        const char *mechs[4];
+        int n = 0;
+        for (size_t i = 0; i < out->len && out->data[i] && n < 4; n++) {
+            mechs[n] = (const char *)out->data + i;
+            i += strlen(mechs[n]) + 1;
+        }
+        pgr_be_write_auth_sasl(&w, mechs, n);
+    } else if (out->code != 0 || verdict == PGR_AUTH_CONTINUE) {
         pgr_be_write_auth(&w, out->code, out->data, out->len);
+    }
     send_writer(cl, &w);
     if (verdict == PGR_AUTH_OK) {
         pgr_writer_reset(&w);
