@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "pgrouter/config.h"
+#include "pgrouter/error.h"
 
 typedef struct pgr_cluster pgr_cluster_t;
 /* One pooled server connection (a libpq PGconn), lent to a caller between acquire and release. */

@@ -306,12 +306,12 @@ pgr_qresult_clear(pgr_qresult_t *q)
 void
 pgr_qresult_error(pgr_qresult_t *q, int status, const char *sqlstate, const char *fmt, ...)
 {
-    char buf[1024];
+    char raw[1024], buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    copy_msg(buf, sizeof(buf), buf);
+    copy_msg(buf, sizeof(buf), raw);
     const char *nid = q->pub.node_id;
     int64_t dur = q->pub.duration_us;
     pgr_qresult_clear(q);
