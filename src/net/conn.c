@@ -40,7 +40,7 @@ raw_recv(pgr_conn_t *c, uv_buf_t *buf, bool done, size_t nread)
     if (pgr_iobuf_tail(&c->in) >= PGR_CONN_MIN_READ && pgr_iobuf_tail(&c->in) < want)
         want = pgr_iobuf_tail(&c->in);
     /* Near the cap, read only what still fits; nothing fits: the peer overran the cap. */
-    room = c->in.limit - pgr_iobuf_len(&c->in);
+    room = pgr_iobuf_len(&c->in) < c->in.limit ? c->in.limit - pgr_iobuf_len(&c->in) : 0;
     if (want > room)
         want = room;
     if (want == 0) {
