@@ -72,8 +72,11 @@ typedef struct {
 } pgr_frame_t;
 
 /* Looks at the front of buf[0..len) in the given phase. Never reads past len, never trusts a
- * length it has not checked against the caps in lim (NULL for the defaults). On OK the caller
- * consumes out->len bytes and calls again for the next frame. */
+ * length it has not checked against the caps in lim (NULL for the defaults). A type byte that
+ * is not a message of the phase's direction is BAD as soon as that one byte is in; messages
+ * with a fixed size (Sync, ReadyForQuery, BackendKeyData, ...) must carry exactly that size.
+ * The body is not looked at (except a StartupMessage's final NUL): decoding is the typed
+ * decoders' job. On OK the caller consumes out->len bytes and calls again for the next frame. */
 int pgr_frame_next(const uint8_t *buf, size_t len, pgr_phase_t phase,
                    const pgr_frame_limits_t *lim, pgr_frame_t *out);
 
