@@ -17,6 +17,7 @@ fi
 ninja -C build/default >/dev/null
 
 WORK=$(mktemp -d /tmp/pgrouter-demo.XXXXXX)
+chmod 755 "$WORK" # the nodes run as postgres and live below it
 PGR_PID=
 cleanup() {
     trap - INT TERM EXIT
@@ -31,7 +32,8 @@ cleanup() {
     rm -rf "$WORK"
     echo "demo: stopped; removed $WORK"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "cleanup; exit 130" INT TERM
 
 echo "demo: working in $WORK"
 tests/cluster.sh start 3 --replicas 2 --dir "$WORK/cluster" | tee "$WORK/nodes.txt"

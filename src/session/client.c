@@ -188,15 +188,17 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     cl->rewrite = rt->cfg->pool.mode == PGR_POOL_TRANSACTION;
     pgr_iobuf_init(&cl->to_srv, 0);
     pgr_list_init(&cl->link);
-    rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
-    if (rc != 0) {
-        pgr_warn("client", "accept failed: %s", pgr_strerror(rc));
-        free(cl);
-        return;
-    }
+    /* Whatever accept returns, the conn's on_close runs once later: memory is freed there. */
     cl->handles_open = 2;
     uv_timer_init(rt->loop, &cl->timer);
     cl->timer.data = cl;
+    rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
+    if (rc != 0) {
+        pgr_warn("client", "accept failed: %s", pgr_strerror(rc));
+        cl->state = PGR_CLIENT_CLOSING;
+        uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
+        return;
+    }
     pgr_list_push_back(&rt->clients, &cl->link);
     rt->n_clients++;
     cl->state = PGR_CLIENT_STARTUP;
