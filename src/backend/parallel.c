@@ -258,6 +258,7 @@ pgr_parallel_run(struct pgr_cluster *c, pgr_node_t **nodes, size_t n, const char
             goto fail;
     }
     b->n_params = n_params;
+    uv_update_time(c->loop); /* timeouts count from now, not from the cached loop time */
     for (size_t i = 0; i < n; i++) {
         op_t *op = &b->ops[i];
         op->b = b;

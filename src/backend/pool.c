@@ -355,8 +355,11 @@ pgr_pool_acquire(pgr_pool_t *pool, pgr_acquire_cb cb, void *arg, pgr_acquire_t *
     req->pool = pool;
     req->cb = cb;
     req->arg = arg;
-    if (pool->cfg.acquire_timeout_ms > 0)
-        req->deadline_ms = uv_now(pool->node->cluster->loop) + (uint64_t)pool->cfg.acquire_timeout_ms;
+    if (pool->cfg.acquire_timeout_ms > 0) {
+        uv_loop_t *loop = pool->node->cluster->loop;
+        uv_update_time(loop); /* the cached loop time may be old: never wait less than asked */
+        req->deadline_ms = uv_now(loop) + (uint64_t)pool->cfg.acquire_timeout_ms;
+    }
     pgr_list_push_back(&pool->waiters, &req->link);
     pool->n_waiters++;
     schedule(pool);
