@@ -122,21 +122,10 @@ timer_close_cb(uv_handle_t *h)
     handle_closed(h->data);
 }
 
+/* Everything but the conn: server connection, cancel key, list, timer. Once. */
 static void
-conn_close_cb(pgr_conn_t *c, void *arg, int reason)
+teardown(pgr_client_t *cl, const char *why)
 {
-    pgr_client_t *cl = arg;
-
-    (void)c;
-    (void)reason;
-    handle_closed(cl);
-}
-
-void
-pgr_client_close(pgr_client_t *cl, const char *why)
-{
-    if (cl->state == PGR_CLIENT_CLOSING)
-        return;
     pgr_debug("client", "client %llu closing: %s", (unsigned long long)cl->id, why ? why : "");
     pgr_relay_detach(cl, true);
     set_state(cl, PGR_CLIENT_CLOSING);
@@ -146,6 +135,26 @@ pgr_client_close(pgr_client_t *cl, const char *why)
     cl->rt->n_clients--;
     uv_timer_stop(&cl->timer);
     uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
+}
+
+/* The conn closed: by us (state CLOSING already) or by the peer (EOF, reset, a write error). */
+static void
+conn_close_cb(pgr_conn_t *c, void *arg, int reason)
+{
+    pgr_client_t *cl = arg;
+
+    (void)c;
+    if (cl->state != PGR_CLIENT_CLOSING)
+        teardown(cl, reason ? pgr_strerror(reason) : "client disconnected");
+    handle_closed(cl);
+}
+
+void
+pgr_client_close(pgr_client_t *cl, const char *why)
+{
+    if (cl->state == PGR_CLIENT_CLOSING)
+        return;
+    teardown(cl, why);
     pgr_conn_close_after_flush(&cl->conn, 0);
 }
 
