@@ -10,11 +10,14 @@
 #include "core/base.h"
 #include "core/list.h"
 #include "pgrouter/config.h"
+#include "protocol/writer.h"
 
 struct pgr_cluster;
 struct pgr_listener;
 struct pgr_cancel_map;
 struct pgr_auth_secret;
+struct pgr_classifier;
+struct pgr_router;
 
 typedef struct pgr_runtime_stats {
     uint64_t clients_accepted;
@@ -35,6 +38,14 @@ typedef struct pgr_runtime {
     struct pgr_cluster *cluster;
     struct pgr_listener *listener;
     struct pgr_cancel_map *cancels;
+    struct pgr_classifier *classifier; /* route/classify: statement classes, cached */
+    struct pgr_router *router;         /* route/router: the policy */
+    /* Hooks the ops layer installs (sessions sit below it and cannot call it directly):
+     * admin_execute answers one admin-console Query into out (no ReadyForQuery);
+     * explain_route writes where sql would go and why. */
+    int (*admin_execute)(struct pgr_runtime *rt, const char *sql, size_t len, pgr_writer_t *out);
+    void (*explain_route)(struct pgr_runtime *rt, const char *sql, size_t len, char *out,
+                          size_t cap);
     pgr_list_t clients;             /* every pgr_client_t, in accept order */
     size_t n_clients;
     struct pgr_auth_secret *auth_secret; /* random per process: mock SCRAM salts */
