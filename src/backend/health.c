@@ -376,9 +376,12 @@ pgr_health_poke(pgr_health_checker_t *h)
         return;
     if (h->rec.state != PGR_NODE_HEALTHY && h->rec.state != PGR_NODE_CONNECTING)
         return;
-    if ((mono_ns() - h->last_start_ns) / 1000000u < 100)
-        return; /* a check just ran; errors in a burst need only one */
-    uv_timer_start(&h->tick, tick, 0, 0);
+    /* Errors come in bursts: at most one triggered check per 100 ms. */
+    uint64_t since_ms = (mono_ns() - h->last_start_ns) / 1000000u;
+    uint64_t delay = since_ms < 100 ? 100 - since_ms : 0;
+    if (uv_is_active((uv_handle_t *)&h->tick) && uv_timer_get_due_in(&h->tick) <= delay)
+        return; /* a check comes soon enough anyway */
+    uv_timer_start(&h->tick, tick, delay, 0);
 }
 
 void
