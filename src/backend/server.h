@@ -8,7 +8,15 @@
  * Ownership: the owner (a pool or a health checker) creates a server with pgr_server_start()
  * and ends it with pgr_server_close(); the memory is freed after the close callbacks of its
  * handles have run, and then closed_cb fires. Between the two, exactly one "mode" drives its
- * socket: connecting, idle watch, an async query, or the borrower's pgr_server_watch(). */
+ * socket: connecting, idle watch, an async query, or the borrower's pgr_server_watch().
+ *
+ * Cancel: libpq 15 keeps the cancel key to itself (PGcancel is opaque, PQcancel blocks), so
+ * server.c turns on PQtrace into a memory stream while connecting, reads "BackendKeyData <pid>
+ * <key>" from it, wipes and frees the trace at CONNECTION_OK; cancel.c then sends the
+ * CancelRequest on its own non-blocking socket, bounded by a timer.
+ *
+ * Caveat: PQconnectStartParams resolves a host *name* synchronously (libpq's getaddrinfo); use
+ * addresses in node configs where a DNS stall on the loop matters. */
 #ifndef PGR_BACKEND_SERVER_H
 #define PGR_BACKEND_SERVER_H
 
