@@ -96,8 +96,8 @@ typedef struct pgr_cluster_options {
  * opts may be NULL. On failure *out is NULL and err (if not NULL) holds a message. */
 int pgr_cluster_new(uv_loop_t *loop, const pgr_config_t *cfg, const pgr_cluster_options_t *opts,
                     pgr_cluster_t **out, char *err, size_t errlen);
-/* Free the cluster. Call after pgr_cluster_shutdown()'s callback (then it owns no handle), or on
- * a cluster whose loop never ran. Servers still lent out become invalid. */
+/* Free the cluster. Call only after pgr_cluster_shutdown()'s callback has run (the cluster then
+ * owns no handle, so uv_loop_close() can succeed). Servers still lent out become invalid. */
 void pgr_cluster_free(pgr_cluster_t *c);
 uv_loop_t *pgr_cluster_loop(pgr_cluster_t *c);
 
