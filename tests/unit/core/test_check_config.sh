@@ -31,6 +31,14 @@ sed 's/^/# /' "$tmp/diff"
 ok $rc "bad file: every message, exactly"
 grep -q Canary "$tmp/err"; [ $? = 1 ]; ok $? "bad file: the password is in no message"
 
-"$bin" -c "$PGR_SRCDIR/config/demo.yaml" >"$tmp/out" 2>"$tmp/err"; rc=$?
-[ $rc = 0 ] && grep -q 'info \[main\] config loaded: 3 nodes$' "$tmp/err"; ok $? "-c FILE: config loaded: 3 nodes"
+# -c runs until SIGTERM; on a free port, with nodes that are not there (they stay unhealthy).
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed "s/port: 6432/port: $port/" "$PGR_SRCDIR/config/demo.yaml" >"$tmp/run.yaml"
+"$bin" -c "$tmp/run.yaml" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 1 50); do grep -q "listening on port $port" "$tmp/err" && break; sleep 0.1; done
+kill -TERM $pid; wait $pid; rc=$?
+[ $rc = 0 ] && grep -q 'info \[main\] config loaded: 3 nodes$' "$tmp/err" &&
+    grep -q "listening on port $port" "$tmp/err" && grep -q 'info \[main\] stopped$' "$tmp/err"
+ok $? "-c FILE: runs, listens, stops on SIGTERM with exit 0"
 exit $fail
