@@ -14,7 +14,11 @@ scripts/bootstrap.sh
 if [ ! -f build/default/build.ninja ]; then
     meson setup build/default >/dev/null
 fi
-ninja -C build/default >/dev/null
+if ! ninja -C build/default >/tmp/pgrouter-demo-build.log 2>&1; then
+    cat /tmp/pgrouter-demo-build.log
+    echo "demo: build failed"
+    exit 1
+fi
 
 WORK=$(mktemp -d /tmp/pgrouter-demo.XXXXXX)
 chmod 755 "$WORK" # the nodes run as postgres and live below it
