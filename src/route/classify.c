@@ -1,0 +1,1041 @@
+/* The statement classifier (see classify.h): libpg_query's protobuf parse tree, unpacked with
+ * protobuf-c, walked to class each statement, with results cached by full text (qcache.c).
+ * This is the only file that includes pg_query.h. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include "route/classify.h"
+#include "route/qcache.h"
+
+/* ---- names --------------------------------------------------------------------------- */
+
+static const char *const class_names[] = {
+    [PGR_CLASS_READ] = "read",       [PGR_CLASS_WRITE] = "write",
+    [PGR_CLASS_DDL] = "ddl",         [PGR_CLASS_BEGIN] = "begin",
+    [PGR_CLASS_COMMIT] = "commit",   [PGR_CLASS_ROLLBACK] = "rollback",
+    [PGR_CLASS_SAVEPOINT] = "savepoint", [PGR_CLASS_SET] = "set",
+    [PGR_CLASS_UTILITY] = "utility",
+};
+
+const char *
+pgr_stmt_class_name(pgr_stmt_class_t c)
+{
+    if ((unsigned)c >= PGR_ARRAY_LEN(class_names))
+        return "unknown";
+    return class_names[c];
+}
+
+/* ---- writing functions ------------------------------------------------------------------ */
+
+/* Functions that write, take locks or change state only a primary has, or fail on a hot
+ * standby. A SELECT calling one anywhere is a WRITE. Sorted (strcmp) for bsearch. */
+static const char *const builtin_write_funcs[] = {
+    "brin_desummarize_range",
+    "brin_summarize_new_values",
+    "brin_summarize_range",
+    "currval",                  /* session state of an earlier nextval: on the primary */
+    "dblink_exec",
+    "gin_clean_pending_list",
+    "lastval",                  /* idem */
+    "lo_creat",
+    "lo_create",
+    "lo_from_bytea",
+    "lo_import",
+    "lo_open",
+    "lo_put",
+    "lo_truncate",
+    "lo_truncate64",
+    "lo_unlink",
+    "lo_write",
+    "lowrite",
+    "nextval",
+    "pg_backup_start",
+    "pg_backup_stop",
+    "pg_cancel_backend",
+    "pg_copy_logical_replication_slot",
+    "pg_copy_physical_replication_slot",
+    "pg_create_restore_point",
+    "pg_current_wal_flush_lsn", /* these three fail during recovery */
+    "pg_current_wal_insert_lsn",
+    "pg_current_wal_lsn",
+    "pg_current_xact_id",
+    "pg_drop_replication_slot",
+    "pg_file_rename",
+    "pg_file_unlink",
+    "pg_file_write",
+    "pg_import_system_collations",
+    "pg_logical_emit_message",
+    "pg_logical_slot_get_binary_changes",
+    "pg_logical_slot_get_changes",
+    "pg_notify",
+    "pg_reload_conf",
+    "pg_replication_slot_advance",
+    "pg_rotate_logfile",
+    "pg_start_backup",
+    "pg_stop_backup",
+    "pg_switch_wal",
+    "pg_switch_xlog",
+    "pg_terminate_backend",
+    "pg_truncate_visibility_map",
+    "set_config",
+    "setval",
+    "txid_current",
+};
+
+/* Prefixes: every function whose name starts so writes. */
+static const char *const builtin_write_prefixes[] = {
+    "pg_advisory_",             /* locks, xact or not, and unlocks: all on the primary */
+    "pg_try_advisory_",
+    "pg_replication_origin_",
+    "pg_stat_reset",
+};
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool
+builtin_writes(const char *name)
+{
+    if (bsearch(&name, builtin_write_funcs, PGR_ARRAY_LEN(builtin_write_funcs),
+                sizeof(builtin_write_funcs[0]), cmp_str) != NULL)
+        return true;
+    for (size_t i = 0; i < PGR_ARRAY_LEN(builtin_write_prefixes); i++)
+        if (strncmp(name, builtin_write_prefixes[i], strlen(builtin_write_prefixes[i])) == 0)
+            return true;
+    /* pg_create_physical_replication_slot, pg_create_logical_replication_slot */
+    return strncmp(name, "pg_create_", 10) == 0 && ends_with(name, "_replication_slot");
+}
+
+/* The session-level advisory locks (not the _xact_ ones): they outlive the transaction. */
+static bool
+pins_advisory(const char *name)
+{
+    return strcmp(name, "pg_advisory_lock") == 0 ||
+           strcmp(name, "pg_advisory_lock_shared") == 0 ||
+           strcmp(name, "pg_try_advisory_lock") == 0 ||
+           strcmp(name, "pg_try_advisory_lock_shared") == 0;
+}
+
+/* ---- the classifier object ------------------------------------------------------------- */
+
+typedef struct user_func {
+    char *schema;               /* NULL: any schema */
+    char *name;
+} user_func_t;
+
+struct pgr_classifier {
+    pgr_qcache_t *cache;
+    size_t cache_size;
+    user_func_t *funcs;
+    size_t n_funcs;
+    uint64_t uncached;
+    /* Scratch space for one result that is not cached, and for building one that will be:
+     * valid until the next pgr_classify. */
+    pgr_classification_t scratch;
+    pgr_stmt_info_t *scratch_stmts;
+    size_t scratch_cap;
+    char *text;                 /* NUL-terminated copy of the query for the parser */
+    size_t text_cap;
+};
+
+/* Scratch buffers above these sizes are released after use, so one huge query does not keep
+ * its memory for the classifier's life. */
+#define KEEP_TEXT_BYTES  (64 * 1024)
+#define KEEP_STMTS       256
+
+int
+pgr_classifier_new(size_t cache_size, const char *const *write_functions, size_t n,
+                   pgr_classifier_t **out)
+{
+    pgr_classifier_t *c = calloc(1, sizeof(*c));
+    *out = NULL;
+    if (c == NULL)
+        return PGR_ENOMEM;
+    int rc = PGR_ENOMEM;
+    c->cache_size = cache_size;
+    if (pgr_qcache_new(cache_size, cache_size * PGR_CLASSIFY_BYTES_PER_ENTRY, &c->cache) != 0)
+        goto fail;
+    if (n > 0) {
+        c->funcs = calloc(n, sizeof(*c->funcs));
+        if (c->funcs == NULL)
+            goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *f = write_functions[i];
+        if (f == NULL || f[0] == '\0') {
+            rc = PGR_EINVAL;
+            goto fail;
+        }
+        const char *dot = strrchr(f, '.');
+        user_func_t *u = &c->funcs[c->n_funcs++];
+        if (dot != NULL) {
+            if (dot == f || dot[1] == '\0') {
+                rc = PGR_EINVAL;
+                goto fail;
+            }
+            u->schema = strndup(f, (size_t)(dot - f));
+            u->name = strdup(dot + 1);
+            if (u->schema == NULL || u->name == NULL)
+                goto fail;
+        } else {
+            u->name = strdup(f);
+            if (u->name == NULL)
+                goto fail;
+        }
+    }
+    *out = c;
+    return 0;
+fail:
+    pgr_classifier_free(c);
+    return rc;
+}
+
+void
+pgr_classifier_free(pgr_classifier_t *c)
+{
+    if (c == NULL)
+        return;
+    pgr_qcache_free(c->cache);
+    for (size_t i = 0; i < c->n_funcs; i++) {
+        free(c->funcs[i].schema);
+        free(c->funcs[i].name);
+    }
+    free(c->funcs);
+    free(c->scratch_stmts);
+    free(c->text);
+    free(c);
+    pg_query_exit();
+}
+
+void
+pgr_classifier_set_max_bytes(pgr_classifier_t *c, size_t max_bytes)
+{
+    pgr_qcache_set_max_bytes(c->cache, max_bytes ? max_bytes
+                                                 : c->cache_size * PGR_CLASSIFY_BYTES_PER_ENTRY);
+}
+
+void
+pgr_classifier_stats(const pgr_classifier_t *c, pgr_classify_stats_t *st)
+{
+    pgr_qcache_stats_t q;
+    pgr_qcache_stats(c->cache, &q);
+    memset(st, 0, sizeof(*st));
+    st->hits = q.hits;
+    st->misses = q.misses;
+    st->evictions = q.evictions;
+    st->uncached = c->uncached;
+    st->entries = q.entries;
+    st->bytes = q.bytes;
+    st->max_entries = q.max_entries;
+    st->max_bytes = q.max_bytes;
+}
+
+/* ---- the tree walk ------------------------------------------------------------------------
+ *
+ * A generic walk over every message in the tree, driven by protobuf-c's descriptors, so no
+ * node type (a function call in a LATERAL subquery of a CTE of an INSERT's SELECT, ...) can be
+ * missed. For a Node (the oneof of every node type) only the member that is set is followed. */
+
+/* Deeper than this and the statement is taken as a write rather than walked further. The
+ * parser's own stack limit ends far deeper trees long before. */
+#define MAX_DEPTH 1000
+
+typedef struct walk walk_t;
+/* Called for each message before its children; false skips the children. */
+typedef bool (*visit_fn)(walk_t *w, const ProtobufCMessage *m);
+
+struct walk {
+    const pgr_classifier_t *c;
+    pgr_stmt_info_t *st;
+    visit_fn visit;
+    const ProtobufCMessage *root; /* the statement itself (not a nested one) */
+    bool writes;                  /* something in the tree writes (st->why says what) */
+    bool found;                   /* for the aggregate search */
+    int depth;
+};
+
+static void walk_msg(walk_t *w, const ProtobufCMessage *m);
+
+static void
+walk_field(walk_t *w, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    const char *base = (const char *)m;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *(const size_t *)(base + f->quantifier_offset);
+        ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+        for (size_t i = 0; i < n; i++)
+            if (v[i] != NULL)
+                walk_msg(w, v[i]);
+    } else {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+        if (sub != NULL)
+            walk_msg(w, sub);
+    }
+}
+
+static void
+note_write(walk_t *w, const char *why, const char *arg)
+{
+    if (w->writes)
+        return;
+    w->writes = true;
+    snprintf(w->st->why, sizeof(w->st->why), "%s%s", why, arg ? arg : "");
+}
+
+static void
+note_pin(pgr_stmt_info_t *st, const char *reason)
+{
+    if (!st->pins) {
+        st->pins = true;
+        st->pin_reason = reason;
+    }
+}
+
+static void
+walk_msg(walk_t *w, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (w->depth >= MAX_DEPTH) {
+        note_write(w, "statement nested too deeply", NULL);
+        return;
+    }
+    w->depth++;
+    if (d == &pg_query__node__descriptor) {
+        const PgQuery__Node *n = (const PgQuery__Node *)m;
+        const ProtobufCFieldDescriptor *f =
+            n->node_case == PG_QUERY__NODE__NODE__NOT_SET
+                ? NULL : protobuf_c_message_descriptor_get_field(d, (unsigned)n->node_case);
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE)
+            walk_field(w, m, f);
+    } else if (w->visit(w, m)) {
+        for (unsigned i = 0; i < d->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &d->fields[i];
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+                continue;
+            if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+                continue;
+            walk_field(w, m, f);
+        }
+    }
+    w->depth--;
+}
+
+/* The String nodes' text of a name list (funcname), NULL if not a string. */
+static const char *
+str_item(const PgQuery__Node *n)
+{
+    return n != NULL && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string != NULL
+               ? n->string->sval : NULL;
+}
+
+/* The function's own name (last element) and its schema (the one before, or NULL). */
+static const char *
+func_name(const PgQuery__FuncCall *fc, const char **schema)
+{
+    *schema = NULL;
+    if (fc->n_funcname == 0)
+        return NULL;
+    if (fc->n_funcname >= 2)
+        *schema = str_item(fc->funcname[fc->n_funcname - 2]);
+    return str_item(fc->funcname[fc->n_funcname - 1]);
+}
+
+static bool
+user_writes(const pgr_classifier_t *c, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < c->n_funcs; i++) {
+        const user_func_t *u = &c->funcs[i];
+        if (strcmp(u->name, name) != 0)
+            continue;
+        if (u->schema == NULL || schema == NULL || strcmp(u->schema, schema) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A boolean constant that reads as true the way PostgreSQL's boolin does for the common
+ * spellings (true, t, on, yes, y, 1). Anything else, including non-constants, is not. */
+static bool
+const_true(const PgQuery__Node *n)
+{
+    if (n == NULL)
+        return false;
+    if (n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST && n->type_cast != NULL)
+        n = n->type_cast->arg;
+    if (n == NULL || n->node_case != PG_QUERY__NODE__NODE_A_CONST || n->a_const == NULL)
+        return false;
+    const PgQuery__AConst *k = n->a_const;
+    switch (k->val_case) {
+    case PG_QUERY__A__CONST__VAL_BOOLVAL:
+        return k->boolval != NULL && k->boolval->boolval;
+    case PG_QUERY__A__CONST__VAL_IVAL:
+        return k->ival != NULL && k->ival->ival != 0;
+    case PG_QUERY__A__CONST__VAL_SVAL: {
+        const char *s = k->sval ? k->sval->sval : "";
+        return strcasecmp(s, "true") == 0 || strcasecmp(s, "t") == 0 ||
+               strcasecmp(s, "on") == 0 || strcasecmp(s, "yes") == 0 ||
+               strcasecmp(s, "y") == 0 || strcmp(s, "1") == 0;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool
+rangevar_temp(const PgQuery__RangeVar *rv)
+{
+    return rv != NULL && ((rv->relpersistence && rv->relpersistence[0] == 't') ||
+                          (rv->schemaname && strncmp(rv->schemaname, "pg_temp", 7) == 0));
+}
+
+static const char *
+lock_name(const PgQuery__Node *n)
+{
+    if (n == NULL || n->node_case != PG_QUERY__NODE__NODE_LOCKING_CLAUSE || !n->locking_clause)
+        return "FOR UPDATE";
+    switch (n->locking_clause->strength) {
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORKEYSHARE:    return "FOR KEY SHARE";
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORSHARE:       return "FOR SHARE";
+    case PG_QUERY__LOCK_CLAUSE_STRENGTH__LCS_FORNOKEYUPDATE: return "FOR NO KEY UPDATE";
+    default:                                                return "FOR UPDATE";
+    }
+}
+
+/* The writes search: function calls, locking clauses, SELECT INTO, nested DML. */
+static bool
+visit_writes(walk_t *w, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &pg_query__func_call__descriptor) {
+        const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
+        const char *schema, *name = func_name(fc, &schema);
+        if (name == NULL)
+            return true;
+        if (builtin_writes(name) || user_writes(w->c, schema, name))
+            note_write(w, "calls ", name);
+        if (pins_advisory(name))
+            note_pin(w->st, "session-level advisory lock");
+        else if (strcmp(name, "set_config") == 0 &&
+                 !(fc->n_args == 3 && const_true(fc->args[2])))
+            note_pin(w->st, "set_config() of a session-level setting");
+    } else if (d == &pg_query__select_stmt__descriptor) {
+        const PgQuery__SelectStmt *s = (const PgQuery__SelectStmt *)m;
+        if (s->n_locking_clause > 0)
+            note_write(w, lock_name(s->locking_clause[0]), NULL);
+        if (s->into_clause != NULL) {
+            note_write(w, "SELECT INTO", NULL);
+            if (rangevar_temp(s->into_clause->rel))
+                note_pin(w->st, "CREATE TEMP (SELECT INTO TEMP)");
+        }
+    } else if (m != w->root && (d == &pg_query__insert_stmt__descriptor ||
+                                d == &pg_query__update_stmt__descriptor ||
+                                d == &pg_query__delete_stmt__descriptor ||
+                                d == &pg_query__merge_stmt__descriptor)) {
+        note_write(w, "data-modifying WITH", NULL);
+    }
+    return true;
+}
+
+/* Aggregates of PostgreSQL 15 (a call with *, DISTINCT, ORDER BY, FILTER or WITHIN GROUP is
+ * one too). Sorted for bsearch. A user-defined aggregate is not recognised. */
+static const char *const aggregate_names[] = {
+    "array_agg", "avg", "bit_and", "bit_or", "bit_xor", "bool_and", "bool_or", "corr",
+    "count", "covar_pop", "covar_samp", "every", "json_agg", "json_object_agg",
+    "jsonb_agg", "jsonb_object_agg", "max", "min", "mode", "percentile_cont",
+    "percentile_disc", "range_agg", "range_intersect_agg", "regr_avgx", "regr_avgy",
+    "regr_count", "regr_intercept", "regr_r2", "regr_slope", "regr_sxx", "regr_sxy",
+    "regr_syy", "stddev", "stddev_pop", "stddev_samp", "string_agg", "sum", "var_pop",
+    "var_samp", "variance", "xmlagg",
+};
+
+/* The aggregate search over one SELECT level: stops at subqueries and window calls. */
+static bool
+visit_aggs(walk_t *w, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &pg_query__select_stmt__descriptor)
+        return false;
+    if (d == &pg_query__func_call__descriptor) {
+        const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
+        const char *schema, *name = func_name(fc, &schema);
+        if (fc->over != NULL)
+            return false;
+        if (fc->agg_star || fc->agg_distinct || fc->n_agg_order > 0 || fc->agg_filter ||
+            fc->agg_within_group ||
+            (name && bsearch(&name, aggregate_names, PGR_ARRAY_LEN(aggregate_names),
+                             sizeof(aggregate_names[0]), cmp_str) != NULL))
+            w->found = true;
+    }
+    return !w->found;
+}
+
+static void
+walk_writes(const pgr_classifier_t *c, pgr_stmt_info_t *st, const ProtobufCMessage *root,
+            bool *writes)
+{
+    walk_t w = { .c = c, .st = st, .visit = visit_writes, .root = root };
+    walk_msg(&w, root);
+    *writes = w.writes;
+}
+
+/* An integer constant (LIMIT 10, OFFSET '5'), else -1. */
+static int64_t
+const_int(const PgQuery__Node *n)
+{
+    if (n == NULL || n->node_case != PG_QUERY__NODE__NODE_A_CONST || n->a_const == NULL)
+        return -1;
+    const PgQuery__AConst *k = n->a_const;
+    const char *s = NULL;
+    if (k->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+        return k->ival ? k->ival->ival : 0;
+    if (k->val_case == PG_QUERY__A__CONST__VAL_FVAL && k->fval)
+        s = k->fval->fval;
+    else if (k->val_case == PG_QUERY__A__CONST__VAL_SVAL && k->sval)
+        s = k->sval->sval;
+    if (s == NULL || *s == '\0')
+        return -1;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *end == '\0' && v >= 0 ? (int64_t)v : -1;
+}
+
+static void
+select_flags(pgr_stmt_info_t *st, const PgQuery__SelectStmt *s)
+{
+    st->has_order_by = s->n_sort_clause > 0;
+    st->has_group_by = s->n_group_clause > 0;
+    st->has_distinct = s->n_distinct_clause > 0;
+    st->is_set_op = s->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
+                    s->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED;
+    st->limit_with_ties = s->limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES;
+    const PgQuery__Node *lc = s->limit_count;
+    bool limit_all = lc && lc->node_case == PG_QUERY__NODE__NODE_A_CONST && lc->a_const &&
+                     lc->a_const->isnull;
+    st->has_limit = lc != NULL && !limit_all;
+    st->limit = st->has_limit ? const_int(lc) : -1;
+    st->offset = const_int(s->limit_offset);
+    st->has_aggregates = s->having_clause != NULL;
+    walk_t w = { .st = st, .visit = visit_aggs, .root = &s->base };
+    for (size_t i = 0; i < s->n_target_list && !w.found; i++)
+        walk_msg(&w, &s->target_list[i]->base);
+    st->has_aggregates |= w.found;
+}
+
+/* ---- one statement ------------------------------------------------------------------------ */
+
+static bool
+defelem_bool(const PgQuery__DefElem *de)
+{
+    return de->arg == NULL || const_true(de->arg);
+}
+
+/* The DefElem list of BEGIN / SET TRANSACTION / SET SESSION CHARACTERISTICS. */
+static void
+txn_options(pgr_stmt_info_t *st, PgQuery__Node *const *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const PgQuery__Node *o = opts[i];
+        if (o == NULL || o->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || !o->def_elem)
+            continue;
+        const PgQuery__DefElem *de = o->def_elem;
+        if (strcmp(de->defname, "transaction_read_only") == 0) {
+            bool ro = defelem_bool(de);
+            st->read_only_txn = ro;
+            st->read_write_txn = !ro;
+        } else if (strcmp(de->defname, "transaction_deferrable") == 0) {
+            st->deferrable = defelem_bool(de);
+        } else if (strcmp(de->defname, "transaction_isolation") == 0) {
+            const PgQuery__Node *a = de->arg;
+            const char *v = a && a->node_case == PG_QUERY__NODE__NODE_A_CONST && a->a_const &&
+                            a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
+                            a->a_const->sval ? a->a_const->sval->sval : "";
+            st->isolation = strcmp(v, "serializable") == 0      ? PGR_ISO_SERIALIZABLE
+                            : strcmp(v, "repeatable read") == 0  ? PGR_ISO_REPEATABLE_READ
+                            : strcmp(v, "read committed") == 0   ? PGR_ISO_READ_COMMITTED
+                            : strcmp(v, "read uncommitted") == 0 ? PGR_ISO_READ_UNCOMMITTED
+                                                                 : PGR_ISO_DEFAULT;
+        }
+    }
+}
+
+/* Append one SET argument's text to the pgrouter variable's value. False if it is not a
+ * plain constant or does not fit. */
+static bool
+append_value(pgr_stmt_info_t *st, const PgQuery__Node *a)
+{
+    char num[32];
+    const char *s = NULL;
+    if (a == NULL || a->node_case != PG_QUERY__NODE__NODE_A_CONST || a->a_const == NULL)
+        return false;
+    const PgQuery__AConst *k = a->a_const;
+    switch (k->val_case) {
+    case PG_QUERY__A__CONST__VAL_SVAL:
+        s = k->sval ? k->sval->sval : "";
+        break;
+    case PG_QUERY__A__CONST__VAL_IVAL:
+        snprintf(num, sizeof(num), "%d", k->ival ? (int)k->ival->ival : 0);
+        s = num;
+        break;
+    case PG_QUERY__A__CONST__VAL_FVAL:
+        s = k->fval ? k->fval->fval : "";
+        break;
+    case PG_QUERY__A__CONST__VAL_BOOLVAL:
+        s = k->boolval && k->boolval->boolval ? "true" : "false";
+        break;
+    default:
+        return false;
+    }
+    size_t have = strlen(st->pgrvar_value), add = strlen(s), sep = have ? 2 : 0;
+    if (have + sep + add >= sizeof(st->pgrvar_value))
+        return false;
+    if (sep)
+        memcpy(st->pgrvar_value + have, ", ", 2);
+    memcpy(st->pgrvar_value + have + sep, s, add + 1);
+    return true;
+}
+
+/* name is "pgrouter.<something>" (any case): copy it lower-cased. */
+static bool
+pgrouter_var(pgr_stmt_info_t *st, const char *name)
+{
+    if (name == NULL || strncasecmp(name, "pgrouter.", 9) != 0)
+        return false;
+    size_t n = strlen(name);
+    if (n >= sizeof(st->pgrvar_name)) {
+        st->pgrvar_bad = true;
+        n = sizeof(st->pgrvar_name) - 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        st->pgrvar_name[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    st->pgrvar_name[n] = '\0';
+    return true;
+}
+
+static void
+classify_set(pgr_stmt_info_t *st, const PgQuery__VariableSetStmt *vs)
+{
+    st->cls = PGR_CLASS_SET;
+    st->set_local = vs->is_local;
+    const char *name = vs->name ? vs->name : "";
+    switch (vs->kind) {
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI:
+        if (strcmp(name, "TRANSACTION") == 0) {
+            txn_options(st, vs->args, vs->n_args);
+        } else if (strcmp(name, "SESSION CHARACTERISTICS") == 0) {
+            txn_options(st, vs->args, vs->n_args);
+            note_pin(st, "SET SESSION CHARACTERISTICS");
+        }
+        return;                 /* TRANSACTION SNAPSHOT: transaction-scoped */
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL:
+        return;
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
+        if (pgrouter_var(st, name))
+            st->pgrvar = PGR_PGRVAR_RESET;
+        return;
+    default:
+        break;
+    }
+    if (pgrouter_var(st, name)) {
+        st->pgrvar = PGR_PGRVAR_SET;
+        if (vs->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE || vs->n_args == 0)
+            st->pgrvar_bad = true;
+        for (size_t i = 0; i < vs->n_args && !st->pgrvar_bad; i++)
+            if (!append_value(st, vs->args[i]))
+                st->pgrvar_bad = true;
+        return;
+    }
+    if (vs->is_local)
+        return;
+    if (strcmp(name, "role") == 0)
+        note_pin(st, "SET ROLE");
+    else if (strcmp(name, "session_authorization") == 0)
+        note_pin(st, "SET SESSION AUTHORIZATION");
+    else
+        note_pin(st, "session-level SET");
+}
+
+static void
+classify_txn(pgr_stmt_info_t *st, const PgQuery__TransactionStmt *ts)
+{
+    st->chain = ts->chain;
+    switch (ts->kind) {
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
+        st->cls = PGR_CLASS_BEGIN;
+        txn_options(st, ts->options, ts->n_options);
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
+        st->cls = PGR_CLASS_COMMIT;
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
+        st->cls = PGR_CLASS_ROLLBACK;
+        break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+        st->cls = PGR_CLASS_SAVEPOINT;
+        break;
+    default:
+        st->cls = PGR_CLASS_WRITE;
+        snprintf(st->why, sizeof(st->why), "unknown transaction statement");
+        break;
+    }
+}
+
+/* EXPLAIN's ANALYZE option, as PostgreSQL reads it: bare or with a true value. */
+static bool
+explain_analyze(const PgQuery__ExplainStmt *ex)
+{
+    for (size_t i = 0; i < ex->n_options; i++) {
+        const PgQuery__Node *o = ex->options[i];
+        if (o && o->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && o->def_elem &&
+            strcmp(o->def_elem->defname, "analyze") == 0) {
+            const PgQuery__Node *a = o->def_elem->arg;
+            if (a && a->node_case == PG_QUERY__NODE__NODE_STRING && a->string) {
+                const char *v = a->string->sval;
+                return !(strcasecmp(v, "false") == 0 || strcasecmp(v, "off") == 0 ||
+                         strcasecmp(v, "no") == 0 || strcasecmp(v, "f") == 0 ||
+                         strcasecmp(v, "n") == 0);
+            }
+            if (a && a->node_case == PG_QUERY__NODE__NODE_A_CONST && a->a_const &&
+                a->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+                return a->a_const->ival == NULL || a->a_const->ival->ival != 0;
+            return true;        /* bare ANALYZE, or a value we do not read: assume it runs */
+        }
+    }
+    return false;
+}
+
+/* Statement types that are DDL, by node name: CREATE/ALTER/DROP/GRANT/COMMENT/... */
+static bool
+is_ddl_name(const char *n)
+{
+    static const char *const prefixes[] = {
+        "Create", "Alter", "Drop", "Grant", "Comment", "SecLabel", "Rename", "Rule",
+        "Define", "Index", "CompositeType", "ReassignOwned", "ImportForeignSchema",
+        "RefreshMatView", "View",
+    };
+    if (!ends_with(n, "Stmt"))
+        return false;
+    for (size_t i = 0; i < PGR_ARRAY_LEN(prefixes); i++)
+        if (strncmp(n, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* EXPLAIN ANALYZE and COPY (query) TO produce no rows of the query: no merge flags. */
+static void
+clear_select_flags(pgr_stmt_info_t *st)
+{
+    st->has_order_by = st->has_limit = st->has_group_by = false;
+    st->has_aggregates = st->has_distinct = st->is_set_op = false;
+    st->limit_with_ties = false;
+    st->limit = st->offset = -1;
+}
+
+static void
+classify_stmt(const pgr_classifier_t *c, pgr_stmt_info_t *st, const PgQuery__Node *n)
+{
+    bool writes = false;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+        walk_writes(c, st, &n->select_stmt->base, &writes);
+        st->cls = writes ? PGR_CLASS_WRITE : PGR_CLASS_READ;
+        select_flags(st, n->select_stmt);
+        return;
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+        walk_writes(c, st, &n->insert_stmt->base, &writes);
+        st->cls = PGR_CLASS_WRITE;
+        return;
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+        walk_writes(c, st, &n->update_stmt->base, &writes);
+        st->cls = PGR_CLASS_WRITE;
+        return;
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+        walk_writes(c, st, &n->delete_stmt->base, &writes);
+        st->cls = PGR_CLASS_WRITE;
+        return;
+    case PG_QUERY__NODE__NODE_MERGE_STMT:
+        walk_writes(c, st, &n->merge_stmt->base, &writes);
+        st->cls = PGR_CLASS_WRITE;
+        return;
+    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+        st->cls = PGR_CLASS_WRITE;
+        return;
+    case PG_QUERY__NODE__NODE_COPY_STMT: {
+        const PgQuery__CopyStmt *cp = n->copy_stmt;
+        if (cp->is_from) {
+            st->cls = PGR_CLASS_WRITE;
+        } else if (cp->query != NULL) {
+            classify_stmt(c, st, cp->query);    /* COPY (query) TO: the query's class */
+            clear_select_flags(st);
+        } else {
+            st->cls = PGR_CLASS_READ;
+        }
+        if (!cp->is_from && ((cp->filename && cp->filename[0]) || cp->is_program)) {
+            st->cls = PGR_CLASS_WRITE;
+            snprintf(st->why, sizeof(st->why), "COPY TO a server file or program");
+        }
+        return;
+    }
+    case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
+        if (n->explain_stmt->query != NULL && explain_analyze(n->explain_stmt)) {
+            classify_stmt(c, st, n->explain_stmt->query);
+            clear_select_flags(st);
+        } else {
+            st->cls = PGR_CLASS_READ;
+        }
+        return;
+    case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+        st->cls = PGR_CLASS_READ;
+        if (pgrouter_var(st, n->variable_show_stmt->name))
+            st->pgrvar = PGR_PGRVAR_SHOW;
+        return;
+    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+        classify_set(st, n->variable_set_stmt);
+        return;
+    case PG_QUERY__NODE__NODE_DISCARD_STMT:
+    case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
+        st->cls = PGR_CLASS_SET;
+        return;
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+        classify_txn(st, n->transaction_stmt);
+        return;
+    case PG_QUERY__NODE__NODE_CREATE_STMT:
+        st->cls = PGR_CLASS_DDL;
+        if (rangevar_temp(n->create_stmt->relation))
+            note_pin(st, "CREATE TEMP TABLE");
+        return;
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+        st->cls = PGR_CLASS_DDL;
+        if (n->create_table_as_stmt->query)
+            walk_writes(c, st, &n->create_table_as_stmt->query->base, &writes);
+        if (n->create_table_as_stmt->into && rangevar_temp(n->create_table_as_stmt->into->rel))
+            note_pin(st, "CREATE TEMP TABLE AS");
+        return;
+    case PG_QUERY__NODE__NODE_VIEW_STMT:
+        st->cls = PGR_CLASS_DDL;
+        if (rangevar_temp(n->view_stmt->view))
+            note_pin(st, "CREATE TEMP VIEW");
+        return;
+    case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
+        st->cls = PGR_CLASS_DDL;
+        if (rangevar_temp(n->create_seq_stmt->sequence))
+            note_pin(st, "CREATE TEMP SEQUENCE");
+        return;
+    case PG_QUERY__NODE__NODE_LISTEN_STMT:
+        st->cls = PGR_CLASS_UTILITY;
+        note_pin(st, "LISTEN");
+        return;
+    case PG_QUERY__NODE__NODE_PREPARE_STMT:
+        st->cls = PGR_CLASS_UTILITY;
+        note_pin(st, "PREPARE");
+        return;
+    case PG_QUERY__NODE__NODE_LOAD_STMT:
+        st->cls = PGR_CLASS_UTILITY;
+        note_pin(st, "LOAD");
+        return;
+    case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+        st->cls = PGR_CLASS_UTILITY;
+        if (n->declare_cursor_stmt->query)
+            walk_writes(c, st, &n->declare_cursor_stmt->query->base, &writes);
+        if (n->declare_cursor_stmt->options & 0x0020)   /* CURSOR_OPT_HOLD */
+            note_pin(st, "DECLARE ... WITH HOLD");
+        return;
+    case PG_QUERY__NODE__NODE_CALL_STMT:
+    case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+        /* their arguments run: an advisory lock there pins too */
+        walk_writes(c, st, n->node_case == PG_QUERY__NODE__NODE_CALL_STMT
+                               ? &n->call_stmt->base : &n->execute_stmt->base, &writes);
+        st->cls = PGR_CLASS_UTILITY;
+        return;
+    default:
+        break;
+    }
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor,
+                                                (unsigned)n->node_case);
+    if (f != NULL && f->descriptor != NULL &&
+        is_ddl_name(((const ProtobufCMessageDescriptor *)f->descriptor)->short_name))
+        st->cls = PGR_CLASS_DDL;
+    else
+        st->cls = PGR_CLASS_UTILITY;
+}
+
+/* ---- the whole string ----------------------------------------------------------------------- */
+
+static pgr_stmt_class_t
+combine(const pgr_stmt_info_t *stmts, int n)
+{
+    if (n == 0)
+        return PGR_CLASS_READ;
+    if (n == 1)
+        return stmts[0].cls;
+    bool same = true;
+    for (int i = 0; i < n; i++) {
+        pgr_stmt_class_t k = stmts[i].cls;
+        if (k == PGR_CLASS_WRITE || k == PGR_CLASS_DDL || k == PGR_CLASS_UTILITY)
+            return PGR_CLASS_WRITE;
+        same &= k == stmts[0].cls;
+    }
+    return same ? stmts[0].cls : PGR_CLASS_WRITE;
+}
+
+static void
+set_parse_error(pgr_classification_t *r, const char *msg, int cursor)
+{
+    r->parse_error = true;
+    r->cls = PGR_CLASS_WRITE;
+    r->n_stmts = 0;
+    r->error_cursor = cursor;
+    snprintf(r->error, sizeof(r->error), "%s", msg ? msg : "syntax error");
+}
+
+static int
+ensure_stmts(pgr_classifier_t *c, size_t n)
+{
+    if (n <= c->scratch_cap)
+        return 0;
+    size_t cap = c->scratch_cap ? c->scratch_cap : 8;
+    while (cap < n)
+        cap *= 2;
+    pgr_stmt_info_t *p = realloc(c->scratch_stmts, cap * sizeof(*p));
+    if (p == NULL)
+        return PGR_ENOMEM;
+    c->scratch_stmts = p;
+    c->scratch_cap = cap;
+    return 0;
+}
+
+/* Parse and classify sql[0..len) into c->scratch (stmts in c->scratch_stmts). */
+static int
+classify_text(pgr_classifier_t *c, const char *sql, size_t len)
+{
+    pgr_classification_t *r = &c->scratch;
+    pgr_hint_t hint;
+    memset(r, 0, sizeof(*r));
+    pgr_hint_parse(sql, len, &hint);
+    r->hint = hint.kind;
+    memcpy(r->hint_node, hint.node, sizeof(r->hint_node));
+    r->hint_error = hint.error;
+    memcpy(r->hint_error_msg, hint.error_msg, sizeof(r->hint_error_msg));
+
+    if (len > 0 && memchr(sql, '\0', len) != NULL) {
+        set_parse_error(r, "query string contains a zero byte", 0);
+        return 0;
+    }
+    if (len + 1 > c->text_cap) {
+        char *t = realloc(c->text, len + 1);
+        if (t == NULL)
+            return PGR_ENOMEM;
+        c->text = t;
+        c->text_cap = len + 1;
+    }
+    memcpy(c->text, sql, len);
+    c->text[len] = '\0';
+
+    PgQueryProtobufParseResult pr = pg_query_parse_protobuf(c->text);
+    if (pr.error != NULL) {
+        set_parse_error(r, pr.error->message, pr.error->cursorpos);
+        pg_query_free_protobuf_parse_result(pr);
+        return 0;
+    }
+    PgQuery__ParseResult *tree =
+        pg_query__parse_result__unpack(NULL, pr.parse_tree.len, (const uint8_t *)pr.parse_tree.data);
+    pg_query_free_protobuf_parse_result(pr);
+    if (tree == NULL)
+        return PGR_ENOMEM;      /* the library's own output: only memory can fail here */
+
+    int rc = ensure_stmts(c, tree->n_stmts);
+    if (rc != 0)
+        goto out;
+    r->stmts = tree->n_stmts ? c->scratch_stmts : NULL;
+    for (size_t i = 0; i < tree->n_stmts; i++) {
+        pgr_stmt_info_t *st = &c->scratch_stmts[i];
+        const PgQuery__RawStmt *raw = tree->stmts[i];
+        memset(st, 0, sizeof(*st));
+        st->limit = st->offset = -1;
+        if (raw == NULL || raw->stmt == NULL) {
+            st->cls = PGR_CLASS_WRITE;
+            snprintf(st->why, sizeof(st->why), "empty parse node");
+        } else {
+            classify_stmt(c, st, raw->stmt);
+        }
+        size_t off = raw && raw->stmt_location > 0 ? (size_t)raw->stmt_location : 0;
+        size_t sl = raw && raw->stmt_len > 0 ? (size_t)raw->stmt_len : 0;
+        if (off > len)
+            off = len;
+        if (sl == 0 || sl > len - off)
+            sl = len - off;     /* 0 means "to the end of the string" */
+        st->text_offset = (uint32_t)off;
+        st->text_length = (uint32_t)sl;
+        if (st->pins && !r->pins) {
+            r->pins = true;
+            r->pin_reason = st->pin_reason;
+        }
+    }
+    r->n_stmts = (int)tree->n_stmts;
+    r->cls = combine(c->scratch_stmts, r->n_stmts);
+out:
+    pg_query__parse_result__free_unpacked(tree, NULL);
+    return rc;
+}
+
+int
+pgr_classify(pgr_classifier_t *c, const char *sql, size_t len, const pgr_classification_t **out)
+{
+    *out = NULL;
+    /* The previous result may live in the scratch space: only now may it go. */
+    if (c->text_cap > KEEP_TEXT_BYTES) {
+        free(c->text);
+        c->text = NULL;
+        c->text_cap = 0;
+    }
+    if (c->scratch_cap > KEEP_STMTS) {
+        free(c->scratch_stmts);
+        c->scratch_stmts = NULL;
+        c->scratch_cap = 0;
+    }
+    uint64_t h = pgr_qcache_hash(c->cache, sql, len);
+    const pgr_classification_t *hit = pgr_qcache_get(c->cache, sql, len, h);
+    if (hit != NULL) {
+        *out = hit;
+        return 0;
+    }
+    int rc = classify_text(c, sql, len);
+    if (rc != 0)
+        return rc;
+    size_t n = (size_t)c->scratch.n_stmts;
+    pgr_classification_t *r =
+        pgr_qcache_put(c->cache, sql, len, h, sizeof(*r) + n * sizeof(pgr_stmt_info_t));
+    if (r == NULL) {
+        c->uncached++;
+        *out = &c->scratch;
+        return 0;
+    }
+    *r = c->scratch;
+    r->stmts = n ? (pgr_stmt_info_t *)(r + 1) : NULL;
+    if (n)
+        memcpy(r->stmts, c->scratch_stmts, n * sizeof(pgr_stmt_info_t));
+    *out = r;
+    return 0;
+}
