@@ -13,7 +13,13 @@ PKGS=(
     postgresql-15 postgresql-client-15 procps util-linux
     # integration tests and benchmarks
     python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux
+    # driver tests: pgjdbc (tests/integration/java/)
+    libpostgresql-jdbc-java
 )
+# A JDK and node/npm may already be on the machine from elsewhere than these packages (the
+# image's own node ships npm); install Debian's only when the command is missing.
+command -v javac >/dev/null || PKGS+=(default-jdk-headless)
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' 2>/dev/null | awk '$2 == "installed" { print $1 }')

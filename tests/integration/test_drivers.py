@@ -12,9 +12,8 @@ import json
 import os
 import shutil
 import subprocess
-import threading
+import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -318,3 +317,194 @@ def test_psycopg2_error_and_recovery(router, pg2):
     cur.execute("SELECT 2")
     assert cur.fetchone() == (2,)
     assert pg2.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+# ---- pgjdbc -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def jdbc_classes(tmp_path_factory):
+    """DriverSmoke.java compiled against Debian's pgjdbc into a temp dir."""
+    assert shutil.which("javac"), "javac missing: scripts/bootstrap.sh installs default-jdk-headless"
+    assert JDBC_JAR.exists(), f"{JDBC_JAR} missing: scripts/bootstrap.sh installs " \
+                              "libpostgresql-jdbc-java"
+    out = tmp_path_factory.mktemp("jdbc")
+    subprocess.run(["javac", "-encoding", "UTF-8", "-d", str(out), "-cp", str(JDBC_JAR),
+                    str(HERE / "java" / "DriverSmoke.java")], check=True, capture_output=True,
+                   timeout=300)
+    return out
+
+
+def run_jdbc(classes, port, url_params):
+    url = f"jdbc:postgresql://127.0.0.1:{port}/app?user=app&{url_params}"
+    r = subprocess.run(["java", "-Dfile.encoding=UTF-8", "-cp", f"{JDBC_JAR}:{classes}",
+                        "DriverSmoke", url], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+
+
+def check_jdbc_results(out):
+    assert out["batch_updated"] == "1000" and out["batch_count"] == "1000"
+    assert float(out["batch_sum"]) == sum(i / 4 for i in range(1, 1001))
+    assert out["batch_max_name"] == "name-999-ü"
+    assert out["prepared_ok"] == "50" and out["prepared_server"] == "true"
+    assert out["prepared_value"] == "42" and out["prepared_on_server"] == "1"
+    assert out["cursor_rows"] == "1000" and out["cursor_sum"] == str(sum(range(1, 1001)))
+    assert out["cursor_portals_mid"].startswith("C_"), out["cursor_portals_mid"]
+    assert out["error_sqlstate"] == "23505" and out["error_count_after"] == "1000"
+    assert out["many_ok"] == out["many_expected"] == "200"
+    assert out["done"] == "true"
+
+
+def test_pgjdbc(router, jdbc_classes):
+    """pgjdbc as applications connect: prepareThreshold=1 makes every execution use a named
+    server-side statement."""
+    check_jdbc_results(run_jdbc(jdbc_classes, router.port, "prepareThreshold=1"))
+
+
+def test_pgjdbc_statements_on_many_server_connections(router, jdbc_classes):
+    """With assumeMinServerVersion=10 pgjdbc sends extra_float_digits in the startup packet
+    instead of a SET after connecting, so its connections are not pinned: each client's
+    prepared statements meet several server connections and pgrouter prepares them there."""
+    out = run_jdbc(jdbc_classes, router.port, "prepareThreshold=1&assumeMinServerVersion=10")
+    check_jdbc_results(out)
+    assert int(out["many_min_distinct_server_pids"]) >= 2, out
+    assert pinned_clients(router) == 0, router.log_text()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pgrouter defect: pgjdbc's default connect sends 'SET extra_float_digits = 3' (extended "
+    "protocol, unnamed statement) right after startup; extra_float_digits is not a reported "
+    "setting, so pgrouter pins every pgjdbc client to one server connection and transaction "
+    "pooling never applies to pgjdbc"))
+def test_pgjdbc_default_connect_is_not_pinned(router, jdbc_classes):
+    out = run_jdbc(jdbc_classes, router.port, "prepareThreshold=1")
+    assert pinned_clients(router) == 0, "pinned: " + router.log_text()[-600:]
+    assert int(out["many_min_distinct_server_pids"]) >= 2, out
+
+
+# ---- npm's pg ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def js_dir():
+    d = HERE / "js"
+    assert shutil.which("node") and shutil.which("npm"), "node/npm missing"
+    if not (d / "node_modules" / "pg").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=d, check=True,
+                       capture_output=True, timeout=300)
+    return d
+
+
+def test_node_pg(router, js_dir):
+    r = subprocess.run(["node", "smoke.js", str(router.port)], cwd=js_dir, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["param_rows"] == [[3, "zeile-3-ü✓", "0.375", "2024-01-03T00:00:00.000Z"],
+                                 [5, "zeile-5-ü✓", None, "2024-01-05T00:00:00.000Z"]]
+    assert out["named_ok"] == 20
+    assert out["named_distinct_server_pids"] >= 2
+    assert out["other_client_same_name"] == ["b", 7]
+    assert out["rollback_counts"] == [21, 20]
+    assert out["error_code"] == "22012"
+    assert out["dup_code"] == "23505" and out["aborted_code"] == "25P02"
+    assert out["after_error"] == ["zeile-2-ü✓", 42]
+    assert pinned_clients(router) == 0
+
+
+# ---- an interactive psql session in tmux --------------------------------------------------------
+
+# One line is typed at a time, each after psql shows its next prompt; every prompt (PROMPT1 for
+# statements, PROMPT2 for continuation lines, PROMPT3 for COPY data) starts with "@@", so the
+# number of prompts on the screen says when psql is ready for the next line.
+PSQL_LINES = [
+    r"\pset null '<null>'",
+    "CREATE TABLE tm (id int PRIMARY KEY, name text, note text);",
+    "BEGIN;",
+    "INSERT INTO tm VALUES (1, 'ünïcødé ✓ 日本語', NULL), (2, 'plain', 'x');",
+    "SELECT * FROM tm ORDER BY id;",
+    "SELECT 1/0;",
+    "SELECT 1;",
+    "ROLLBACK;",
+    "SELECT count(*) FROM tm;",
+    "INSERT INTO tm VALUES (1, 'ünïcødé ✓ 日本語', NULL),",
+    "  (2, 'plain', 'x');",
+    r"\d tm",
+    "SELECT id, name, note, NULL::int AS nothing, 'Ω≈ç√' AS greek FROM tm ORDER BY id;",
+    r"\copy tm FROM STDIN WITH (FORMAT csv)",
+    "3,copied,in",
+    '4,"quoted, comma",',
+    r"\.",
+    r"\copy tm TO STDOUT WITH (FORMAT csv)",
+    "SELECT no_such_column FROM tm;",
+    "SELECT count(*), string_agg(name, '|' ORDER BY id) FROM tm;",
+    "DROP TABLE tm;",
+]
+
+
+def tmux(sock, *args, check=True):
+    return subprocess.run(["tmux", "-u", "-S", sock, "-f", "/dev/null", *args], check=check,
+                          capture_output=True, text=True, timeout=20,
+                          env=dict(os.environ, LC_ALL="C.UTF-8"))
+
+
+def psql_screen(port):
+    """Run PSQL_LINES in psql inside a tmux session of our own (a tmux server on a socket in a
+    temp dir, so no other tmux is touched) and return the whole captured screen, history
+    included."""
+    sock_dir = tempfile.mkdtemp(prefix="pgr-tmux-")
+    sock = os.path.join(sock_dir, "sock")
+    env = ["-e", "LC_ALL=C.UTF-8", "-e", "PSQL_HISTORY=/dev/null", "-e", "PGCONNECT_TIMEOUT=5",
+           "-e", "TERM=screen"]
+    tmux(sock, "new-session", "-d", "-s", "psql", "-x", "160", "-y", "50", *env,
+         "psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "app", "-d", "app",
+         "-P", "pager=off", "-v", "PROMPT1=@@%/%R%x%# ", "-v", "PROMPT2=@@%/%R%x%# ",
+         "-v", "PROMPT3=@@>> ")
+    try:
+        def screen():
+            return tmux(sock, "capture-pane", "-p", "-J", "-S", "-", "-E", "-", "-t",
+                        "psql").stdout
+
+        def wait_prompts(n):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                s = screen()
+                if s.count("@@") >= n:
+                    return
+                time.sleep(0.05)
+            raise TimeoutError(f"psql showed fewer than {n} prompts:\n{screen()}")
+
+        wait_prompts(1)
+        for i, line in enumerate(PSQL_LINES):
+            # As hex bytes: tmux would take an argument's trailing ';' as a command separator.
+            tmux(sock, "send-keys", "-t", "psql", "-H", *(f"{b:02x}" for b in line.encode()))
+            tmux(sock, "send-keys", "-t", "psql", "Enter")
+            wait_prompts(i + 2)
+        text = screen()
+    finally:
+        tmux(sock, "kill-session", "-t", "psql", check=False)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    return "\n".join(line.rstrip() for line in text.rstrip().splitlines())
+
+
+def test_psql_interactive_session_in_tmux(node, router):
+    assert shutil.which("tmux"), "tmux missing: scripts/bootstrap.sh installs it"
+    direct = psql_screen(node.port("pg1"))
+    via = psql_screen(router.port)
+    assert via == direct
+    # What both screens must show, so that two equally broken sessions cannot pass.
+    for want in ("division by zero",
+                 "current transaction is aborted",
+                 "@@app=!> ",  # app is no superuser: ">"
+                 "@@app=*> ",
+                 "ünïcødé ✓ 日本語 | <null>",
+                 'Table "public.tm"',
+                 '"tm_pkey" PRIMARY KEY, btree (id)',
+                 "Ω≈ç√",
+                 "COPY 2",
+                 '4,"quoted, comma",',
+                 'column "no_such_column" does not exist',
+                 "ünïcødé ✓ 日本語|plain|copied|quoted, comma",
+                 "DROP TABLE"):
+        assert want in via, f"{want!r} not on the screen:\n{via}"
