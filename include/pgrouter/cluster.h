@@ -132,6 +132,14 @@ int pgr_cluster_add_node(pgr_cluster_t *c, const pgr_node_config_t *node, char *
 int pgr_cluster_add_node_conninfo(pgr_cluster_t *c, const char *id, const char *conninfo,
                                   char *err, size_t errlen);
 
+/* Change a node's configured weight (0..1000000; 0 takes no balanced reads) or role
+ * (PGR_ROLE_AUTO: follow what the node reports), as the config would have set them. They take
+ * effect for the next routing decision (pgr_cluster_get_node / all_nodes report them); health
+ * checking is not affected. PGR_ENOENT if there is no such node, PGR_EINVAL for a value out of
+ * range. */
+int pgr_cluster_set_node_weight(pgr_cluster_t *c, const char *id, int weight);
+int pgr_cluster_set_node_role(pgr_cluster_t *c, const char *id, pgr_role_t role);
+
 typedef void (*pgr_done_cb)(pgr_cluster_t *c, int status, void *arg);
 /* Remove node id: it leaves health checking and takes no new work at once (state REMOVED),
  * waiters fail with PGR_EREMOVED, in-flight work may finish for up to drain_timeout_ms (< 0:

@@ -331,6 +331,30 @@ pgr_cluster_add_node_conninfo(pgr_cluster_t *c, const char *id, const char *conn
 }
 
 PGR_API int
+pgr_cluster_set_node_weight(pgr_cluster_t *c, const char *id, int weight)
+{
+    pgr_node_t *n = pgr_node_find(c, id);
+    if (!n)
+        return PGR_ENOENT;
+    if (weight < 0 || weight > 1000000)
+        return PGR_EINVAL;
+    n->cfg.weight = weight;
+    return 0;
+}
+
+PGR_API int
+pgr_cluster_set_node_role(pgr_cluster_t *c, const char *id, pgr_role_t role)
+{
+    pgr_node_t *n = pgr_node_find(c, id);
+    if (!n)
+        return PGR_ENOENT;
+    if (role != PGR_ROLE_AUTO && role != PGR_ROLE_PRIMARY && role != PGR_ROLE_REPLICA)
+        return PGR_EINVAL;
+    n->cfg.role = role;
+    return 0;
+}
+
+PGR_API int
 pgr_cluster_remove_node(pgr_cluster_t *c, const char *id, int64_t drain_timeout_ms,
                         pgr_done_cb cb, void *arg)
 {
