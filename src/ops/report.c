@@ -1,0 +1,166 @@
+/* Shared views for the admin console and the HTTP endpoints (see report.h). */
+#include <string.h>
+
+#include "ops/report.h"
+
+int
+pgr_report_nodes(const pgr_runtime_t *rt, pgr_report_nodes_t *out)
+{
+    pgr_node_info_t *info = NULL;
+    pgr_health_t *health = NULL;
+    pgr_pool_stats_t *pool = NULL;
+    size_t cap = 16, n = 0, nh = 0, np = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (rt->cluster == NULL)
+        return 0;
+    /* The counts cannot change between the calls (one loop turn); retry only on growth. */
+    for (;;) {
+        info = calloc(cap, sizeof(*info));
+        health = calloc(cap, sizeof(*health));
+        pool = calloc(cap, sizeof(*pool));
+        if (!info || !health || !pool)
+            goto fail;
+        n = pgr_cluster_all_nodes(rt->cluster, info, cap);
+        nh = pgr_cluster_all_health(rt->cluster, health, cap);
+        np = pgr_cluster_all_pool_stats(rt->cluster, pool, cap);
+        if (n <= cap && nh <= cap && np <= cap)
+            break;
+        cap = (n > nh ? n : nh) > np ? (n > nh ? n : nh) : np;
+        free(info);
+        free(health);
+        free(pool);
+        info = NULL;
+        health = NULL;
+        pool = NULL;
+    }
+    out->v = calloc(n ? n : 1, sizeof(*out->v));
+    if (!out->v)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        pgr_report_node_t *r = &out->v[i];
+        r->info = info[i];
+        /* Join by id rather than by position: the lists are each in node order today, but
+         * nothing promises it. */
+        for (size_t j = 0; j < nh && !r->has_health; j++) {
+            if (strcmp(health[j].node_id, info[i].id) == 0) {
+                r->health = health[j];
+                r->has_health = true;
+            }
+        }
+        for (size_t j = 0; j < np && !r->has_pool; j++) {
+            if (strcmp(pool[j].node_id, info[i].id) == 0) {
+                r->pool = pool[j];
+                r->has_pool = true;
+            }
+        }
+        if (r->has_health && r->health.state == PGR_NODE_HEALTHY)
+            out->n_healthy++;
+    }
+    out->n = n;
+    free(info);
+    free(health);
+    free(pool);
+    return 0;
+fail:
+    free(info);
+    free(health);
+    free(pool);
+    free(out->v);
+    memset(out, 0, sizeof(*out));
+    return PGR_ENOMEM;
+}
+
+void
+pgr_report_nodes_free(pgr_report_nodes_t *nodes)
+{
+    free(nodes->v);
+    memset(nodes, 0, sizeof(*nodes));
+}
+
+void
+pgr_report_lsn(uint64_t lsn, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%X/%X", (unsigned)(lsn >> 32), (unsigned)(lsn & 0xffffffffu));
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+    size_t n;
+    uint32_t cp;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0) {
+        n = 2;
+        cp = p[0] & 0x1f;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        n = 3;
+        cp = p[0] & 0x0f;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        n = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+bool
+pgr_report_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        if (*p == 0)
+            return false;
+        size_t k = utf8_len(p); /* stops at a NUL, so never reads past a terminated s */
+        if (k == 0 || k > (size_t)(end - p))
+            return false;
+        p += k;
+    }
+    return true;
+}
+
+void
+pgr_report_json_str(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    fputc('"', f);
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\u%04x", *p);
+        else if (n == 0)
+            fputs("\\ufffd", f); /* not UTF-8: replaced, so the document stays valid */
+        else
+            fwrite(p, 1, n, f);
+        p += n ? n : 1;
+    }
+    fputc('"', f);
+}
+
+void
+pgr_report_label(FILE *f, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*p, f);
+    }
+}

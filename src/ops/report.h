@@ -1,0 +1,62 @@
+/* What the admin console and the HTTP endpoints both report: one consistent view of every node
+ * (configuration, health and pool counters joined by node id), the runtime counters as a table,
+ * and the small text formatters they share (LSNs, Prometheus label values, JSON strings). */
+#ifndef PGR_OPS_REPORT_H
+#define PGR_OPS_REPORT_H
+
+#include <stdio.h>
+
+#include "core/runtime.h"
+#include "pgrouter/cluster.h"
+
+/* One node as reported: has_health / has_pool are false only when the node came or went between
+ * the three cluster calls (a view is taken in one loop turn, so in practice never). */
+typedef struct pgr_report_node {
+    pgr_node_info_t info;
+    pgr_health_t health;
+    pgr_pool_stats_t pool;
+    bool has_health, has_pool;
+} pgr_report_node_t;
+
+typedef struct pgr_report_nodes {
+    pgr_report_node_t *v; /* n entries, in the order the nodes were added; owned */
+    size_t n;
+    size_t n_healthy;
+} pgr_report_nodes_t;
+
+/* Snapshot every node of rt->cluster (none when rt->cluster is NULL). 0 or PGR_ENOMEM; on
+ * success the caller frees with pgr_report_nodes_free(). */
+int pgr_report_nodes(const pgr_runtime_t *rt, pgr_report_nodes_t *out) PGR_MUSTCHECK;
+void pgr_report_nodes_free(pgr_report_nodes_t *nodes);
+
+/* The runtime counters (pgr_runtime_stats_t), name and help text: SHOW STATS prints the names,
+ * /metrics prints pgrouter_<name>_total. Keep in step with runtime.h. */
+#define PGR_REPORT_STATS(X)                                                              \
+    X(clients_accepted, "client connections accepted")                                   \
+    X(clients_refused, "client connections refused (max_clients, shutdown)")            \
+    X(auth_failures, "failed client authentications")                                    \
+    X(login_timeouts, "clients dropped for sending nothing during startup")             \
+    X(protocol_errors, "client protocol violations")                                     \
+    X(queries, "Query and Sync messages relayed")                                        \
+    X(transactions, "server connections returned at ReadyForQuery idle")                \
+    X(bytes_in, "bytes received from clients")                                           \
+    X(bytes_out, "bytes sent to clients")                                                \
+    X(cancels_forwarded, "cancel requests forwarded to a node")                          \
+    X(cancels_ignored, "cancel requests ignored (unknown key or nothing running)")      \
+    X(pinned, "sessions pinned to their server connection")
+
+/* "16/B374D848" as PostgreSQL prints an LSN. */
+void pgr_report_lsn(uint64_t lsn, char *buf, size_t cap);
+
+/* Is s[0..n) valid UTF-8 with no NUL? s[n] must be readable (a NUL-terminated string, or
+ * any byte: a sequence running past n is refused). */
+bool pgr_report_utf8_valid(const char *s, size_t n);
+
+/* Write s as a JSON string literal (quotes included; control characters escaped, valid UTF-8
+ * kept, any byte that is not part of valid UTF-8 replaced by \ufffd so the document stays
+ * valid). */
+void pgr_report_json_str(FILE *f, const char *s);
+/* Write s as a Prometheus label value (without the quotes): \ " and newline escaped. */
+void pgr_report_label(FILE *f, const char *s);
+
+#endif
