@@ -14,7 +14,11 @@
 static const char HEALTH_SQL[] =
     "SELECT pg_is_in_recovery(), "
     "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
-    "COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)";
+    /* Lag: 0 on a primary, and on a replica that has replayed all it received (an idle
+     * primary sends nothing, so the last replayed commit grows old without any lag). */
+    "CASE WHEN NOT pg_is_in_recovery() OR "
+    "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END";
 
 /* ---- pure decisions ----------------------------------------------------------------------- */
 

@@ -12,6 +12,8 @@
 #include "net/listener.h"
 #include "ops/daemon.h"
 #include "pgrouter/cluster.h"
+#include "route/classify.h"
+#include "route/router.h"
 #include "session/auth.h"
 #include "session/cancel.h"
 #include "session/client.h"
@@ -105,6 +107,34 @@ signal_cb(uv_signal_t *s, int signum)
                    signum == SIGTERM ? "graceful" : "fast");
 }
 
+/* EXPLAIN ROUTE <sql>: the class, the hint and the decision, without running anything. */
+static void
+explain_route(pgr_runtime_t *rt, const char *sql, size_t len, char *out, size_t cap)
+{
+    const pgr_classification_t *c;
+    pgr_route_t r;
+
+    if (pgr_classify(rt->classifier, sql, len, &c) != 0) {
+        snprintf(out, cap, "error: out of memory");
+        return;
+    }
+    if (c->hint_error) {
+        snprintf(out, cap, "error 42601: %s", c->hint_error_msg);
+        return;
+    }
+    pgr_route_req_t req = { .cls = c->cls, .hint = c->hint, .hint_node = c->hint_node };
+    if (c->n_stmts == 1 && c->stmts[0].cls == PGR_CLASS_BEGIN)
+        req.read_only_txn = c->stmts[0].read_only_txn;
+    pgr_router_route(rt->router, &req, &r);
+    snprintf(out, cap, "%s%s%s: %s%s%s", pgr_route_kind_name(r.kind),
+             r.kind == PGR_ROUTE_NODE ? " " : "", r.kind == PGR_ROUTE_NODE ? r.node_id : "",
+             r.kind == PGR_ROUTE_ERROR ? r.sqlstate : "", r.kind == PGR_ROUTE_ERROR ? " " : "",
+             r.reason);
+    size_t l = strlen(out);
+    snprintf(out + l, cap - l, " [class %s%s%s]", pgr_stmt_class_name(c->cls),
+             c->parse_error ? ", does not parse: " : "", c->parse_error ? c->error : "");
+}
+
 static void
 accept_cb(pgr_listener_t *l, uv_stream_t *server, void *arg)
 {
@@ -144,6 +174,16 @@ pgr_daemon_run(pgr_config_t *cfg)
         pgr_error("main", "cannot start the cluster: %s", err);
         goto fail;
     }
+    if ((rc = pgr_classifier_new(cfg->routing.classify_cache_size,
+                                 (const char *const *)cfg->routing.write_functions,
+                                 cfg->routing.n_write_functions, &rt->classifier)) != 0 ||
+        (rc = pgr_router_new(rt->cluster, cfg, &rt->router)) != 0) {
+        pgr_error("main", "cannot start the router: %s", pgr_strerror(rc));
+        pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto fail;
+    }
+    rt->explain_route = explain_route;
     if ((rc = pgr_listener_start(&loop, cfg, accept_cb, rt, &rt->listener)) != 0) {
         pgr_error("main", "cannot listen: %s", pgr_strerror(rc));
         pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);
@@ -171,6 +211,8 @@ fail:
 done:
     if (rt->cluster)
         pgr_cluster_free(rt->cluster);
+    pgr_router_free(rt->router);
+    pgr_classifier_free(rt->classifier);
     pgr_cancel_map_free(rt);
     uv_run(&loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&loop) != 0)

@@ -12,6 +12,7 @@
 #include "protocol/writer.h"
 #include "session/cancel.h"
 #include "session/client.h"
+#include "session/dispatch.h"
 #include "session/relay.h"
 
 static const char *const state_names[] = {
@@ -101,6 +102,7 @@ client_free(pgr_client_t *cl)
     pgr_params_free(&cl->want);
     pgr_stmts_free(&cl->stmts);
     free(cl->extras);
+    free(cl->held_msg);
     free(cl->user);
     free(cl->database);
     free(cl->application_name);
@@ -270,6 +272,8 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
     }
     cl->user = dupstr(st.user);
     cl->database = dupstr(st.database && st.database[0] ? st.database : st.user);
+    cl->admin = cl->database && strcmp(cl->database, "pgrouter") == 0;
+    cl->node_column = cl->rt->cfg->broadcast.node_column;
     cl->startup_params = malloc(st.params_len ? st.params_len : 1);
     if (cl->user == NULL || cl->database == NULL || cl->startup_params == NULL) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
@@ -586,10 +590,98 @@ login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
     pgr_relay_attach(cl, srv, true);
 }
 
+/* The admin console: no server behind it; pgrouter reports settings of its own. */
+static void
+admin_login(pgr_client_t *cl)
+{
+    const pgr_config_t *cfg = cl->rt->cfg;
+    bool allowed = cfg->admin.n_users == 0 && cfg->auth.method == PGR_AUTH_TRUST;
+    pgr_writer_t w;
+
+    for (size_t i = 0; i < cfg->admin.n_users && !allowed; i++)
+        allowed = strcmp(cfg->admin.users[i], cl->user) == 0;
+    if (!allowed) {
+        pgr_client_send_error(cl, "FATAL", "28000", NULL,
+                              "user \"%s\" is not an admin of the pgrouter console", cl->user);
+        return;
+    }
+    if (pgr_cancel_register(cl->rt, cl) != 0) {
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+        return;
+    }
+    pgr_writer_init_grow(&w);
+    pgr_be_write_param(&w, "server_version", "15.0 (pgrouter " PGR_VERSION ")");
+    pgr_be_write_param(&w, "server_encoding", "UTF8");
+    pgr_be_write_param(&w, "client_encoding", "UTF8");
+    pgr_be_write_param(&w, "DateStyle", "ISO, MDY");
+    pgr_be_write_param(&w, "integer_datetimes", "on");
+    pgr_be_write_param(&w, "standard_conforming_strings", "on");
+    pgr_be_write_param(&w, "application_name", cl->application_name ? cl->application_name : "");
+    pgr_be_write_keydata(&w, cl->cancel_pid, cl->cancel_key);
+    pgr_be_write_ready(&w, 'I');
+    send_writer(cl, &w);
+    pgr_writer_free(&w);
+    uv_timer_stop(&cl->timer);
+    set_state(cl, PGR_CLIENT_IDLE);
+}
+
+/* One admin-console message: simple Query only. */
+static void
+admin_input(pgr_client_t *cl)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    pgr_frame_t f;
+    pgr_writer_t w;
+
+    while (cl->state == PGR_CLIENT_IDLE) {
+        int rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f);
+        if (rc == PGR_FRAME_NEED_MORE)
+            return;
+        if (rc == PGR_FRAME_BAD) {
+            pgr_client_send_error(cl, "FATAL", f.sqlstate ? f.sqlstate : "08P01", NULL, "%s",
+                                  f.reason ? f.reason : "invalid message");
+            return;
+        }
+        if (f.type == 'X') {
+            pgr_client_close(cl, "client terminated");
+            return;
+        }
+        pgr_writer_init_grow(&w);
+        if (f.type == 'Q') {
+            pgr_fe_query_t q;
+            if (pgr_fe_query_decode(f.body, f.body_len, &q) != 0)
+                pgr_be_write_error(&w, false, "ERROR", "08P01", "invalid Query message", NULL, NULL);
+            else if (cl->rt->admin_execute == NULL)
+                pgr_be_write_error(&w, false, "ERROR", "0A000", "the admin console is not available",
+                                   NULL, NULL);
+            else if (cl->rt->admin_execute(cl->rt, q.sql, q.len, &w) != 0)
+                w.err = PGR_ENOMEM;
+            pgr_be_write_ready(&w, 'I');
+        } else if (f.type == 'S') {
+            pgr_be_write_error(&w, false, "ERROR", "0A000",
+                               "the admin console speaks the simple query protocol only", NULL, NULL);
+            pgr_be_write_ready(&w, 'I');
+        }
+        pgr_iobuf_consume(in, f.len);
+        send_writer(cl, &w);
+        pgr_writer_free(&w);
+    }
+}
+
 static void
 begin_login(pgr_client_t *cl)
 {
+    char msg[256];
+
     set_state(cl, PGR_CLIENT_LOGIN);
+    if (cl->admin) {
+        admin_login(cl);
+        return;
+    }
+    if (pgr_dispatch_login_node(cl, msg, sizeof(msg)) != 0) {
+        pgr_client_send_error(cl, "FATAL", "08006", NULL, "%s", msg);
+        return;
+    }
     pgr_relay_acquire(cl, login_acquired);
 }
 
@@ -611,6 +703,11 @@ client_read_cb(pgr_conn_t *c, void *arg)
     case PGR_CLIENT_LOGIN:
         break; /* kept until login completes */
     case PGR_CLIENT_IDLE:
+        if (cl->admin) {
+            admin_input(cl);
+            break;
+        }
+        /* fall through */
     case PGR_CLIENT_WAITING:
     case PGR_CLIENT_LINKED:
         pgr_relay_client_input(cl);

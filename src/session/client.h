@@ -25,6 +25,7 @@
 #include "net/conn.h"
 #include "pgrouter/cluster.h"
 #include "protocol/frame.h"
+#include "route/router.h"
 #include "net/iobuf.h"
 #include "session/auth.h"
 #include "session/state.h"
@@ -99,6 +100,21 @@ typedef struct pgr_client {
     pgr_params_t want;           /* the reported settings the client has (ParameterStatus) */
     char *extras;                /* its startup settings as SET statements, or NULL */
     pgr_stmts_t stmts;           /* its named prepared statements */
+
+    /* Routing (session/dispatch.c). */
+    bool admin;                  /* an admin-console session (database "pgrouter") */
+    pgr_session_route_t route;   /* SET pgrouter.route */
+    char route_node[PGR_NODE_ID_MAX];
+    bool node_column;            /* SET pgrouter.node_column (broadcast) */
+    bool held_begin;             /* a lone BEGIN answered by us, sent with the next statement */
+    bool held_read_only;
+    uint8_t *held_msg;           /* the held BEGIN's Query message */
+    size_t held_len;
+    bool txn_read;               /* the current transaction was routed as a read */
+    uint64_t ryw_lsn;            /* read-your-writes: WAL position of the last write's commit */
+    bool ryw_capture;            /* our pg_current_wal_lsn() query is in flight */
+    pgr_stmt_class_t unnamed_cls; /* class of the last unnamed Parse */
+    pgr_route_t last_route;
     char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */
     pgr_scan_t scan;
 } pgr_client_t;

@@ -24,6 +24,8 @@
 #include "protocol/frontend.h"
 #include "protocol/reader.h"
 #include "protocol/writer.h"
+#include "route/classify.h"
+#include "session/dispatch.h"
 #include "session/relay.h"
 
 #define READ_CHUNK      (64 * 1024)
@@ -33,33 +35,7 @@
 
 static void server_io_cb(pgr_server_t *srv, int status, int events, void *arg);
 
-/* ---- choosing a node and acquiring -------------------------------------------------------- */
-
-/* Until the router exists every statement goes to the node that reports itself primary, else to
- * the first healthy node, else to the first node (whose pool then names the failure). */
-static int
-choose_node(pgr_client_t *cl)
-{
-    pgr_health_t h[64];
-    size_t n = pgr_cluster_all_health(cl->rt->cluster, h, PGR_ARRAY_LEN(h));
-    const char *pick = NULL;
-
-    if (n > PGR_ARRAY_LEN(h))
-        n = PGR_ARRAY_LEN(h);
-    for (size_t i = 0; i < n && !pick; i++)
-        if (h[i].state == PGR_NODE_HEALTHY && h[i].role == PGR_ROLE_PRIMARY)
-            pick = h[i].node_id;
-    for (size_t i = 0; i < n && !pick; i++)
-        if (h[i].state == PGR_NODE_HEALTHY)
-            pick = h[i].node_id;
-    if (!pick && n > 0)
-        pick = h[0].node_id;
-    if (!pick)
-        return PGR_ENOENT;
-    snprintf(cl->node_id_buf, sizeof(cl->node_id_buf), "%s", pick);
-    cl->node_id = cl->node_id_buf;
-    return 0;
-}
+/* ---- acquiring ------------------------------------------------------------------------- */
 
 static void
 acquire_cb(pgr_acquire_t *req, int status, pgr_server_t *srv, const char *errmsg, void *arg)
@@ -80,9 +56,9 @@ pgr_relay_acquire(pgr_client_t *cl, pgr_relay_acquired_cb cb)
     char msg[256];
     int rc;
 
-    pgr_assert(cl->acq == NULL && cl->srv == NULL);
-    rc = choose_node(cl);
-    if (rc == 0) {
+    pgr_assert(cl->acq == NULL && cl->srv == NULL && cl->node_id != NULL);
+    rc = 0;
+    {
         cl->acquired = cb;
         rc = pgr_cluster_acquire(cl->rt->cluster, cl->node_id, cl->user, cl->database,
                                  u ? u->password : NULL, acquire_cb, cl, &cl->acq);
@@ -231,7 +207,9 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
         cl->state = PGR_CLIENT_LOGIN;
     else
         cl->state = PGR_CLIENT_LINKED;
-    if ((st = server_state(srv)) == NULL || build_preamble(cl, st) != 0) {
+    pgr_router_link(cl->rt->router, cl->node_id);
+    if ((st = server_state(srv)) == NULL || build_preamble(cl, st) != 0 ||
+        (!login && pgr_dispatch_release_held(cl) != 0)) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;
     }
@@ -256,6 +234,7 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
         pgr_release_t how = server_clean(cl) ? PGR_RELEASE_CLEAN : PGR_RELEASE_CLOSE;
         if (how == PGR_RELEASE_CLEAN && !closing)
             cl->rt->stats.transactions++;
+        pgr_router_unlink(cl->rt->router, cl->node_id);
         pgr_cluster_release(cl->srv, how);
         cl->srv = NULL;
     }
@@ -266,6 +245,7 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
     pgr_iobuf_consume(&cl->to_srv, pgr_iobuf_len(&cl->to_srv));
     pgr_iobuf_trim(&cl->to_srv);
     cl->swallow = 0;
+    cl->ryw_capture = false;
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
     if (!closing && cl->state != PGR_CLIENT_CLOSING)
@@ -348,6 +328,27 @@ note_preamble_error(pgr_client_t *cl, const pgr_scan_t *s)
              (unsigned long long)cl->id, cl->node_id, cl->preamble_sqlstate, cl->preamble_error);
 }
 
+/* The reply to our pg_current_wal_lsn() after a write: one text column. */
+static void
+note_commit_lsn(pgr_client_t *cl, const pgr_scan_t *s)
+{
+    pgr_be_datarow_t row;
+    pgr_value_iter_t it;
+    pgr_value_t v;
+    char text[64];
+
+    if (pgr_be_datarow_decode((const uint8_t *)s->body, s->body_len, &row) != 0)
+        return;
+    pgr_be_datarow_iter(&row, &it);
+    if (!pgr_value_next(&it, &v) || v.len <= 0 || (size_t)v.len >= sizeof(text))
+        return;
+    memcpy(text, v.data, (size_t)v.len);
+    text[v.len] = '\0';
+    uint64_t lsn = pgr_lsn_parse(text);
+    if (lsn > cl->ryw_lsn)
+        cl->ryw_lsn = lsn;
+}
+
 static void
 message_done(pgr_client_t *cl)
 {
@@ -371,6 +372,10 @@ message_done(pgr_client_t *cl)
     case 'E':
         if (s->drop)
             note_preamble_error(cl, s);
+        break;
+    case 'D':
+        if (s->drop && cl->ryw_capture && s->collect)
+            note_commit_lsn(cl, s);
         break;
     default:
         break;
@@ -418,7 +423,8 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
             /* The server is trusted to frame correctly; a length below 4 cannot be walked. */
             s->remaining = len >= 4 ? len - 4 : 0;
             s->body_len = 0;
-            s->collect = (s->type == 'Z' || s->type == 'S' || (s->type == 'E' && s->drop)) &&
+            s->collect = (s->type == 'Z' || s->type == 'S' ||
+                          (s->drop && (s->type == 'E' || s->type == 'D'))) &&
                          s->remaining <= sizeof(s->body);
         }
         if (s->hdr_len == 5 && s->remaining == 0) {
@@ -437,6 +443,24 @@ maybe_release(pgr_client_t *cl)
         return;
     if (!server_clean(cl) || pgr_server_pending(cl->srv) > 0)
         return;
+    if (!cl->txn_read && !cl->ryw_capture &&
+        cl->rt->cfg->routing.read_your_writes == PGR_RYW_SESSION) {
+        /* Read-your-writes: learn where the primary's WAL stands now that the write committed;
+         * reads go only to replicas that have replayed that far. */
+        uint8_t q[64];
+        pgr_writer_t w;
+        pgr_writer_init_fixed(&w, q, sizeof(q));
+        pgr_fe_write_query(&w, "SELECT pg_current_wal_lsn()");
+        cl->ryw_capture = true;
+        cl->txn_read = true;
+        if (w.err || pgr_iobuf_append(&cl->to_srv, w.buf, w.len) != 0) {
+            pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+            return;
+        }
+        cl->swallow++;
+        write_forward(cl);
+        return;
+    }
     pgr_relay_detach(cl, false);
     if (cl->rt->shutting_down) {
         pgr_client_send_error(cl, "FATAL", "57P01", NULL,
@@ -628,13 +652,38 @@ deallocate(pgr_client_t *cl, const char *sql, char *buf, size_t cap)
     return buf;
 }
 
+/* A statement on its way: pin the session when it makes state that cannot move, and tell its
+ * class. */
+static int
+note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *cls)
+{
+    const pgr_classification_t *c;
+    int rc = pgr_classify(cl->rt->classifier, sql, len, &c);
+
+    if (rc != 0)
+        return rc;
+    for (int i = 0; c->pins && i < c->n_stmts; i++) {
+        const pgr_stmt_info_t *st = &c->stmts[i];
+        if (!st->pins)
+            continue;
+        /* A SET of a reported setting moves with the client (see session/state.h). */
+        if (st->cls == PGR_CLASS_SET && st->text_offset + st->text_length <= len &&
+            pgr_state_set_is_tracked(sql + st->text_offset, st->text_length))
+            continue;
+        pin(cl, st->pin_reason);
+        break;
+    }
+    if (cls)
+        *cls = c->cls;
+    return 0;
+}
+
 /* Account for one client frame on the way to srv, rewriting it when its names must change.
  * Returns 0, or a PGR_E* code (then the session is ended by the caller). */
 static int
 forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
 {
     char sname[48], qbuf[80];
-    const char *reason = NULL;
     pgr_writer_t w;
     int rc = 0;
     bool rewritten = false;
@@ -648,8 +697,8 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         cl->rt->stats.queries++;
         if (pgr_fe_query_decode(f->body, f->body_len, &q) != 0)
             break; /* the server answers a malformed query */
-        if (pgr_state_pins(q.sql, q.len, &reason))
-            pin(cl, reason);
+        if ((rc = note_statement(cl, q.sql, q.len, NULL)) != 0)
+            break;
         const char *repl = deallocate(cl, q.sql, qbuf, sizeof(qbuf));
         if (repl) {
             pgr_fe_write_query(&w, repl);
@@ -662,8 +711,11 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         cl->unsynced = true;
         if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0)
             break;
-        if (pgr_state_pins(m.query, strlen(m.query), &reason))
-            pin(cl, reason);
+        pgr_stmt_class_t cls;
+        if ((rc = note_statement(cl, m.query, strlen(m.query), &cls)) != 0)
+            break;
+        if (m.name[0] == '\0')
+            cl->unnamed_cls = cls;
         if (!cl->rewrite || m.name[0] == '\0')
             break;
         size_t nl = strlen(m.name) + 1;
@@ -672,6 +724,7 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
             rc = PGR_ELIMIT;
             break;
         }
+        sm->cls = cls;
         pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
         pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
         uint64_t evicted;
@@ -752,24 +805,11 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
         const char *sqlstate = status == PGR_ETIMEDOUT ? "53300"
                                : status == PGR_ESHUTDOWN ? "57P01"
                                                          : "08006";
-        pgr_client_send_error(cl, "ERROR", sqlstate, NULL, "%s",
-                              errmsg ? errmsg : pgr_strerror(status));
-        /* The statement that asked is answered; drop it and what belongs to it, up to and
-         * including the next Query or Sync, as a server would after an error. */
-        pgr_iobuf_t *in = &cl->conn.in;
-        pgr_frame_t f;
-        while (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL,
-                              &f) == PGR_FRAME_OK) {
-            pgr_iobuf_consume(in, f.len);
-            if (f.type == 'Q' || f.type == 'S' || f.type == 'F') {
-                pgr_client_send_ready(cl, 'I');
-                break;
-            }
-        }
         cl->state = PGR_CLIENT_IDLE;
+        pgr_dispatch_fail(cl, sqlstate, errmsg ? errmsg : pgr_strerror(status));
         pgr_conn_read_start(&cl->conn);
         pgr_conn_flush(&cl->conn);
-        if (pgr_iobuf_len(in) > 0)
+        if (pgr_iobuf_len(&cl->conn.in) > 0)
             pgr_relay_client_input(cl);
         return;
     }
@@ -815,11 +855,28 @@ pgr_relay_client_input(pgr_client_t *cl)
                                       "terminating connection due to administrator command");
                 return;
             }
+            switch (pgr_dispatch_begin(cl, &f)) {
+            case PGR_DISPATCH_ANSWERED:
+                continue;
+            case PGR_DISPATCH_ROUTE:
+                break;
+            case PGR_DISPATCH_WAIT:
+            case PGR_DISPATCH_CLOSED:
+            default:
+                return;
+            }
             cl->state = PGR_CLIENT_WAITING;
             if (pgr_iobuf_len(in) > CLIENT_IN_HIGH)
                 pgr_conn_read_stop(&cl->conn);
             pgr_relay_acquire(cl, relay_acquired);
             return;
+        }
+        if (f.type == 'Q' && cl->fwd == 0 && pgr_iobuf_len(&cl->to_srv) == 0 &&
+            cl->pending_syncs == 0 && cl->swallow == 0 && !cl->unsynced &&
+            pgr_dispatch_local(cl, &f)) {
+            if (cl->state == PGR_CLIENT_CLOSING)
+                return;
+            continue;
         }
         if ((rc = forward_frame(cl, &f)) != 0) {
             pgr_client_send_error(cl, "FATAL", rc == PGR_ELIMIT ? "54000" : "53200", NULL,

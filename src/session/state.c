@@ -312,122 +312,34 @@ fail:
     return NULL;
 }
 
-/* ---- pinning ------------------------------------------------------------------------------- */
-
-/* Skip white space and comments. */
-static const char *
-skip_space(const char *p, const char *end)
+bool
+pgr_state_set_is_tracked(const char *sql, size_t len)
 {
-    for (;;) {
+    const char *p = sql, *end = sql + len;
+    char name[64];
+    size_t n = 0;
+
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if ((size_t)(end - p) < 4 || strncasecmp(p, "SET", 3) != 0 || !isspace((unsigned char)p[3]))
+        return false;
+    p += 3;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if ((size_t)(end - p) > 8 && strncasecmp(p, "SESSION", 7) == 0 && isspace((unsigned char)p[7])) {
+        p += 7;
         while (p < end && isspace((unsigned char)*p))
             p++;
-        if (p + 1 < end && p[0] == '-' && p[1] == '-') {
-            while (p < end && *p != '\n')
-                p++;
-        } else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
-            const char *c = p + 2;
-            while (c + 1 < end && !(c[0] == '*' && c[1] == '/'))
-                c++;
-            p = c + 1 < end ? c + 2 : end;
-        } else {
-            return p;
-        }
     }
-}
-
-static bool
-word_is(const char **pp, const char *end, const char *w)
-{
-    const char *p = skip_space(*pp, end);
-    size_t n = strlen(w);
-
-    if ((size_t)(end - p) < n || strncasecmp(p, w, n) != 0)
+    bool quoted = p < end && *p == '"';
+    if (quoted)
+        p++;
+    while (p < end && n + 1 < sizeof(name) && (isalnum((unsigned char)*p) || *p == '_'))
+        name[n++] = *p++;
+    name[n] = '\0';
+    if (n == 0)
         return false;
-    if (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_'))
-        return false;
-    *pp = p + n;
-    return true;
-}
-
-static bool
-contains_ci(const char *p, const char *end, const char *needle)
-{
-    size_t n = strlen(needle);
-
-    for (; p + n <= end; p++)
-        if (strncasecmp(p, needle, n) == 0)
-            return true;
-    return false;
-}
-
-bool
-pgr_state_pins(const char *sql, size_t len, const char **reason)
-{
-    const char *end = sql + len, *p = sql;
-
-    if (contains_ci(sql, end, "pg_advisory_lock") || contains_ci(sql, end, "pg_try_advisory_lock") ||
-        contains_ci(sql, end, "pg_advisory_lock_shared")) {
-        *reason = "advisory lock";
-        return true;
-    }
-    if (word_is(&p, end, "LISTEN")) {
-        *reason = "LISTEN";
-        return true;
-    }
-    p = sql;
-    if (word_is(&p, end, "PREPARE")) {
-        *reason = "PREPARE";
-        return true;
-    }
-    p = sql;
-    if (word_is(&p, end, "DECLARE") && contains_ci(p, end, "WITH HOLD")) {
-        *reason = "WITH HOLD cursor";
-        return true;
-    }
-    p = sql;
-    if (word_is(&p, end, "CREATE")) {
-        const char *q = p;
-        if (word_is(&q, end, "LOCAL") || word_is(&q, end, "GLOBAL"))
-            p = q;
-        if (word_is(&p, end, "TEMP") || word_is(&p, end, "TEMPORARY")) {
-            *reason = "temporary table";
-            return true;
-        }
-        return false;
-    }
-    p = sql;
-    if (word_is(&p, end, "SET")) {
-        const char *q = p;
-        if (word_is(&q, end, "LOCAL") || word_is(&q, end, "TRANSACTION"))
-            return false;
-        q = p;
-        if (word_is(&q, end, "SESSION")) {
-            const char *r = q;
-            if (word_is(&r, end, "AUTHORIZATION") || word_is(&r, end, "CHARACTERISTICS")) {
-                *reason = "SET SESSION";
-                return true;
-            }
-            p = q;
-        }
-        q = p;
-        if (word_is(&q, end, "ROLE")) {
-            *reason = "SET ROLE";
-            return true;
-        }
-        /* A reported setting moves with the client (ParameterStatus tells its new value). */
-        p = skip_space(p, end);
-        char name[64];
-        size_t n = 0;
-        while (p < end && n + 1 < sizeof(name) && (isalnum((unsigned char)*p) || *p == '_' || *p == '.'))
-            name[n++] = *p++;
-        name[n] = '\0';
-        if (n > 0 && (pgr_params_index(name) >= 0 || strcasecmp(name, "NAMES") == 0 ||
-                      strcasecmp(name, "TIME") == 0))
-            return false;
-        if (strncasecmp(name, "pgrouter.", 9) == 0)
-            return false;
-        *reason = "SET of a setting pgrouter does not carry";
-        return true;
-    }
-    return false;
+    /* SET NAMES is client_encoding, SET TIME ZONE is TimeZone: both reported. */
+    return pgr_params_index(name) >= 0 || (!quoted && (strcasecmp(name, "NAMES") == 0 ||
+                                                      strcasecmp(name, "TIME") == 0));
 }

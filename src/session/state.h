@@ -9,7 +9,7 @@
  * statements are renamed "pgr_<client>_<n>" on the way to the server (transaction mode only).
  * State that cannot be carried (LISTEN, session advisory locks, temp tables, WITH HOLD cursors,
  * SQL-level PREPARE, SET ROLE / SESSION AUTHORIZATION, SETs of unreported settings) pins the
- * client to its server connection instead. */
+ * client to its server connection instead (route/classify tells which statements do). */
 #ifndef PGR_SESSION_STATE_H
 #define PGR_SESSION_STATE_H
 
@@ -49,6 +49,7 @@ typedef struct pgr_stmt {
     uint32_t seq;       /* pgrouter's name is "pgr_<client id>_<seq>" */
     uint8_t *rest;      /* the Parse body after the name: query\0, int16 n, n x int32 */
     size_t rest_len;
+    int cls;            /* its route/classify class (pgr_stmt_class_t) */
 } pgr_stmt_t;
 
 typedef struct pgr_stmts {
@@ -93,8 +94,8 @@ char *pgr_state_startup_extras(const char *params, size_t len, const char **err)
 /* Append "SET name TO 'value';" with value quoted as a literal. */
 void pgr_state_put_set(pgr_writer_t *w, const char *name, const char *value);
 
-/* Does this statement text create state that cannot move to another server connection? A fast
- * keyword scan (the router's classifier will replace it); reason gets a static name. */
-bool pgr_state_pins(const char *sql, size_t len, const char **reason);
+/* Is this statement (one, from the classifier's offsets) a session-level SET of a setting the
+ * server reports (ParameterStatus tells its new value, so it moves with the client)? */
+bool pgr_state_set_is_tracked(const char *sql, size_t len);
 
 #endif

@@ -1,0 +1,406 @@
+/* The routing policy (see router.h). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "route/router.h"
+
+#define MAX_NODES 64
+
+typedef struct busy {
+    char node_id[PGR_NODE_ID_MAX];
+    int links;
+} busy_t;
+
+struct pgr_router {
+    pgr_cluster_t *cluster;
+    pgr_reads_t reads;
+    pgr_balance_t balance;
+    int64_t max_lag_ms;
+    uint64_t rr;               /* round-robin position */
+    uint64_t rand_state;       /* xorshift for random balance */
+    busy_t busy[MAX_NODES];
+    int n_busy;
+};
+
+/* A node as the policy sees it: configured weight and role, health. */
+typedef struct cand {
+    const char *id;
+    pgr_role_t role;           /* effective: as the node reports it, else as configured */
+    pgr_node_state_t state;
+    int weight;
+    double lag_s;
+    uint64_t lsn;
+    int links;
+} cand_t;
+
+static const char *const session_route_names[] = { "auto", "primary", "replica", "broadcast",
+                                                    "node" };
+
+const char *
+pgr_session_route_name(pgr_session_route_t s)
+{
+    return (size_t)s < PGR_ARRAY_LEN(session_route_names) ? session_route_names[s] : "?";
+}
+
+const char *
+pgr_route_kind_name(pgr_route_kind_t k)
+{
+    return k == PGR_ROUTE_NODE ? "node" : k == PGR_ROUTE_BROADCAST ? "broadcast" : "error";
+}
+
+int
+pgr_router_new(pgr_cluster_t *cluster, const pgr_config_t *cfg, pgr_router_t **out)
+{
+    pgr_router_t *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return PGR_ENOMEM;
+    r->cluster = cluster;
+    r->rand_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)r;
+    pgr_router_set_config(r, cfg);
+    *out = r;
+    return 0;
+}
+
+void
+pgr_router_free(pgr_router_t *r)
+{
+    free(r);
+}
+
+void
+pgr_router_set_config(pgr_router_t *r, const pgr_config_t *cfg)
+{
+    r->reads = cfg->routing.reads;
+    r->balance = cfg->routing.balance;
+    r->max_lag_ms = cfg->routing.max_replica_lag_ms;
+}
+
+static busy_t *
+busy_slot(pgr_router_t *r, const char *id, bool create)
+{
+    for (int i = 0; i < r->n_busy; i++)
+        if (strcmp(r->busy[i].node_id, id) == 0)
+            return &r->busy[i];
+    if (!create)
+        return NULL;
+    for (int i = 0; i < r->n_busy; i++)
+        if (r->busy[i].links == 0) { /* reuse a slot of a node with nothing in flight */
+            snprintf(r->busy[i].node_id, sizeof(r->busy[i].node_id), "%s", id);
+            return &r->busy[i];
+        }
+    if (r->n_busy == MAX_NODES)
+        return NULL;
+    busy_t *b = &r->busy[r->n_busy++];
+    snprintf(b->node_id, sizeof(b->node_id), "%s", id);
+    b->links = 0;
+    return b;
+}
+
+void
+pgr_router_link(pgr_router_t *r, const char *node_id)
+{
+    busy_t *b = busy_slot(r, node_id, true);
+
+    if (b)
+        b->links++;
+}
+
+void
+pgr_router_unlink(pgr_router_t *r, const char *node_id)
+{
+    busy_t *b = busy_slot(r, node_id, false);
+
+    if (b && b->links > 0)
+        b->links--;
+}
+
+uint64_t
+pgr_lsn_parse(const char *s)
+{
+    unsigned int hi, lo;
+    char tail;
+
+    if (s == NULL || sscanf(s, "%X/%X%c", &hi, &lo, &tail) != 2)
+        return 0;
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* Gather the nodes: health and configuration side by side. Returns how many. */
+static int
+gather(pgr_router_t *r, cand_t *c, pgr_health_t *h, pgr_node_info_t *info)
+{
+    size_t nh = pgr_cluster_all_health(r->cluster, h, MAX_NODES);
+    size_t ni = pgr_cluster_all_nodes(r->cluster, info, MAX_NODES);
+    int n = 0;
+
+    if (nh > MAX_NODES)
+        nh = MAX_NODES;
+    if (ni > MAX_NODES)
+        ni = MAX_NODES;
+    for (size_t i = 0; i < nh; i++) {
+        const pgr_node_info_t *cfg = NULL;
+        for (size_t j = 0; j < ni && !cfg; j++)
+            if (strcmp(info[j].id, h[i].node_id) == 0)
+                cfg = &info[j];
+        busy_t *b = busy_slot(r, h[i].node_id, false);
+        c[n] = (cand_t){
+            .id = h[i].node_id,
+            .role = h[i].role != PGR_ROLE_AUTO ? h[i].role : cfg ? cfg->role : PGR_ROLE_AUTO,
+            .state = h[i].state,
+            .weight = cfg ? cfg->weight : 1,
+            .lag_s = h[i].lag_s,
+            .lsn = h[i].lsn,
+            .links = b ? b->links : 0,
+        };
+        n++;
+    }
+    return n;
+}
+
+static uint64_t
+next_rand(pgr_router_t *r)
+{
+    uint64_t x = r->rand_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return r->rand_state = x;
+}
+
+/* Pick one of the n eligible candidates by the balance policy and weights. */
+static const cand_t *
+balance(pgr_router_t *r, const cand_t **el, int n)
+{
+    int total = 0;
+
+    for (int i = 0; i < n; i++)
+        total += el[i]->weight;
+    if (n == 1 || total <= 0)
+        return el[0];
+    switch (r->balance) {
+    case PGR_BALANCE_ROUND_ROBIN: {
+        /* Weighted: position rr over the sum of weights. */
+        int64_t pos = (int64_t)(r->rr++ % (uint64_t)total);
+        for (int i = 0; i < n; i++) {
+            pos -= el[i]->weight;
+            if (pos < 0)
+                return el[i];
+        }
+        return el[n - 1];
+    }
+    case PGR_BALANCE_RANDOM: {
+        int64_t pos = (int64_t)(next_rand(r) % (uint64_t)total);
+        for (int i = 0; i < n; i++) {
+            pos -= el[i]->weight;
+            if (pos < 0)
+                return el[i];
+        }
+        return el[n - 1];
+    }
+    case PGR_BALANCE_LEAST_BUSY:
+    default: {
+        /* Fewest in flight per unit of weight; ties rotate so idle replicas share the load. */
+        const cand_t *best = NULL;
+        double best_load = 0;
+        uint64_t start = r->rr++;
+        for (int k = 0; k < n; k++) {
+            const cand_t *c = el[(start + (uint64_t)k) % (uint64_t)n];
+            double load = (double)c->links / (double)c->weight;
+            if (best == NULL || load < best_load) {
+                best = c;
+                best_load = load;
+            }
+        }
+        return best;
+    }
+    }
+}
+
+static void
+route_error(pgr_route_t *out, const char *sqlstate, const char *fmt, const char *a,
+            const char *b)
+{
+    out->kind = PGR_ROUTE_ERROR;
+    snprintf(out->sqlstate, sizeof(out->sqlstate), "%s", sqlstate);
+    snprintf(out->reason, sizeof(out->reason), fmt, a, b);
+}
+
+static void
+route_node(pgr_route_t *out, const cand_t *c, bool read, const char *why)
+{
+    out->kind = PGR_ROUTE_NODE;
+    out->read = read;
+    snprintf(out->node_id, sizeof(out->node_id), "%s", c->id);
+    snprintf(out->reason, sizeof(out->reason), "%s -> %s %s", why,
+             c->role == PGR_ROLE_REPLICA ? "replica" : c->role == PGR_ROLE_PRIMARY ? "primary"
+                                                                                   : "node",
+             c->id);
+}
+
+/* No healthy primary: say which node it was and why, and ask for a probe so recovery does not
+ * wait out the backoff. */
+static void
+no_primary(pgr_router_t *r, const cand_t *c, int n, pgr_route_t *out)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i].state != PGR_NODE_HEALTHY)
+            pgr_cluster_probe(r->cluster, c[i].id);
+    for (int i = 0; i < n; i++)
+        if (c[i].role == PGR_ROLE_PRIMARY || c[i].role == PGR_ROLE_AUTO) {
+            route_error(out, "08006", "no healthy primary: node \"%s\" is %s", c[i].id,
+                        pgr_node_state_name(c[i].state));
+            return;
+        }
+    route_error(out, "08006", "no healthy primary among the %s nodes%s",
+                n ? "configured" : "(no)", "");
+}
+
+static void
+to_primary(pgr_router_t *r, const cand_t *c, int n, bool read, const char *why,
+           pgr_route_t *out)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i].state == PGR_NODE_HEALTHY && c[i].role == PGR_ROLE_PRIMARY) {
+            route_node(out, &c[i], read, why);
+            return;
+        }
+    no_primary(r, c, n, out);
+}
+
+static void
+to_replica(pgr_router_t *r, const cand_t *c, int n, uint64_t min_lsn, const char *why,
+           pgr_route_t *out)
+{
+    const cand_t *el[MAX_NODES];
+    int k = 0;
+    bool lagging = false, behind = false;
+
+    for (int i = 0; i < n; i++) {
+        if (c[i].state != PGR_NODE_HEALTHY || c[i].weight <= 0)
+            continue;
+        if (c[i].role == PGR_ROLE_PRIMARY && r->reads != PGR_READS_ANY)
+            continue;
+        if (c[i].role == PGR_ROLE_REPLICA) {
+            if (r->max_lag_ms > 0 && c[i].lag_s * 1000.0 > (double)r->max_lag_ms) {
+                lagging = true;
+                continue;
+            }
+            if (min_lsn && c[i].lsn < min_lsn) {
+                behind = true;
+                continue;
+            }
+        }
+        el[k++] = &c[i];
+    }
+    if (k == 0) {
+        char w[128];
+        snprintf(w, sizeof(w), "%s (no replica %s)", why,
+                 behind ? "has replayed the session's last write"
+                 : lagging ? "within max_replica_lag" : "healthy");
+        to_primary(r, c, n, true, w, out);
+        return;
+    }
+    const cand_t *pick = balance(r, el, k);
+    route_node(out, pick, true, why);
+    size_t l = strlen(out->reason);
+    snprintf(out->reason + l, sizeof(out->reason) - l, " (%s%s, lag %.1fs)",
+             r->balance == PGR_BALANCE_ROUND_ROBIN ? "round-robin"
+             : r->balance == PGR_BALANCE_RANDOM   ? "random" : "least-busy",
+             min_lsn ? ", read-your-writes" : "", pick->lag_s);
+}
+
+static void
+to_node(const cand_t *c, int n, const char *id, const char *why, pgr_route_t *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(c[i].id, id) == 0) {
+            route_node(out, &c[i], false, why);
+            return;
+        }
+    route_error(out, "42704", "node \"%s\" does not exist%s", id, "");
+}
+
+void
+pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
+{
+    cand_t c[MAX_NODES];
+    pgr_health_t h[MAX_NODES];
+    pgr_node_info_t info[MAX_NODES];
+    int n = gather(r, c, h, info);
+    bool read = req->cls == PGR_CLASS_READ || req->read_only_txn;
+
+    memset(out, 0, sizeof(*out));
+    switch (req->hint) {
+    case PGR_HINT_PRIMARY:
+        to_primary(r, c, n, false, "hint primary", out);
+        return;
+    case PGR_HINT_REPLICA:
+        to_replica(r, c, n, req->min_lsn, "hint replica", out);
+        return;
+    case PGR_HINT_NODE:
+        to_node(c, n, req->hint_node ? req->hint_node : "", "hint node", out);
+        return;
+    case PGR_HINT_BROADCAST:
+        out->kind = PGR_ROUTE_BROADCAST;
+        out->role = PGR_ROLE_AUTO;
+        out->read = read;
+        snprintf(out->reason, sizeof(out->reason), "hint broadcast -> every healthy node");
+        return;
+    case PGR_HINT_NONE:
+        break;
+    }
+    switch (req->session) {
+    case PGR_SESSION_ROUTE_PRIMARY:
+        to_primary(r, c, n, false, "pgrouter.route primary", out);
+        return;
+    case PGR_SESSION_ROUTE_REPLICA:
+        to_replica(r, c, n, req->min_lsn, "pgrouter.route replica", out);
+        return;
+    case PGR_SESSION_ROUTE_NODE:
+        to_node(c, n, req->session_node ? req->session_node : "", "pgrouter.route node", out);
+        return;
+    case PGR_SESSION_ROUTE_BROADCAST:
+        out->kind = PGR_ROUTE_BROADCAST;
+        out->role = PGR_ROLE_AUTO;
+        out->read = read;
+        snprintf(out->reason, sizeof(out->reason), "pgrouter.route broadcast -> every healthy node");
+        return;
+    case PGR_SESSION_ROUTE_AUTO:
+        break;
+    }
+    if (read && r->reads != PGR_READS_PRIMARY)
+        to_replica(r, c, n, req->min_lsn, req->read_only_txn ? "read-only transaction" : "read",
+                   out);
+    else
+        to_primary(r, c, n, read, read ? "read (routing.reads: primary)"
+                                        : pgr_stmt_class_name(req->cls), out);
+}
+
+int
+pgr_router_parse_session_route(pgr_router_t *r, const char *value, pgr_session_route_t *out,
+                               char *node, size_t nodecap, char *msg, size_t msgcap)
+{
+    for (int i = 0; i <= PGR_SESSION_ROUTE_BROADCAST; i++)
+        if (strcasecmp(value, session_route_names[i]) == 0) {
+            *out = (pgr_session_route_t)i;
+            if (nodecap)
+                node[0] = '\0';
+            return 0;
+        }
+    if (strncasecmp(value, "node:", 5) == 0 && value[5]) {
+        if (!pgr_cluster_has_node(r->cluster, value + 5)) {
+            snprintf(msg, msgcap, "node \"%s\" does not exist", value + 5);
+            return PGR_ENOENT;
+        }
+        *out = PGR_SESSION_ROUTE_NODE;
+        snprintf(node, nodecap, "%s", value + 5);
+        return 0;
+    }
+    snprintf(msg, msgcap,
+             "invalid value for parameter \"pgrouter.route\": \"%s\" (expected auto, primary, "
+             "replica, broadcast or node:ID)", value);
+    return PGR_EINVAL;
+}

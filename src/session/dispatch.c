@@ -1,0 +1,372 @@
+/* The start of a transaction (see dispatch.h). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "protocol/backend.h"
+#include "protocol/frontend.h"
+#include "protocol/writer.h"
+#include "route/classify.h"
+#include "session/dispatch.h"
+
+char
+pgr_dispatch_idle_status(const pgr_client_t *cl)
+{
+    return cl->held_begin ? 'T' : 'I';
+}
+
+static void
+send_msgs(pgr_client_t *cl, pgr_writer_t *w)
+{
+    if (w->err == 0 && w->len > 0 && pgr_conn_write(&cl->conn, w->buf, w->len) != 0)
+        pgr_conn_close(&cl->conn, PGR_ELIMIT);
+}
+
+/* CommandComplete tag and ReadyForQuery. */
+static void
+reply_tag(pgr_client_t *cl, const char *tag, char status)
+{
+    uint8_t buf[128];
+    pgr_writer_t w;
+
+    pgr_writer_init_fixed(&w, buf, sizeof(buf));
+    pgr_be_write_complete(&w, tag);
+    pgr_be_write_ready(&w, (uint8_t)status);
+    send_msgs(cl, &w);
+}
+
+void
+pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    pgr_frame_t f;
+
+    pgr_client_send_error(cl, "ERROR", sqlstate, NULL, "%s", message);
+    while (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
+           PGR_FRAME_OK) {
+        pgr_iobuf_consume(in, f.len);
+        if (f.type == 'Q' || f.type == 'S' || f.type == 'F') {
+            /* An error inside a held transaction aborts it, as on a server; nothing of it
+             * reached a server, so the client's ROLLBACK finds none there. */
+            pgr_client_send_ready(cl, cl->held_begin ? 'E' : 'I');
+            free(cl->held_msg);
+            cl->held_msg = NULL;
+            cl->held_begin = false;
+            break;
+        }
+    }
+}
+
+/* ---- pgrouter.* settings ----------------------------------------------------------------- */
+
+static const char *
+route_value(const pgr_client_t *cl, char *buf, size_t cap)
+{
+    if (cl->route == PGR_SESSION_ROUTE_NODE) {
+        snprintf(buf, cap, "node:%s", cl->route_node);
+        return buf;
+    }
+    return pgr_session_route_name(cl->route);
+}
+
+/* SET / RESET / SHOW of a pgrouter.* variable: reply into w (no ReadyForQuery). */
+static void
+pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
+{
+    char msg[256], buf[96];
+    const char *name = st->pgrvar_name;
+    bool route = strcmp(name, "pgrouter.route") == 0;
+    bool nodecol = strcmp(name, "pgrouter.node_column") == 0;
+
+    if (!route && !nodecol) {
+        snprintf(msg, sizeof(msg), "unrecognized configuration parameter \"%s\"", name);
+        pgr_be_write_error(w, false, "ERROR", "42704", msg, NULL,
+                           "pgrouter's settings are pgrouter.route and pgrouter.node_column.");
+        return;
+    }
+    switch (st->pgrvar) {
+    case PGR_PGRVAR_SHOW: {
+        pgr_be_field_t field = { .name = name, .type_oid = 25, .typlen = -1,
+                                 .typmod = -1, .format = 0 };
+        const char *v = route ? route_value(cl, buf, sizeof(buf)) : cl->node_column ? "on" : "off";
+        pgr_value_t col = { (const uint8_t *)v, (int32_t)strlen(v) };
+        pgr_be_write_rowdesc(w, 1, &field);
+        pgr_be_write_datarow(w, 1, &col);
+        pgr_be_write_complete(w, "SHOW");
+        return;
+    }
+    case PGR_PGRVAR_RESET:
+        if (route) {
+            cl->route = PGR_SESSION_ROUTE_AUTO;
+            cl->route_node[0] = '\0';
+        } else {
+            cl->node_column = cl->rt->cfg->broadcast.node_column;
+        }
+        pgr_be_write_complete(w, "RESET");
+        return;
+    case PGR_PGRVAR_SET:
+        if (st->pgrvar_bad) {
+            snprintf(msg, sizeof(msg), "invalid value for parameter \"%s\": a constant is needed",
+                     name);
+            pgr_be_write_error(w, false, "ERROR", "22023", msg, NULL, NULL);
+            return;
+        }
+        if (route) {
+            pgr_session_route_t r;
+            char node[PGR_NODE_ID_MAX];
+            int rc = pgr_router_parse_session_route(cl->rt->router, st->pgrvar_value, &r, node,
+                                                    sizeof(node), msg, sizeof(msg));
+            if (rc != 0) {
+                pgr_be_write_error(w, false, "ERROR", rc == PGR_ENOENT ? "42704" : "22023", msg,
+                                   NULL, NULL);
+                return;
+            }
+            cl->route = r;
+            snprintf(cl->route_node, sizeof(cl->route_node), "%s", node);
+        } else {
+            const char *v = st->pgrvar_value;
+            if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1")) {
+                cl->node_column = true;
+            } else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0")) {
+                cl->node_column = false;
+            } else {
+                snprintf(msg, sizeof(msg), "parameter \"%s\" requires a Boolean value", name);
+                pgr_be_write_error(w, false, "ERROR", "22023", msg, NULL, NULL);
+                return;
+            }
+        }
+        pgr_be_write_complete(w, "SET");
+        return;
+    default:
+        return;
+    }
+}
+
+/* A Query whose every statement is a pgrouter.* setting is answered here. */
+static bool
+answer_pgrvars(pgr_client_t *cl, const pgr_classification_t *c, char status)
+{
+    pgr_writer_t w;
+
+    if (c->n_stmts == 0 || c->parse_error)
+        return false;
+    for (int i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i].pgrvar == PGR_PGRVAR_NONE)
+            return false;
+    pgr_writer_init_grow(&w);
+    for (int i = 0; i < c->n_stmts; i++) {
+        size_t before = w.len;
+        pgrvar(cl, &c->stmts[i], &w);
+        if (w.len > before && w.buf[before] == 'E') {
+            if (status == 'T')
+                status = 'E';
+            break; /* an error ends a multi-statement query, as on a server */
+        }
+    }
+    pgr_be_write_ready(&w, (uint8_t)status);
+    send_msgs(cl, &w);
+    pgr_writer_free(&w);
+    return true;
+}
+
+static int
+classify(pgr_client_t *cl, const char *sql, size_t len, const pgr_classification_t **out)
+{
+    int rc = pgr_classify(cl->rt->classifier, sql, len, out);
+
+    if (rc != 0)
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory classifying a statement");
+    return rc;
+}
+
+bool
+pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    pgr_fe_query_t q;
+    const pgr_classification_t *c;
+
+    if (f->type != 'Q' || pgr_fe_query_decode(f->body, f->body_len, &q) != 0 ||
+        memmem(q.sql, q.len, "pgrouter.", 9) == NULL)
+        return false;
+    if (classify(cl, q.sql, q.len, &c) != 0)
+        return true; /* closed */
+    size_t flen = f->len;
+    if (!answer_pgrvars(cl, c, cl->srv ? cl->txn : pgr_dispatch_idle_status(cl)))
+        return false;
+    pgr_iobuf_consume(&cl->conn.in, flen);
+    return true;
+}
+
+/* ---- held BEGIN ------------------------------------------------------------------------- */
+
+static int
+hold_begin(pgr_client_t *cl, const pgr_frame_t *f, bool read_only)
+{
+    uint8_t *copy = malloc(f->len);
+
+    if (copy == NULL)
+        return PGR_ENOMEM;
+    memcpy(copy, pgr_iobuf_data(&cl->conn.in), f->len);
+    free(cl->held_msg);
+    cl->held_msg = copy;
+    cl->held_len = f->len;
+    cl->held_begin = true;
+    cl->held_read_only = read_only;
+    pgr_iobuf_consume(&cl->conn.in, f->len);
+    reply_tag(cl, "BEGIN", 'T');
+    return 0;
+}
+
+int
+pgr_dispatch_release_held(pgr_client_t *cl)
+{
+    int rc = 0;
+
+    if (!cl->held_begin)
+        return 0;
+    rc = pgr_iobuf_append(&cl->to_srv, cl->held_msg, cl->held_len);
+    if (rc == 0)
+        cl->swallow++;
+    free(cl->held_msg);
+    cl->held_msg = NULL;
+    cl->held_len = 0;
+    cl->held_begin = false;
+    return rc;
+}
+
+/* ---- the decision ------------------------------------------------------------------------ */
+
+static pgr_dispatch_t
+route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
+{
+    bool read_only = cl->held_begin && cl->held_read_only;
+
+    /* An explicit transaction may write later, whatever its first statement is: it goes to
+     * the primary unless it was begun READ ONLY (or its first statement makes it so), so a
+     * replica never answers 25006 "cannot execute ... in a read-only transaction". */
+    if (cl->held_begin && c && c->n_stmts == 1 && c->stmts[0].read_only_txn)
+        read_only = true;
+    if (cl->held_begin && !read_only)
+        cls = PGR_CLASS_WRITE;
+    pgr_route_req_t req = {
+        .cls = cls,
+        .read_only_txn = read_only,
+        .hint = c ? c->hint : PGR_HINT_NONE,
+        .hint_node = c ? c->hint_node : NULL,
+        .session = cl->route,
+        .session_node = cl->route_node,
+        .min_lsn = cl->rt->cfg->routing.read_your_writes == PGR_RYW_SESSION ? cl->ryw_lsn : 0,
+    };
+
+    if (c && c->hint_error) {
+        pgr_dispatch_fail(cl, "42601", c->hint_error_msg);
+        return PGR_DISPATCH_ANSWERED;
+    }
+    pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    pgr_debug("route", "client %llu: %s: %s", (unsigned long long)cl->id,
+              pgr_route_kind_name(cl->last_route.kind), cl->last_route.reason);
+    switch (cl->last_route.kind) {
+    case PGR_ROUTE_NODE:
+        snprintf(cl->node_id_buf, sizeof(cl->node_id_buf), "%s", cl->last_route.node_id);
+        cl->node_id = cl->node_id_buf;
+        cl->txn_read = cl->last_route.read;
+        return PGR_DISPATCH_ROUTE;
+    case PGR_ROUTE_BROADCAST:
+        pgr_dispatch_fail(cl, "0A000", "broadcast is not implemented yet");
+        return PGR_DISPATCH_ANSWERED;
+    case PGR_ROUTE_ERROR:
+    default:
+        pgr_dispatch_fail(cl, cl->last_route.sqlstate, cl->last_route.reason);
+        return PGR_DISPATCH_ANSWERED;
+    }
+}
+
+static pgr_dispatch_t
+begin_query(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    pgr_fe_query_t q;
+    const pgr_classification_t *c;
+
+    if (pgr_fe_query_decode(f->body, f->body_len, &q) != 0)
+        return route(cl, NULL, PGR_CLASS_WRITE); /* the server answers a malformed query */
+    if (classify(cl, q.sql, q.len, &c) != 0)
+        return PGR_DISPATCH_CLOSED;
+    if (answer_pgrvars(cl, c, pgr_dispatch_idle_status(cl))) {
+        pgr_iobuf_consume(&cl->conn.in, f->len);
+        return PGR_DISPATCH_ANSWERED;
+    }
+    if (c->n_stmts == 1 && !c->parse_error && c->hint == PGR_HINT_NONE && !c->hint_error) {
+        const pgr_stmt_info_t *st = &c->stmts[0];
+        if (st->cls == PGR_CLASS_BEGIN && !cl->held_begin) {
+            if (hold_begin(cl, f, st->read_only_txn) != 0) {
+                pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+                return PGR_DISPATCH_CLOSED;
+            }
+            return PGR_DISPATCH_ANSWERED;
+        }
+        if (cl->held_begin && (st->cls == PGR_CLASS_COMMIT || st->cls == PGR_CLASS_ROLLBACK)) {
+            /* An empty transaction: nothing ever reached a server. */
+            free(cl->held_msg);
+            cl->held_msg = NULL;
+            cl->held_begin = false;
+            pgr_iobuf_consume(&cl->conn.in, f->len);
+            reply_tag(cl, st->cls == PGR_CLASS_COMMIT ? "COMMIT" : "ROLLBACK", 'I');
+            return PGR_DISPATCH_ANSWERED;
+        }
+    }
+    return route(cl, c, c->cls);
+}
+
+pgr_dispatch_t
+pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    const pgr_classification_t *c = NULL;
+
+    switch (f->type) {
+    case 'Q':
+        return begin_query(cl, f);
+    case 'P': {
+        pgr_fe_parse_t m;
+        if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0)
+            return route(cl, NULL, PGR_CLASS_WRITE);
+        if (classify(cl, m.query, strlen(m.query), &c) != 0)
+            return PGR_DISPATCH_CLOSED;
+        return route(cl, c, c->cls);
+    }
+    case 'B': {
+        pgr_fe_bind_t m;
+        if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0)
+            return route(cl, NULL, PGR_CLASS_WRITE);
+        if (m.statement[0] == '\0')
+            return route(cl, NULL, cl->unnamed_cls);
+        pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, m.statement);
+        return route(cl, NULL, sm ? (pgr_stmt_class_t)sm->cls : PGR_CLASS_WRITE);
+    }
+    default:
+        /* Describe, Execute, Sync, Flush, FunctionCall, Close: whatever they touch was made on
+         * the primary, or they are harmless there. */
+        return route(cl, NULL, PGR_CLASS_WRITE);
+    }
+}
+
+int
+pgr_dispatch_login_node(pgr_client_t *cl, char *msg, size_t cap)
+{
+    pgr_route_req_t req = { .cls = PGR_CLASS_WRITE };
+
+    /* Session mode keeps this connection: it must be the primary. In transaction mode any
+     * healthy node can tell the server's settings, so a down primary does not stop logins. */
+    pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    if (cl->last_route.kind != PGR_ROUTE_NODE && cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION) {
+        req.cls = PGR_CLASS_READ;
+        pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    }
+    if (cl->last_route.kind != PGR_ROUTE_NODE) {
+        snprintf(msg, cap, "%s", cl->last_route.reason);
+        return PGR_EUNHEALTHY;
+    }
+    snprintf(cl->node_id_buf, sizeof(cl->node_id_buf), "%s", cl->last_route.node_id);
+    cl->node_id = cl->node_id_buf;
+    return 0;
+}

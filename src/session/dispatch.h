@@ -1,0 +1,38 @@
+/* The start of a transaction: what the first statement is decides where the transaction runs
+ * (route/router), unless pgrouter answers it itself — SET / SHOW / RESET of pgrouter.* settings,
+ * a malformed hint, a lone BEGIN (held, and sent with the next statement, which decides), or a
+ * COMMIT/ROLLBACK of a held BEGIN that never got a statement. */
+#ifndef PGR_SESSION_DISPATCH_H
+#define PGR_SESSION_DISPATCH_H
+
+#include "session/client.h"
+
+typedef enum {
+    PGR_DISPATCH_ANSWERED, /* the frame was consumed and answered; go on with the next one */
+    PGR_DISPATCH_ROUTE,    /* cl->last_route names a node: acquire a connection there */
+    PGR_DISPATCH_WAIT,     /* not enough input to decide yet */
+    PGR_DISPATCH_CLOSED,   /* the session ended */
+} pgr_dispatch_t;
+
+/* f is the first complete frame of a new transaction (no server linked). */
+pgr_dispatch_t pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f);
+
+/* A simple Query inside a linked transaction that only touches pgrouter.* settings is answered
+ * here; true when it was (the frame is consumed). */
+bool pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f);
+
+/* Answer the statement at the front of the input with an error, dropping what belongs to it up
+ * to and including the next Query / Sync, then ReadyForQuery — as a server does. */
+void pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message);
+
+/* The held BEGIN, if any, goes to the server now (appended to to_srv; its reply swallowed). */
+int pgr_dispatch_release_held(pgr_client_t *cl);
+
+/* Pick the node a login borrows a connection from (the primary; in transaction mode any healthy
+ * node when there is none). 0, or an error with msg. */
+int pgr_dispatch_login_node(pgr_client_t *cl, char *msg, size_t cap);
+
+/* The transaction status the client believes in while no server is linked. */
+char pgr_dispatch_idle_status(const pgr_client_t *cl);
+
+#endif
