@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -174,9 +175,10 @@ def init_data(port, scale, tmp):
     return big
 
 
-def start_pgrouter(procs, build, tmp, node_port, pool):
+def start_pgrouter(procs, build, tmp, node_port, pool, tag=""):
+    """pgrouter on a free port; its config and log are TMP/pgrouter{TAG}.yaml and .log."""
     port = free_port()
-    cfg = tmp / "pgrouter.yaml"
+    cfg = tmp / f"pgrouter{tag}.yaml"
     cfg.write_text(f"""# written by bench/bench.py
 listen: {{host: 127.0.0.1, port: {port}, max_clients: 30000}}
 auth: {{method: trust}}
@@ -187,16 +189,17 @@ log: {{level: warning}}
 nodes:
   - {{id: pg1, host: 127.0.0.1, port: {node_port}, ssl: {{mode: disable}}}}
 """)
-    logf = open(tmp / "pgrouter.log", "w")
+    logf = open(tmp / f"pgrouter{tag}.log", "w")
     p = procs.start("pgrouter", [str(build / "pgrouter"), "-c", str(cfg)], stdout=logf,
                     stderr=subprocess.STDOUT)
     wait_query(port)
     return p, port
 
 
-def start_pgbouncer(procs, tmp, node_port, pool):
+def start_pgbouncer(procs, tmp, node_port, pool, tag=""):
+    """PgBouncer on a free port, as postgres; its files are in TMP/pgbouncer{TAG}/."""
     port = free_port()
-    d = tmp / "pgbouncer"
+    d = tmp / f"pgbouncer{tag}"
     d.mkdir()
     (d / "userlist.txt").write_text('"app" "app"\n"postgres" ""\n')
     (d / "pgbouncer.ini").write_text(f"""; written by bench/bench.py
@@ -225,7 +228,7 @@ log_disconnections = 0
     # PgBouncer refuses to run as root; Popen's user= makes the child itself postgres, so the
     # pid we hold (and measure) is PgBouncer's own.
     p = procs.start("pgbouncer", ["pgbouncer", str(d / "pgbouncer.ini")],
-                    stdout=open(tmp / "pgbouncer.out", "w"), stderr=subprocess.STDOUT,
+                    stdout=open(d / "pgbouncer.out", "w"), stderr=subprocess.STDOUT,
                     **as_postgres_kw())
     wait_query(port)
     return p, port
@@ -299,7 +302,7 @@ def run_pgbench(port, args, duration, tmp, tx=None):
                           if "error" in ln.lower() or "FATAL" in ln or "aborted" in ln), "")
         notes.append(f"exit {r.returncode}: {first_err.strip()[:160]}")
     res["note"] = "; ".join(notes)
-    res["ok"] = r.returncode == 0 and res["tx"] > 0
+    res["ok"] = r.returncode == 0 and res["tx"] > 0 and not notes
     return res
 
 
@@ -352,13 +355,16 @@ def summarize_pgbench(ctx, variant):
         rows = [r for r in ctx.rounds_rows if r["variant"] == variant and r["target"] == t]
         if not rows:
             continue
-        tx = sum(r["tx"] for r in rows)
-        cpu = sum(r.get("cpu_s", 0.0) for r in rows)
+        # A run with errors (aborted clients, failed transactions) is not comparable: it is
+        # counted and its first error shown, but left out of the medians and the CPU figure.
+        good = [r for r in rows if r["ok"]]
+        tx = sum(r["tx"] for r in good)
+        cpu = sum(r.get("cpu_s", 0.0) for r in good)
         notes = sorted({r["note"] for r in rows if r["note"]})
         out[t] = {
-            "tps": median([r["tps"] for r in rows]),
-            "lat_med_ms": median([r["lat_med_ms"] for r in rows]),
-            "lat_p99_ms": median([r["lat_p99_ms"] for r in rows]),
+            "tps": median([r["tps"] for r in good]),
+            "lat_med_ms": median([r["lat_med_ms"] for r in good]),
+            "lat_p99_ms": median([r["lat_p99_ms"] for r in good]),
             "cpu_per_10k": (cpu / tx * 10000) if (t in ctx.pids and tx) else float("nan"),
             "failed_rounds": sum(1 for r in rows if not r["ok"]),
             "rounds": len(rows),
@@ -368,8 +374,12 @@ def summarize_pgbench(ctx, variant):
 
 
 def bench_idle(ctx, n):
-    """N idle clients on each proxy: RSS before/after, per-client KiB, select-only alongside."""
-    soft, _ = __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)
+    """N idle clients on each proxy: RSS before/after, per-client KiB, select-only alongside.
+
+    Each measurement uses a freshly started proxy (same settings as the main ones), so that
+    memory freed by earlier workloads cannot absorb the clients and both proxies start from the
+    same cold state."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     for t in ("pgrouter", "pgbouncer"):
         row = {"target": t, "n": n, "rss0": float("nan"), "rss1": float("nan"),
                "per_client_kib": float("nan"), "tps": float("nan"), "note": ""}
@@ -378,39 +388,56 @@ def bench_idle(ctx, n):
             row["note"] = f"skipped: ulimit -n is {soft}, needs {n + 200} (run as root)"
             log(f"workload 4 idle {n} {t}: {row['note']}")
             continue
-        pid = ctx.pids[t]
-        row["rss0"] = rss_kib(pid)
-        log(f"workload 4 idle {n} {t}: opening {n} connections")
-        p = ctx.procs.start("idle_clients", ["/usr/bin/python3", str(ROOT / "bench" / "idle_clients.py"),
-                                             "127.0.0.1", str(ctx.ports[t]), str(n)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        tag = f"-idle{n}"
+        if t == "pgrouter":
+            proxy, port = start_pgrouter(ctx.procs, ctx.build, ctx.tmp, ctx.ports["direct"],
+                                         ctx.pool, tag)
+        else:
+            proxy, port = start_pgbouncer(ctx.procs, ctx.tmp, ctx.ports["direct"], ctx.pool, tag)
         try:
-            line = p.stdout.readline().strip()
-            if not line.startswith("ready"):
-                row["note"] = f"idle clients failed: {line or 'no output'}"
-                log(f"  {row['note']}")
-                continue
-            row["open_s"] = float(line.split()[2])
-            time.sleep(1.0)
-            row["rss1"] = rss_kib(pid)
-            row["per_client_kib"] = (row["rss1"] - row["rss0"]) / n
-            res = run_pgbench(ctx.ports[t], ["-S", "-M", "simple", "-c", "32", "-j", "2"],
-                              ctx.duration, ctx.tmp)
-            row["tps"] = res["tps"]
-            row["note"] = res["note"]
-            row["rss2"] = rss_kib(pid)
-            log(f"  {t}: RSS {row['rss0']} -> {row['rss1']} KiB, "
-                f"{fmt(row['per_client_kib'])} KiB/client, select-only alongside tps "
-                f"{fmt(row['tps'])} {row['note']}")
+            measure_idle(ctx, row, proxy.pid, port, n)
         finally:
-            if p.poll() is None:
-                p.stdin.close()
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    pass
-            ctx.procs.stop(p)
+            ctx.procs.stop(proxy)
+
+
+def measure_idle(ctx, row, pid, port, n):
+    """Fill ROW: RSS of PID before, with N idle clients on PORT, and after they close; TPS
+    of a select-only run alongside them."""
+    t = row["target"]
+    row["rss0"] = rss_kib(pid)
+    log(f"workload 4 idle {n} {t}: opening {n} connections")
+    p = ctx.procs.start("idle_clients", ["/usr/bin/python3", str(ROOT / "bench" / "idle_clients.py"),
+                                         "127.0.0.1", str(port), str(n)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().strip()
+        if not line.startswith("ready"):
+            row["note"] = f"idle clients failed: {line or 'no output'}"
+            log(f"  {row['note']}")
+            return
+        row["open_s"] = float(line.split()[2])
         time.sleep(1.0)
+        row["rss1"] = rss_kib(pid)
+        row["per_client_kib"] = (row["rss1"] - row["rss0"]) / n
+        res = run_pgbench(port, ["-S", "-M", "simple", "-c", "32", "-j", "2"],
+                          ctx.duration, ctx.tmp)
+        row["tps"] = res["tps"]
+        row["note"] = res["note"]
+        row["rss2"] = rss_kib(pid)
+        log(f"  {t}: RSS {row['rss0']} -> {row['rss1']} KiB, "
+            f"{fmt(row['per_client_kib'])} KiB/client, select-only alongside tps "
+            f"{fmt(row['tps'])} {row['note']}")
+    finally:
+        if p.poll() is None:
+            p.stdin.close()
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
+        ctx.procs.stop(p)
+    time.sleep(2.0)
+    row["rss3"] = rss_kib(pid)
+    log(f"  {t}: RSS {row['rss3']} KiB 2 s after the idle clients closed")
 
 
 def bench_micro(ctx):
@@ -433,22 +460,28 @@ def bench_micro(ctx):
 
 
 def profile(ctx):
-    """perf record -g (software cpu-clock) on pgrouter while select-only runs; top symbols."""
-    out = ctx.results / "perf.data"
+    """perf record (cpu-clock sampling, DWARF call graphs) on pgrouter while pgbench -S runs.
+
+    Writes perf-self.txt (cost by symbol, self) and perf-children.txt (inclusive) to the
+    results; perf.data stays in the temp dir and goes with it."""
+    data = ctx.tmp / "perf.data"
     pid = ctx.pids["pgrouter"]
-    log("profile: perf record -g on pgrouter under pgbench -S -M extended -c 32")
-    rec = ctx.procs.start("perf", ["perf", "record", "-e", "cpu-clock", "-F", "999", "-g",
-                                   "-p", str(pid), "-o", str(out)],
+    secs = max(ctx.duration, 10)
+    log(f"profile: perf record on pgrouter under pgbench -S -M simple -c 32 for {secs} s")
+    rec = ctx.procs.start("perf", ["perf", "record", "-e", "cpu-clock", "-F", "499",
+                                   "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(data)],
                           stdout=subprocess.DEVNULL, stderr=open(ctx.tmp / "perf.err", "w"))
-    time.sleep(0.5)
-    run_pgbench(ctx.ports["pgrouter"], ["-S", "-M", "extended", "-c", "32", "-j", "2"],
-                max(ctx.duration, 10), ctx.tmp)
-    ctx.procs.stop(rec, sig=signal.SIGINT, timeout=60)
-    for kind, extra in (("self", ["--no-children"]), ("children", ["--children"])):
-        r = subprocess.run(["perf", "report", "-i", str(out), "--stdio", "--percent-limit", "1",
-                            "-g", "none", "--sort", "symbol", *extra],
-                           capture_output=True, text=True)
-        (ctx.results / f"perf-{kind}.txt").write_text(r.stdout + r.stderr)
+    time.sleep(1.0)
+    res = run_pgbench(ctx.ports["pgrouter"], ["-S", "-M", "simple", "-c", "32", "-j", "2"],
+                      secs, ctx.tmp)
+    ctx.procs.stop(rec, sig=signal.SIGINT, timeout=120)
+    header = (f"pgrouter pid {pid}, pgbench -S -M simple -c 32 -T {secs}: tps {fmt(res['tps'])}\n"
+              f"perf record -e cpu-clock -F 499 --call-graph dwarf\n\n")
+    for kind, extra in (("self", ["--no-children", "-g", "none"]),
+                        ("children", ["--children", "-g", "none"])):
+        r = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--percent-limit", "0.5",
+                            "--sort", "dso,symbol", *extra], capture_output=True, text=True)
+        (ctx.results / f"perf-{kind}.txt").write_text(header + r.stdout + r.stderr)
     log(f"profile: {ctx.results}/perf-self.txt, perf-children.txt")
 
 
@@ -457,7 +490,7 @@ def profile(ctx):
 
 CSV_COLS = ["workload", "variant", "target", "tps", "mb_s", "lat_med_ms", "lat_p99_ms",
             "ratio_direct", "ratio_pgbouncer", "cpu_s_per_10k_tx", "rss_before_kib",
-            "rss_after_kib", "kib_per_client", "failed_rounds", "rounds", "notes"]
+            "rss_after_kib", "kib_per_client", "rss_closed_kib", "failed_rounds", "rounds", "notes"]
 
 
 def machine_lines(ctx):
@@ -494,7 +527,7 @@ def write_report(ctx):
                  if any(r["variant"] == v for r in ctx.rounds_rows)}
 
     md += ["## Throughput and latency (workloads 1–3)", "",
-           "Median over rounds. p99 = 99th percentile (nearest rank) of every transaction's "
+           "Median over the rounds without errors (a run with aborted clients or failed transactions is counted under failed rounds, its first error in notes). p99 = 99th percentile (nearest rank) of every transaction's "
            "latency in one run, from `pgbench --log`; the table shows the median of the rounds' "
            "p99s. CPU = the proxy's utime+stime (/proc/PID/stat) per 10,000 transactions.", "",
            "| # | workload | target | TPS | × direct | pgrouter ÷ PgBouncer | latency median ms "
@@ -545,19 +578,23 @@ def write_report(ctx):
         base = summaries.get("select-simple", {})
         md += ["", "## Idle clients (workload 4)", "",
                "N connections complete startup and stay idle (bench/idle_clients.py); VmRSS of the "
-               "proxy before and 1 s after they are all ready; per client = delta / N. Alongside, "
+               "proxy before and 1 s after they are all ready; per client = delta / N; and 2 s after they "
+               "closed. Alongside, "
                f"`pgbench -S -M simple -c 32` for {ctx.duration} s (one run).", "",
                "| target | idle clients | RSS before KiB | RSS with idle KiB | KiB per client "
-               "| select-only TPS alongside | × its TPS without idle clients | notes |",
-               "|---|---:|---:|---:|---:|---:|---:|---|"]
+               "| select-only TPS alongside | × its TPS without idle clients "
+               "| RSS after close KiB | notes |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in ctx.idle_rows:
             plain = base.get(r["target"], {}).get("tps", float("nan"))
             md.append(f"| {r['target']} | {r['n']:,} | {fmt(r['rss0'], 0)} | {fmt(r['rss1'], 0)} | "
                       f"{fmt(r['per_client_kib'])} | {fmt(r['tps'], 0)} | "
-                      f"{fmt(ratio(r['tps'], plain))} | {r['note']} |")
+                      f"{fmt(ratio(r['tps'], plain))} | {fmt(r.get('rss3', float('nan')), 0)} | "
+                      f"{r['note']} |")
             csv_rows.append({"workload": 4, "variant": f"idle-{r['n']}", "target": r["target"],
                              "tps": r["tps"], "rss_before_kib": r["rss0"],
                              "rss_after_kib": r["rss1"], "kib_per_client": r["per_client_kib"],
+                             "rss_closed_kib": r.get("rss3", float("nan")),
                              "rounds": 1, "notes": r["note"]})
 
     md += ["", "## Router and broadcast (workload 6)", "",
