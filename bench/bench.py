@@ -47,7 +47,12 @@ PGBENCH_VARIANTS = {
     "churn": (3, "pgbench -C -S -c 8 (connection churn)", ["-C", "-S", "-c", "8", "-j", "2"]),
     "large": (5, f"SELECT {LARGE_ROWS // 1000}k rows x {LARGE_WIDTH} B, -c 1",
               ["-M", "simple", "-c", "1", "-f", "{big}"]),
+    "router": (6, "pgbench -S -M simple -c 32 over a primary and two replicas",
+               ["-S", "-M", "simple", "-c", "32", "-j", "2"]),
 }
+# Workload 6's targets: the primary directly, and pgrouter in front of all three nodes sending
+# reads to the replicas (routing.reads: replicas) or to the primary (routing.reads: primary).
+ROUTER_TARGETS = ("direct", "pgrouter-replicas", "pgrouter-primary")
 WORKLOAD_NAMES = {"select": 1, "tpcb": 2, "churn": 3, "idle": 4, "large": 5, "router": 6,
                   "micro": 7}
 
@@ -143,16 +148,49 @@ def as_postgres_kw():
 # Setup
 
 
-def start_node(procs, tmp):
+def start_nodes(procs, tmp, replicas):
+    """pg1, plus REPLICAS streaming replicas pg2.. of it. Returns {node id: port}."""
     d = tmp / "cluster"
     procs.cluster_dir = d
-    out = subprocess.run([str(CLUSTER_SH), "start", "1", "--dir", str(d)], check=True,
-                         capture_output=True, text=True).stdout
-    for line in out.splitlines():
+    r = subprocess.run([str(CLUSTER_SH), "start", str(1 + replicas), "--replicas", str(replicas),
+                        "--dir", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"cluster.sh start: {r.stderr.strip()}")
+    ports = {}
+    for line in r.stdout.splitlines():
         f = line.split()
-        if f and f[0] == "node" and f[1] == "pg1":
-            return int(f[3])
-    raise RuntimeError(f"cluster.sh start printed no node: {out!r}")
+        if f and f[0] == "node":
+            ports[f[1]] = int(f[3])
+    if "pg1" not in ports:
+        raise RuntimeError(f"cluster.sh start printed no pg1: {r.stdout!r}")
+    return ports
+
+
+def psql_value(port, sql):
+    r = subprocess.run(["psql", "-X", "-qAt", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                        "-d", "app", "-c", sql], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{sql}: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+def wait_replicas(nodes, timeout=120.0):
+    """Wait until every replica has replayed what the primary has written so far."""
+    lsn = psql_value(nodes["pg1"], "SELECT pg_current_wal_lsn()")
+    deadline = time.monotonic() + timeout
+    for n, port in nodes.items():
+        if n == "pg1":
+            continue
+        while psql_value(port, f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'") != "t":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replica {n} did not catch up with {lsn}")
+            time.sleep(0.2)
+
+
+def xact_counts(nodes):
+    """Committed transactions in database app, per node (pg_stat_database)."""
+    return {n: int(psql_value(p, "SELECT xact_commit FROM pg_stat_database WHERE datname = 'app'"))
+            for n, p in nodes.items()}
 
 
 def init_data(port, scale, tmp):
@@ -175,8 +213,12 @@ def init_data(port, scale, tmp):
     return big
 
 
-def start_pgrouter(procs, build, tmp, node_port, pool, tag=""):
-    """pgrouter on a free port; its config and log are TMP/pgrouter{TAG}.yaml and .log."""
+def start_pgrouter(procs, build, tmp, node_port, pool, tag="", nodes=None, reads="replicas"):
+    """pgrouter on a free port; its config and log are TMP/pgrouter{TAG}.yaml and .log.
+    In front of NODES ({id: port}) if given, else of pg1 on NODE_PORT alone."""
+    nodes = nodes or {"pg1": node_port}
+    node_yaml = "\n".join(f"  - {{id: {n}, host: 127.0.0.1, port: {p}, ssl: {{mode: disable}}}}"
+                          for n, p in nodes.items())
     port = free_port()
     cfg = tmp / f"pgrouter{tag}.yaml"
     cfg.write_text(f"""# written by bench/bench.py
@@ -185,9 +227,10 @@ auth: {{method: trust}}
 tls: {{mode: disable}}
 pool: {{mode: transaction, max_size: {pool}, acquire_timeout: 30s}}
 health: {{interval: 1s, timeout: 1s}}
+routing: {{reads: {reads}}}
 log: {{level: warning}}
 nodes:
-  - {{id: pg1, host: 127.0.0.1, port: {node_port}, ssl: {{mode: disable}}}}
+{node_yaml}
 """)
     logf = open(tmp / f"pgrouter{tag}.log", "w")
     p = procs.start("pgrouter", [str(build / "pgrouter"), "-c", str(cfg)], stdout=logf,
@@ -329,29 +372,47 @@ def ratio(a, b):
 # Workloads
 
 
-def bench_pgbench(ctx, variant):
-    """Rounds of VARIANT, interleaved direct, pgrouter, pgbouncer, direct, …"""
+def bench_pgbench(ctx, variant, targets=TARGETS):
+    """Rounds of VARIANT, interleaved over TARGETS: direct, pgrouter, pgbouncer, direct, …
+    With more than one node, each run also records its share of transactions per node."""
     num, desc, args = PGBENCH_VARIANTS[variant]
     args = [a.replace("{big}", str(ctx.big)) for a in args]
     tx = ctx.large_tx if variant == "large" else None
-    log(f"workload {num} {variant}: {ctx.rounds} rounds x {len(TARGETS)} targets")
+    spread = variant == "router"
+    log(f"workload {num} {variant}: {ctx.rounds} rounds x {len(targets)} targets")
     for rnd in range(1, ctx.rounds + 1):
-        for t in TARGETS:
+        for t in targets:
             pid = ctx.pids.get(t)
             cpu0 = proc_stat_ticks(pid) if pid else None
+            x0 = xact_counts(ctx.nodes) if spread else None
             res = run_pgbench(ctx.ports[t], args, ctx.duration, ctx.tmp, tx=tx)
             if pid:
                 res["cpu_s"] = (proc_stat_ticks(pid) - cpu0) / CLK_TCK
+            if spread:
+                x1 = xact_counts(ctx.nodes)
+                res["spread"] = {n: x1[n] - x0[n] for n in ctx.nodes}
             res.update(workload=num, variant=variant, target=t, round=rnd)
             ctx.rounds_rows.append(res)
             log(f"  {variant} round {rnd} {t}: tps {fmt(res['tps'])} p99 "
                 f"{fmt(res['lat_p99_ms'], 3)} ms {res['note']}")
 
 
+def spread_text(spreads):
+    """'pg1 1 % · pg2 50 % · pg3 49 %': each node's share of the transactions, all rounds."""
+    if not spreads:
+        return ""
+    tot = {}
+    for sp in spreads:
+        for n, v in sp.items():
+            tot[n] = tot.get(n, 0) + v
+    allv = sum(tot.values()) or 1
+    return " · ".join(f"{n} {100 * v / allv:.0f} %" for n, v in sorted(tot.items()))
+
+
 def summarize_pgbench(ctx, variant):
     """Per target: median tps/latency over rounds; CPU s per 10k tx over all rounds."""
     out = {}
-    for t in TARGETS:
+    for t in (ROUTER_TARGETS if variant == "router" else TARGETS):
         rows = [r for r in ctx.rounds_rows if r["variant"] == variant and r["target"] == t]
         if not rows:
             continue
@@ -365,12 +426,34 @@ def summarize_pgbench(ctx, variant):
             "tps": median([r["tps"] for r in good]),
             "lat_med_ms": median([r["lat_med_ms"] for r in good]),
             "lat_p99_ms": median([r["lat_p99_ms"] for r in good]),
-            "cpu_per_10k": (cpu / tx * 10000) if (t in ctx.pids and tx) else float("nan"),
+            "cpu_per_10k": (cpu / tx * 10000) if (any("cpu_s" in r for r in good) and tx)
+                           else float("nan"),
             "failed_rounds": sum(1 for r in rows if not r["ok"]),
+            "spread": spread_text([r["spread"] for r in good if "spread" in r]),
             "rounds": len(rows),
             "notes": "; ".join(notes),
         }
     return out
+
+
+def bench_router(ctx):
+    """Workload 6: select-only over pg1 and its two replicas through two extra pgrouters, one
+    sending reads to the replicas and one to the primary, interleaved with pg1 directly."""
+    started = []
+    try:
+        for reads in ("replicas", "primary"):
+            p, port = start_pgrouter(ctx.procs, ctx.build, ctx.tmp, None, ctx.pool,
+                                     tag=f"-reads-{reads}", nodes=ctx.nodes, reads=reads)
+            started.append(p)
+            ctx.ports[f"pgrouter-{reads}"], ctx.pids[f"pgrouter-{reads}"] = port, p.pid
+        # Reads go to replicas only once the health checks have seen them as replicas.
+        time.sleep(2.5)
+        bench_pgbench(ctx, "router", ROUTER_TARGETS)
+    finally:
+        for p in started:
+            ctx.procs.stop(p)
+        for reads in ("replicas", "primary"):
+            ctx.pids.pop(f"pgrouter-{reads}", None)
 
 
 def bench_idle(ctx, n):
@@ -547,7 +630,7 @@ def write_report(ctx):
                              "ratio_pgbouncer": rb, "cpu_s_per_10k_tx": x["cpu_per_10k"],
                              "failed_rounds": x["failed_rounds"], "rounds": x["rounds"],
                              "notes": x["notes"]})
-            if v == "large":
+            if v in ("large", "router"):
                 continue
             md.append(f"| {num} | {desc} | {t} | {fmt(x['tps'], 0)} | "
                       f"{fmt(rd) if t != 'direct' else ''} | {fmt(rb) if t == 'pgrouter' else ''} | "
@@ -597,9 +680,33 @@ def write_report(ctx):
                              "rss_closed_kib": r.get("rss3", float("nan")),
                              "rounds": 1, "notes": r["note"]})
 
-    md += ["", "## Router and broadcast (workload 6)", "",
-           "not yet: pgrouter does not route by statement or broadcast yet.", ""]
-    csv_rows.append({"workload": 6, "variant": "router-broadcast", "target": "pgrouter",
+    md += ["", "## Router and broadcast (workload 6)", ""]
+    if "router" in summaries:
+        s = summaries["router"]
+        d = s.get("direct", {}).get("tps", float("nan"))
+        md += [f"{PGBENCH_VARIANTS['router'][1]}: pg1 directly, and pgrouter in front of pg1, "
+               "pg2, pg3 with `routing.reads: replicas` (reads balanced over the replicas) or "
+               "`routing.reads: primary` (every statement classified, then sent to pg1). Spread = "
+               "each node's share of the committed transactions in database app during the runs "
+               "(pg_stat_database; includes pgrouter's health checks).", "",
+               "| target | TPS | × direct | latency median ms | latency p99 ms | CPU s / 10k tx "
+               "| spread | failed rounds | notes |",
+               "|---|---:|---:|---:|---:|---:|---|---:|---|"]
+        for t, x in s.items():
+            md.append(f"| {t} | {fmt(x['tps'], 0)} | {fmt(ratio(x['tps'], d)) if t != 'direct' else ''}"
+                      f" | {fmt(x['lat_med_ms'], 3)} | {fmt(x['lat_p99_ms'], 3)} | "
+                      f"{fmt(x['cpu_per_10k'], 3) if t != 'direct' else ''} | {x['spread']} | "
+                      f"{x['failed_rounds']}/{x['rounds']} | {x['notes']} |")
+            # The csv row was written by the loop above; add the spread to its notes.
+            for c in csv_rows:
+                if c["variant"] == "router" and c["target"] == t:
+                    c["notes"] = "; ".join(filter(None, [x["spread"], x["notes"]]))
+        md.append("")
+    else:
+        md += ["Router: not run (select it with --only 6 or run all workloads).", ""]
+    md += ["Broadcast latency over 1, 2, 3 nodes: not yet (pgrouter answers a broadcast with "
+           "SQLSTATE 0A000 \"broadcast is not implemented yet\").", ""]
+    csv_rows.append({"workload": 6, "variant": "broadcast", "target": "pgrouter",
                      "notes": "not yet"})
 
     if ctx.micro:
@@ -709,7 +816,7 @@ def main():
     ctx = Ctx()
     ctx.quick = a.quick
     ctx.rounds = a.rounds or (3 if a.quick else 5)
-    ctx.duration = a.duration or (2 if a.quick else 8)
+    ctx.duration = a.duration or (1 if a.quick else 7)
     ctx.large_tx = 5 if a.quick else 20
     ctx.pool, ctx.scale = a.pool_size, a.scale
     ctx.tmp, ctx.build = a.tmp.resolve(), a.build.resolve()
@@ -742,17 +849,26 @@ def main():
         needs_servers = ctx.only - {7}
         ctx.ports, ctx.pids = {}, {}
         if needs_servers:
-            log("starting a PostgreSQL node (tests/cluster.sh)")
-            node = start_node(procs, ctx.tmp)
+            # Workload 6 needs two replicas; they stream from pg1 during every workload (the
+            # same for all targets) and serve only workload 6's reads.
+            replicas = 2 if 6 in ctx.only else 0
+            log(f"starting PostgreSQL: pg1{f' and {replicas} replicas' if replicas else ''} "
+                "(tests/cluster.sh)")
+            ctx.nodes = start_nodes(procs, ctx.tmp, replicas)
+            node = ctx.nodes["pg1"]
             ctx.big = init_data(node, ctx.scale, ctx.tmp)
+            if replicas:
+                wait_replicas(ctx.nodes)
             r, rport = start_pgrouter(procs, ctx.build, ctx.tmp, node, ctx.pool)
             b, bport = start_pgbouncer(procs, ctx.tmp, node, ctx.pool)
             ctx.ports = {"direct": node, "pgrouter": rport, "pgbouncer": bport}
             ctx.pids = {"pgrouter": r.pid, "pgbouncer": b.pid}
             log(f"node :{node}, pgrouter :{rport} pid {r.pid}, pgbouncer :{bport} pid {b.pid}")
         for v, (num, _, _) in PGBENCH_VARIANTS.items():
-            if num in ctx.only or v in ctx.only:
+            if v != "router" and (num in ctx.only or v in ctx.only):
                 bench_pgbench(ctx, v)
+        if 6 in ctx.only:
+            bench_router(ctx)
         if 4 in ctx.only:
             for n in ctx.idle_ns:
                 bench_idle(ctx, n)

@@ -5,8 +5,9 @@
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--only W[,W...]] [--pool-size N]
 #                [--scale N] [--profile]
 #
-#   --quick        under 3 minutes: 3 rounds of 2 s, 1,000 idle clients only
-#   (default)      full run, under 20 minutes: 5 rounds of 8 s, 1,000 and 10,000 idle clients
+#   --quick        under 3 minutes: 3 rounds of 1 s, 1,000 idle clients only (checks that
+#                  everything runs; its numbers are rough)
+#   (default)      full run, under 20 minutes: 5 rounds of 7 s, 1,000 and 10,000 idle clients
 #   --only W       workloads by number (1-7) or name: select, tpcb, churn, idle, large, router,
 #                  micro, or one variant (select-simple, select-extended, select-prepared,
 #                  select-c1, tpcb, churn, large)
