@@ -157,23 +157,44 @@ tok_is(const tok_t *t, const char *kw)
     return t->kind == T_WORD && strlen(kw) == t->len && strncasecmp(t->s, kw, t->len) == 0;
 }
 
-/* Describe t for a message: `"word"` (control bytes as '?', at most 40 bytes) or "end of
- * input". */
+/* Append up to max bytes of s[0..n) to buf[*o..cap) for a message: valid UTF-8 kept, control
+ * characters and invalid bytes as '?', "..." when cut. Keeps room for the NUL and one more. */
+static void
+put_shown(char *buf, size_t cap, size_t *o, const char *s, size_t n, size_t max)
+{
+    size_t i = 0;
+    while (i < n && i < max) {
+        size_t k = pgr_report_utf8_seq(s + i, n - i);
+        unsigned char c = (unsigned char)s[i];
+        if (k == 0 || (k == 1 && (c < 0x20 || c == 0x7f)))
+            k = 0;
+        if (*o + (k ? k : 1) + 5 > cap)
+            break;
+        if (k == 0) {
+            buf[(*o)++] = '?';
+            i++;
+        } else {
+            memcpy(buf + *o, s + i, k);
+            *o += k;
+            i += k;
+        }
+    }
+    if (i < n && *o + 5 <= cap) {
+        memcpy(buf + *o, "...", 3);
+        *o += 3;
+    }
+    buf[*o] = '\0';
+}
+
+/* Describe t for a message: `"word"` (at most 40 bytes, see put_shown) or "end of input". */
 static const char *
 tok_show(const tok_t *t, char *buf, size_t cap)
 {
+    size_t o = 0;
     if (t->kind == T_END)
         return "end of input";
-    size_t n = t->len < 40 ? t->len : 40, o = 0;
     buf[o++] = '"';
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)t->s[i];
-        buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    if (n < t->len && o + 6 < cap) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
+    put_shown(buf, cap - 1, &o, t->s, t->len, 40);
     buf[o++] = '"';
     buf[o] = '\0';
     return buf;
@@ -321,22 +342,15 @@ first_words(const char *sql, size_t len, char *buf, size_t cap)
     pgr_admin_err_t dummy;
     lex_t lx = { sql, sql + len, &dummy, false, false };
     size_t o = 0;
+    buf[0] = '\0';
     for (int i = 0; i < 2; i++) {
         tok_t t = lex_next(&lx);
         if (t.kind == T_END || t.kind == T_SEMI)
             break;
-        if (i > 0 && o + 1 < cap)
+        if (i > 0 && o + 2 < cap)
             buf[o++] = ' ';
-        for (size_t j = 0; j < t.len && j < 40 && o + 4 < cap; j++) {
-            unsigned char c = (unsigned char)t.s[j];
-            buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-        }
-        if (t.len > 40 && o + 4 < cap) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-        }
+        put_shown(buf, cap, &o, t.s, t.len, 40);
     }
-    buf[o] = '\0';
 }
 
 int
@@ -349,6 +363,13 @@ pgr_admin_parse(const char *sql, size_t len, pgr_admin_cmd_t *cmd, pgr_admin_err
     memset(cmd, 0, sizeof(*cmd));
     memset(err, 0, sizeof(*err));
     tok_t t = lex_next(&lx);
+    if (t.kind == T_SEMI) {
+        /* ";" alone is an empty query, as in PostgreSQL. */
+        const char *save = lx.p;
+        if (lex_next(&lx).kind == T_END && !lx.failed)
+            t.kind = T_END;
+        lx.p = save;
+    }
     if (t.kind == T_END && !lx.failed) {
         cmd->verb = PGR_ADMIN_EMPTY;
         return 0;
@@ -426,7 +447,9 @@ pgr_admin_parse(const char *sql, size_t len, pgr_admin_cmd_t *cmd, pgr_admin_err
         if (!tok_is(&kw, "route"))
             goto unrecognized;
         cmd->verb = PGR_ADMIN_EXPLAIN_ROUTE;
-        skip_space(&lx);
+        /* Only white space: a leading comment may be a routing hint. */
+        while (lx.p < lx.end && (*lx.p == ' ' || *lx.p == '\t' || *lx.p == '\n' || *lx.p == '\r'))
+            lx.p++;
         const char *e = lx.end;
         while (e > lx.p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
             e--;
@@ -446,6 +469,11 @@ pgr_admin_parse(const char *sql, size_t len, pgr_admin_cmd_t *cmd, pgr_admin_err
             goto fail;
         }
         memcpy(cmd->channel, ch.s, ch.len);
+        if (!pgr_report_utf8_valid(cmd->channel, ch.len)) {
+            lex_fail(&lx, "LISTEN pgrouter_events", "syntax error in LISTEN: invalid channel "
+                     "name %s", tok_show(&ch, shown, sizeof(shown)));
+            goto fail;
+        }
         parse_end(&lx, "LISTEN", "LISTEN pgrouter_events");
     } else {
         goto unrecognized;
@@ -536,7 +564,9 @@ add_node(pgr_runtime_t *rt, const pgr_admin_cmd_t *cmd, pgr_writer_t *out)
         pgr_writer_fail(out, PGR_ENOMEM);
         return;
     default:
-        /* The cluster's messages name the bad key or value, never a password. */
+        /* The cluster's messages name the bad key or value, never a password; they may echo
+         * what was typed, so only valid UTF-8 goes out. */
+        pgr_report_utf8_sanitize(err);
         reply_error(out, "22023", usage_add, "cannot add node \"%s\": %s", cmd->node, err);
         return;
     }
@@ -575,9 +605,11 @@ set_node(pgr_runtime_t *rt, const pgr_admin_cmd_t *cmd, pgr_writer_t *out)
         return;
     }
     set_node_options(rt, cmd);
-    pgr_info("admin", "SET NODE %s:%s%s%s%d", cmd->node,
-             cmd->has_role ? " role " : "", cmd->has_role ? pgr_role_name(cmd->role) : "",
-             cmd->has_weight ? " weight " : "", cmd->has_weight ? cmd->weight : 0);
+    char weight[32] = "";
+    if (cmd->has_weight)
+        snprintf(weight, sizeof(weight), " weight %d", cmd->weight);
+    pgr_info("admin", "SET NODE %s:%s%s%s", cmd->node, cmd->has_role ? " role " : "",
+             cmd->has_role ? pgr_role_name(cmd->role) : "", weight);
     pgr_be_write_complete(out, "SET NODE");
 }
 

@@ -40,17 +40,32 @@ rows_begin(rows_t *r, pgr_writer_t *w, const col_t *cols, int n)
     r->nrows = 0;
 }
 
-/* One row of ncols text values; NULL is SQL NULL. */
+/* One row of ncols text values; NULL is SQL NULL. A value that is not valid UTF-8 (a node's
+ * error text in another encoding, say) goes out with '?' for each bad byte. */
 static void
 rows_add(rows_t *r, const char *const *vals)
 {
     pgr_value_t v[32];
+    char *fixed[32] = { 0 };
     for (int i = 0; i < r->ncols; i++) {
-        v[i].data = (const uint8_t *)vals[i];
-        v[i].len = vals[i] ? (int32_t)strlen(vals[i]) : -1;
+        const char *s = vals[i];
+        size_t n = s ? strlen(s) : 0;
+        if (s && !pgr_report_utf8_valid(s, n)) {
+            if (!(fixed[i] = strdup(s))) {
+                pgr_writer_fail(r->w, PGR_ENOMEM);
+                goto done;
+            }
+            pgr_report_utf8_sanitize(fixed[i]);
+            s = fixed[i];
+        }
+        v[i].data = (const uint8_t *)s;
+        v[i].len = s ? (int32_t)n : -1;
     }
     pgr_be_write_datarow(r->w, r->ncols, v);
     r->nrows++;
+done:
+    for (int i = 0; i < r->ncols; i++)
+        free(fixed[i]);
 }
 
 static void

@@ -10,7 +10,9 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "net/listener.h"
+#include "ops/admin.h"
 #include "ops/daemon.h"
+#include "ops/http.h"
 #include "pgrouter/cluster.h"
 #include "route/classify.h"
 #include "route/router.h"
@@ -22,6 +24,7 @@ typedef struct daemon {
     pgr_runtime_t rt;
     pgr_auth_secret_t secret;
     uv_signal_t sigterm, sigint, sighup;
+    pgr_http_t *http;         /* admin.http: /healthz, /status, /metrics; NULL when not set */
     uv_timer_t drain_timer;   /* checks every 100 ms whether the sessions are gone */
     uint64_t drain_deadline;  /* loop time (ms) after which sessions are closed by force */
     bool stopping;
@@ -42,6 +45,9 @@ cluster_down_cb(pgr_cluster_t *c, int status, void *arg)
     (void)c;
     (void)status;
     pgr_info("main", "all node pools closed");
+    /* HTTP stays up through the drain (/healthz answers 503 "shutting down") and goes last. */
+    pgr_http_close(d->http);
+    d->http = NULL;
     uv_close((uv_handle_t *)&d->sigterm, close_cb_noop);
     uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
     uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
@@ -184,8 +190,17 @@ pgr_daemon_run(pgr_config_t *cfg)
         goto fail;
     }
     rt->explain_route = explain_route;
+    pgr_admin_install(rt);
     if ((rc = pgr_listener_start(&loop, cfg, accept_cb, rt, &rt->listener)) != 0) {
         pgr_error("main", "cannot listen: %s", pgr_strerror(rc));
+        pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto fail;
+    }
+    if (cfg->admin.http && (rc = pgr_http_start(rt, &d->http)) != 0) {
+        /* pgr_http_start logged the address and the reason. */
+        pgr_listener_close(rt->listener, NULL);
+        rt->listener = NULL;
         pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         goto fail;

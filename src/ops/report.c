@@ -84,12 +84,14 @@ pgr_report_lsn(uint64_t lsn, char *buf, size_t cap)
     snprintf(buf, cap, "%X/%X", (unsigned)(lsn >> 32), (unsigned)(lsn & 0xffffffffu));
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p)
+size_t
+pgr_report_utf8_seq(const char *s, size_t avail)
 {
+    const unsigned char *p = (const unsigned char *)s;
     size_t n;
     uint32_t cp;
+    if (avail == 0)
+        return 0;
     if (p[0] < 0x80)
         return 1;
     if ((p[0] & 0xe0) == 0xc0) {
@@ -104,8 +106,10 @@ utf8_len(const unsigned char *p)
     } else {
         return 0;
     }
+    if (n > avail)
+        return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+        if ((p[i] & 0xc0) != 0x80)
             return 0;
         cp = (cp << 6) | (p[i] & 0x3f);
     }
@@ -118,16 +122,31 @@ utf8_len(const unsigned char *p)
 bool
 pgr_report_utf8_valid(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        if (*p == 0)
+    size_t i = 0;
+    while (i < n) {
+        size_t k = s[i] ? pgr_report_utf8_seq(s + i, n - i) : 0;
+        if (k == 0)
             return false;
-        size_t k = utf8_len(p); /* stops at a NUL, so never reads past a terminated s */
-        if (k == 0 || k > (size_t)(end - p))
-            return false;
-        p += k;
+        i += k;
     }
     return true;
+}
+
+bool
+pgr_report_utf8_sanitize(char *s)
+{
+    bool changed = false;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = pgr_report_utf8_seq(s + i, n - i);
+        if (k == 0) {
+            s[i] = '?';
+            changed = true;
+            k = 1;
+        }
+        i += k;
+    }
+    return changed;
 }
 
 void
@@ -136,7 +155,8 @@ pgr_report_json_str(FILE *f, const char *s)
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     fputc('"', f);
     while (*p) {
-        size_t n = utf8_len(p);
+        /* 4 is enough: a NUL inside a sequence is not a continuation byte and stops it. */
+        size_t n = pgr_report_utf8_seq((const char *)p, 4);
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')

@@ -48,9 +48,13 @@ void pgr_report_nodes_free(pgr_report_nodes_t *nodes);
 /* "16/B374D848" as PostgreSQL prints an LSN. */
 void pgr_report_lsn(uint64_t lsn, char *buf, size_t cap);
 
-/* Is s[0..n) valid UTF-8 with no NUL? s[n] must be readable (a NUL-terminated string, or
- * any byte: a sequence running past n is refused). */
+/* The length (1-4) of the valid UTF-8 sequence at s[0..avail), or 0 when there is none (an
+ * invalid, overlong, surrogate or truncated sequence). Reads no further than avail. */
+size_t pgr_report_utf8_seq(const char *s, size_t avail);
+/* Is s[0..n) valid UTF-8 with no NUL? */
 bool pgr_report_utf8_valid(const char *s, size_t n);
+/* Replace in place every byte of s that is not part of valid UTF-8 by '?'; true if any was. */
+bool pgr_report_utf8_sanitize(char *s);
 
 /* Write s as a JSON string literal (quotes included; control characters escaped, valid UTF-8
  * kept, any byte that is not part of valid UTF-8 replaced by \ufffd so the document stays
