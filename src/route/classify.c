@@ -9,6 +9,8 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "route/classify.h"
+#include "route/bigstack.h"
+#include "route/funcs.h"
 #include "route/qcache.h"
 
 /* ---- names --------------------------------------------------------------------------- */
@@ -29,125 +31,19 @@ pgr_stmt_class_name(pgr_stmt_class_t c)
     return class_names[c];
 }
 
-/* ---- writing functions ------------------------------------------------------------------ */
-
-/* Functions that write, take locks or change state only a primary has, or fail on a hot
- * standby. A SELECT calling one anywhere is a WRITE. Sorted (strcmp) for bsearch. */
-static const char *const builtin_write_funcs[] = {
-    "brin_desummarize_range",
-    "brin_summarize_new_values",
-    "brin_summarize_range",
-    "currval",                  /* session state of an earlier nextval: on the primary */
-    "dblink_exec",
-    "gin_clean_pending_list",
-    "lastval",                  /* idem */
-    "lo_creat",
-    "lo_create",
-    "lo_from_bytea",
-    "lo_import",
-    "lo_open",
-    "lo_put",
-    "lo_truncate",
-    "lo_truncate64",
-    "lo_unlink",
-    "lo_write",
-    "lowrite",
-    "nextval",
-    "pg_backup_start",
-    "pg_backup_stop",
-    "pg_cancel_backend",
-    "pg_copy_logical_replication_slot",
-    "pg_copy_physical_replication_slot",
-    "pg_create_restore_point",
-    "pg_current_wal_flush_lsn", /* these three fail during recovery */
-    "pg_current_wal_insert_lsn",
-    "pg_current_wal_lsn",
-    "pg_current_xact_id",
-    "pg_drop_replication_slot",
-    "pg_file_rename",
-    "pg_file_unlink",
-    "pg_file_write",
-    "pg_import_system_collations",
-    "pg_logical_emit_message",
-    "pg_logical_slot_get_binary_changes",
-    "pg_logical_slot_get_changes",
-    "pg_notify",
-    "pg_reload_conf",
-    "pg_replication_slot_advance",
-    "pg_rotate_logfile",
-    "pg_start_backup",
-    "pg_stop_backup",
-    "pg_switch_wal",
-    "pg_switch_xlog",
-    "pg_terminate_backend",
-    "pg_truncate_visibility_map",
-    "set_config",
-    "setval",
-    "txid_current",
-};
-
-/* Prefixes: every function whose name starts so writes. */
-static const char *const builtin_write_prefixes[] = {
-    "pg_advisory_",             /* locks, xact or not, and unlocks: all on the primary */
-    "pg_try_advisory_",
-    "pg_replication_origin_",
-    "pg_stat_reset",
-};
-
-static bool
-ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && memcmp(s + n - k, suffix, k) == 0;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static bool
-builtin_writes(const char *name)
-{
-    if (bsearch(&name, builtin_write_funcs, PGR_ARRAY_LEN(builtin_write_funcs),
-                sizeof(builtin_write_funcs[0]), cmp_str) != NULL)
-        return true;
-    for (size_t i = 0; i < PGR_ARRAY_LEN(builtin_write_prefixes); i++)
-        if (strncmp(name, builtin_write_prefixes[i], strlen(builtin_write_prefixes[i])) == 0)
-            return true;
-    /* pg_create_physical_replication_slot, pg_create_logical_replication_slot */
-    return strncmp(name, "pg_create_", 10) == 0 && ends_with(name, "_replication_slot");
-}
-
-/* The session-level advisory locks (not the _xact_ ones): they outlive the transaction. */
-static bool
-pins_advisory(const char *name)
-{
-    return strcmp(name, "pg_advisory_lock") == 0 ||
-           strcmp(name, "pg_advisory_lock_shared") == 0 ||
-           strcmp(name, "pg_try_advisory_lock") == 0 ||
-           strcmp(name, "pg_try_advisory_lock_shared") == 0;
-}
-
 /* ---- the classifier object ------------------------------------------------------------- */
-
-typedef struct user_func {
-    char *schema;               /* NULL: any schema */
-    char *name;
-} user_func_t;
 
 struct pgr_classifier {
     pgr_qcache_t *cache;
     size_t cache_size;
-    user_func_t *funcs;
-    size_t n_funcs;
+    pgr_funcs_t *funcs;         /* the configured write functions */
     uint64_t uncached;
     /* Scratch space for one result that is not cached, and for building one that will be:
      * valid until the next pgr_classify. */
     pgr_classification_t scratch;
     pgr_stmt_info_t *scratch_stmts;
     size_t scratch_cap;
+    pgr_bigstack_t *stack;      /* for long statements, made on first need */
     char *text;                 /* NUL-terminated copy of the query for the parser */
     size_t text_cap;
 };
@@ -169,34 +65,9 @@ pgr_classifier_new(size_t cache_size, const char *const *write_functions, size_t
     c->cache_size = cache_size;
     if (pgr_qcache_new(cache_size, cache_size * PGR_CLASSIFY_BYTES_PER_ENTRY, &c->cache) != 0)
         goto fail;
-    if (n > 0) {
-        c->funcs = calloc(n, sizeof(*c->funcs));
-        if (c->funcs == NULL)
-            goto fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *f = write_functions[i];
-        if (f == NULL || f[0] == '\0') {
-            rc = PGR_EINVAL;
-            goto fail;
-        }
-        const char *dot = strrchr(f, '.');
-        user_func_t *u = &c->funcs[c->n_funcs++];
-        if (dot != NULL) {
-            if (dot == f || dot[1] == '\0') {
-                rc = PGR_EINVAL;
-                goto fail;
-            }
-            u->schema = strndup(f, (size_t)(dot - f));
-            u->name = strdup(dot + 1);
-            if (u->schema == NULL || u->name == NULL)
-                goto fail;
-        } else {
-            u->name = strdup(f);
-            if (u->name == NULL)
-                goto fail;
-        }
-    }
+    rc = pgr_funcs_new(write_functions, n, &c->funcs);
+    if (rc != 0)
+        goto fail;
     *out = c;
     return 0;
 fail:
@@ -210,15 +81,25 @@ pgr_classifier_free(pgr_classifier_t *c)
     if (c == NULL)
         return;
     pgr_qcache_free(c->cache);
-    for (size_t i = 0; i < c->n_funcs; i++) {
-        free(c->funcs[i].schema);
-        free(c->funcs[i].name);
-    }
-    free(c->funcs);
+    pgr_funcs_free(c->funcs);
     free(c->scratch_stmts);
     free(c->text);
+    pgr_bigstack_free(c->stack);
     free(c);
-    pg_query_exit();
+}
+
+/* libpg_query's memory lives in per-thread contexts it sets up on first use and can free only
+ * once (pg_query_exit; it does not set itself up again afterwards). These two per-thread flags
+ * mirror that state so the shutdown call is safe whatever happened before it. */
+static __thread bool pgq_used;
+static __thread bool pgq_exited;
+
+void
+pgr_classify_shutdown(void)
+{
+    if (pgq_used && !pgq_exited)
+        pg_query_exit();
+    pgq_exited = true;
 }
 
 void
@@ -250,9 +131,10 @@ pgr_classifier_stats(const pgr_classifier_t *c, pgr_classify_stats_t *st)
  * node type (a function call in a LATERAL subquery of a CTE of an INSERT's SELECT, ...) can be
  * missed. For a Node (the oneof of every node type) only the member that is set is followed. */
 
-/* Deeper than this and the statement is taken as a write rather than walked further. The
- * parser's own stack limit ends far deeper trees long before. */
-#define MAX_DEPTH 1000
+/* Deeper than this and the statement is taken as a write rather than walked further. A
+ * statement of PGR_CLASSIFY_MAX_PARSE bytes has at most about a million messages in a chain
+ * (two per level, a level per two bytes); this is a backstop, never reached in practice. */
+#define MAX_DEPTH (1 << 21)
 
 typedef struct walk walk_t;
 /* Called for each message before its children; false skips the children. */
@@ -355,19 +237,6 @@ func_name(const PgQuery__FuncCall *fc, const char **schema)
     return str_item(fc->funcname[fc->n_funcname - 1]);
 }
 
-static bool
-user_writes(const pgr_classifier_t *c, const char *schema, const char *name)
-{
-    for (size_t i = 0; i < c->n_funcs; i++) {
-        const user_func_t *u = &c->funcs[i];
-        if (strcmp(u->name, name) != 0)
-            continue;
-        if (u->schema == NULL || schema == NULL || strcmp(u->schema, schema) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* A boolean constant that reads as true the way PostgreSQL's boolin does for the common
  * spellings (true, t, on, yes, y, 1). Anything else, including non-constants, is not. */
 static bool
@@ -426,9 +295,9 @@ visit_writes(walk_t *w, const ProtobufCMessage *m)
         const char *schema, *name = func_name(fc, &schema);
         if (name == NULL)
             return true;
-        if (builtin_writes(name) || user_writes(w->c, schema, name))
+        if (pgr_funcs_writes(w->c->funcs, schema, name))
             note_write(w, "calls ", name);
-        if (pins_advisory(name))
+        if (pgr_funcs_session_lock(name))
             note_pin(w->st, "session-level advisory lock");
         else if (strcmp(name, "set_config") == 0 &&
                  !(fc->n_args == 3 && const_true(fc->args[2])))
@@ -451,18 +320,6 @@ visit_writes(walk_t *w, const ProtobufCMessage *m)
     return true;
 }
 
-/* Aggregates of PostgreSQL 15 (a call with *, DISTINCT, ORDER BY, FILTER or WITHIN GROUP is
- * one too). Sorted for bsearch. A user-defined aggregate is not recognised. */
-static const char *const aggregate_names[] = {
-    "array_agg", "avg", "bit_and", "bit_or", "bit_xor", "bool_and", "bool_or", "corr",
-    "count", "covar_pop", "covar_samp", "every", "json_agg", "json_object_agg",
-    "jsonb_agg", "jsonb_object_agg", "max", "min", "mode", "percentile_cont",
-    "percentile_disc", "range_agg", "range_intersect_agg", "regr_avgx", "regr_avgy",
-    "regr_count", "regr_intercept", "regr_r2", "regr_slope", "regr_sxx", "regr_sxy",
-    "regr_syy", "stddev", "stddev_pop", "stddev_samp", "string_agg", "sum", "var_pop",
-    "var_samp", "variance", "xmlagg",
-};
-
 /* The aggregate search over one SELECT level: stops at subqueries and window calls. */
 static bool
 visit_aggs(walk_t *w, const ProtobufCMessage *m)
@@ -477,8 +334,7 @@ visit_aggs(walk_t *w, const ProtobufCMessage *m)
             return false;
         if (fc->agg_star || fc->agg_distinct || fc->n_agg_order > 0 || fc->agg_filter ||
             fc->agg_within_group ||
-            (name && bsearch(&name, aggregate_names, PGR_ARRAY_LEN(aggregate_names),
-                             sizeof(aggregate_names[0]), cmp_str) != NULL))
+            (name && pgr_funcs_aggregate(name)))
             w->found = true;
     }
     return !w->found;
@@ -725,6 +581,13 @@ explain_analyze(const PgQuery__ExplainStmt *ex)
     return false;
 }
 
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
 /* Statement types that are DDL, by node name: CREATE/ALTER/DROP/GRANT/COMMENT/... */
 static bool
 is_ddl_name(const char *n)
@@ -926,6 +789,30 @@ ensure_stmts(pgr_classifier_t *c, size_t n)
     return 0;
 }
 
+/* Statements up to this long are parsed on the caller's stack: at most ~2,000 tree levels,
+ * well under 1 MB of stack. Longer ones run on the classifier's private stack. */
+#define DIRECT_PARSE_MAX  4096
+/* Reserved, not committed: ~400 bytes of stack per tree level (more under ASan), at most one
+ * level per two bytes of a PGR_CLASSIFY_MAX_PARSE-byte statement. */
+#define BIG_STACK_SIZE    ((size_t)1 << 30)
+/* After a statement this long, hand the stack pages it touched back to the system. */
+#define RELEASE_AFTER     (64 * 1024)
+
+static int parse_and_walk(pgr_classifier_t *c, size_t len);
+
+typedef struct deep_call {
+    pgr_classifier_t *c;
+    size_t len;
+    int rc;
+} deep_call_t;
+
+static void
+deep_entry(void *arg)
+{
+    deep_call_t *call = arg;
+    call->rc = parse_and_walk(call->c, call->len);
+}
+
 /* Parse and classify sql[0..len) into c->scratch (stmts in c->scratch_stmts). */
 static int
 classify_text(pgr_classifier_t *c, const char *sql, size_t len)
@@ -953,6 +840,31 @@ classify_text(pgr_classifier_t *c, const char *sql, size_t len)
     memcpy(c->text, sql, len);
     c->text[len] = '\0';
 
+    if (len > PGR_CLASSIFY_MAX_PARSE) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "not parsed: %zu bytes is over the classifier's %u-byte limit",
+                 len, (unsigned)PGR_CLASSIFY_MAX_PARSE);
+        set_parse_error(r, msg, 0);
+        return 0;
+    }
+    if (len <= DIRECT_PARSE_MAX)
+        return parse_and_walk(c, len);
+    if (c->stack == NULL && pgr_bigstack_new(BIG_STACK_SIZE, &c->stack) != 0) {
+        set_parse_error(r, "not parsed: no stack for a long statement", 0);
+        return 0;
+    }
+    deep_call_t call = { .c = c, .len = len };
+    pgr_bigstack_run(c->stack, deep_entry, &call);
+    if (len > RELEASE_AFTER)
+        pgr_bigstack_release(c->stack);
+    return call.rc;
+}
+
+/* The parse and the walk, for a NUL-terminated copy in c->text of length len. */
+static int
+parse_and_walk(pgr_classifier_t *c, size_t len)
+{
+    pgr_classification_t *r = &c->scratch;
     PgQueryProtobufParseResult pr = pg_query_parse_protobuf(c->text);
     if (pr.error != NULL) {
         set_parse_error(r, pr.error->message, pr.error->cursorpos);
@@ -1021,6 +933,9 @@ pgr_classify(pgr_classifier_t *c, const char *sql, size_t len, const pgr_classif
         *out = hit;
         return 0;
     }
+    if (pgq_exited)
+        return PGR_ESHUTDOWN;
+    pgq_used = true;
     int rc = classify_text(c, sql, len);
     if (rc != 0)
         return rc;

@@ -108,6 +108,9 @@ typedef struct pgr_classify_stats {
 
 typedef struct pgr_classifier pgr_classifier_t;
 
+/* Longer statements are not parsed: they are WRITE with parse_error ("not parsed: ..."). */
+#define PGR_CLASSIFY_MAX_PARSE (1024 * 1024)
+
 /* Average bytes per entry the default byte budget allows (max_bytes = cache_size * this). */
 #define PGR_CLASSIFY_BYTES_PER_ENTRY 2048
 
@@ -120,17 +123,22 @@ typedef struct pgr_classifier pgr_classifier_t;
  * PGR_ENOMEM. Not thread-safe: one classifier per loop thread. */
 int pgr_classifier_new(size_t cache_size, const char *const *write_functions, size_t n,
                        pgr_classifier_t **out) PGR_MUSTCHECK;
-/* Frees the classifier, its cache, and libpg_query's per-thread memory (pg_query_exit; it is
- * re-created by the next parse, so other classifiers keep working). NULL is a no-op. */
+/* Frees the classifier and its cache. NULL is a no-op. libpg_query's own per-thread memory
+ * stays (other classifiers on the thread use it): see pgr_classify_shutdown. */
 void pgr_classifier_free(pgr_classifier_t *c);
+/* At exit: release libpg_query's per-thread memory (pg_query_exit) on the calling thread.
+ * libpg_query cannot start again on that thread, so a later pgr_classify there that misses
+ * the cache fails with PGR_ESHUTDOWN. Safe to call more than once, or with no parse done. */
+void pgr_classify_shutdown(void);
 /* Change the byte budget (0 means the default); entries are evicted at once to fit. One
  * result larger than an eighth of the budget is never cached (it is still returned). */
 void pgr_classifier_set_max_bytes(pgr_classifier_t *c, size_t max_bytes);
 
 /* Classify sql[0..len) (len excludes any NUL; a NUL inside is a parse error). *out points into
  * the cache or the classifier's scratch space and stays valid until the next call on this
- * classifier (or its free). Returns 0, or PGR_ENOMEM (then *out is NULL). Parse errors are not
- * failures: they give parse_error with cls WRITE. */
+ * classifier (or its free). Returns 0, PGR_ENOMEM, or PGR_ESHUTDOWN after
+ * pgr_classify_shutdown (then *out is NULL). Parse errors are not failures: they give
+ * parse_error with cls WRITE. */
 int pgr_classify(pgr_classifier_t *c, const char *sql, size_t len,
                  const pgr_classification_t **out) PGR_MUSTCHECK;
 

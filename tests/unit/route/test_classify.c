@@ -1,0 +1,755 @@
+/* The statement classifier: a table of statements with their expected class and flags, then
+ * the merge flags, pgrouter.* settings, statement offsets, user write functions, and errors.
+ * Hints are in test_hint.c, the cache in test_classify_cache.c. */
+#include "route/classify.h"
+#include "../harness.h"
+
+enum {
+    R = PGR_CLASS_READ, W = PGR_CLASS_WRITE, D = PGR_CLASS_DDL, B = PGR_CLASS_BEGIN,
+    C = PGR_CLASS_COMMIT, RB = PGR_CLASS_ROLLBACK, SP = PGR_CLASS_SAVEPOINT,
+    S = PGR_CLASS_SET, U = PGR_CLASS_UTILITY,
+};
+
+/* Flags every row asserts, present or absent (so a false pin or READ ONLY fails too). */
+#define RO    0x01  /* read_only_txn on some statement */
+#define LOCAL 0x02  /* set_local on some statement */
+#define PIN   0x04  /* the string pins */
+#define PERR  0x08  /* parse_error */
+
+typedef struct {
+    const char *sql;
+    int cls;          /* of the whole string */
+    int n;            /* statements */
+    unsigned flags;
+    const char *pin;  /* expected pin_reason when PIN, else NULL */
+} row_t;
+
+static const row_t rows[] = {
+    /* ---- reads ---- */
+    {"SELECT 1", R, 1, 0, NULL},
+    {"select * from t where id = 1", R, 1, 0, NULL},
+    {"SELECT a, b FROM t JOIN u USING (id) WHERE x > 3 ORDER BY a LIMIT 10", R, 1, 0, NULL},
+    {"VALUES (1, 'a'), (2, 'b')", R, 1, 0, NULL},
+    {"TABLE t", R, 1, 0, NULL},
+    {"SELECT count(*) FROM t GROUP BY x HAVING count(*) > 1", R, 1, 0, NULL},
+    {"WITH x AS (SELECT 1) SELECT * FROM x", R, 1, 0, NULL},
+    {"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 10) "
+     "SELECT * FROM r", R, 1, 0, NULL},
+    {"SELECT * FROM t WHERE id IN (SELECT id FROM u)", R, 1, 0, NULL},
+    {"SELECT 1 UNION SELECT 2 EXCEPT SELECT 3", R, 1, 0, NULL},
+    {"SELECT now(), current_user, version(), pg_is_in_recovery()", R, 1, 0, NULL},
+    {"SELECT * FROM generate_series(1, 10) g", R, 1, 0, NULL},
+    {"SELECT lower('DELETE FROM t')", R, 1, 0, NULL},
+    {"SELECT $$DELETE FROM t; UPDATE t SET a = 1$$", R, 1, 0, NULL},
+    {"SELECT $tag$ INSERT INTO x VALUES (1); $tag$ AS q", R, 1, 0, NULL},
+    {"SELECT 1 -- ; DELETE FROM t", R, 1, 0, NULL},
+    {"/* UPDATE t SET a = 1; */ SELECT 1", R, 1, 0, NULL},
+    {"SELECT 'nextval(''s'')', 'SELECT * FROM t FOR UPDATE'", R, 1, 0, NULL},
+    {"SELECT E'pg_advisory_lock(1)\\n'", R, 1, 0, NULL},
+    {"SELECT * FROM t TABLESAMPLE SYSTEM (10)", R, 1, 0, NULL},
+    {"SELECT DISTINCT ON (a) a, b FROM t ORDER BY a, b", R, 1, 0, NULL},
+    {"SELECT row_number() OVER (PARTITION BY a ORDER BY b) FROM t", R, 1, 0, NULL},
+    {"SELECT * FROM t ORDER BY a FETCH FIRST 5 ROWS WITH TIES", R, 1, 0, NULL},
+    {"SELECT jsonb_path_query(doc, '$.a') FROM t", R, 1, 0, NULL},
+    {"SELECT * FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.id = t.id)", R, 1, 0, NULL},
+    {"SELECT * FROM t, LATERAL (SELECT t.a) s", R, 1, 0, NULL},
+    {"SELECT pg_catalog.lower(name) FROM pg_catalog.pg_class", R, 1, 0, NULL},
+    {"SELECT * FROM t WHERE a = $1 AND b = $2", R, 1, 0, NULL},
+    {"SHOW search_path", R, 1, 0, NULL},
+    {"SHOW ALL", R, 1, 0, NULL},
+    {"SHOW TRANSACTION ISOLATION LEVEL", R, 1, 0, NULL},
+    {"EXPLAIN SELECT 1", R, 1, 0, NULL},
+    {"EXPLAIN DELETE FROM t", R, 1, 0, NULL},
+    {"EXPLAIN (COSTS OFF, VERBOSE) UPDATE t SET a = 1", R, 1, 0, NULL},
+    {"EXPLAIN ANALYZE SELECT * FROM t", R, 1, 0, NULL},
+    {"EXPLAIN (ANALYZE false) DELETE FROM t", R, 1, 0, NULL},
+    {"EXPLAIN (ANALYZE off, BUFFERS) INSERT INTO t VALUES (1)", R, 1, 0, NULL},
+    {"COPY t TO STDOUT", R, 1, 0, NULL},
+    {"COPY (SELECT * FROM t WHERE a > 1) TO STDOUT WITH (FORMAT csv)", R, 1, 0, NULL},
+    {"SELECT 1; SELECT 2", R, 2, 0, NULL},
+    {"SELECT 1; SHOW work_mem; VALUES (1)", R, 3, 0, NULL},
+    /* ---- writes ---- */
+    {"INSERT INTO t VALUES (1)", W, 1, 0, NULL},
+    {"INSERT INTO t SELECT * FROM u", W, 1, 0, NULL},
+    {"INSERT INTO t (id, a) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET a = excluded.a",
+     W, 1, 0, NULL},
+    {"UPDATE t SET a = a + 1 WHERE id = 1", W, 1, 0, NULL},
+    {"UPDATE t SET a = 1 FROM u WHERE t.id = u.id RETURNING t.*", W, 1, 0, NULL},
+    {"DELETE FROM t WHERE id = 1", W, 1, 0, NULL},
+    {"DELETE FROM t USING u WHERE t.id = u.id", W, 1, 0, NULL},
+    {"MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN UPDATE SET a = u.a "
+     "WHEN NOT MATCHED THEN INSERT VALUES (u.id, u.a)", W, 1, 0, NULL},
+    {"MERGE INTO t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE",
+     W, 1, 0, NULL},
+    {"TRUNCATE t", W, 1, 0, NULL},
+    {"TRUNCATE TABLE t, u RESTART IDENTITY CASCADE", W, 1, 0, NULL},
+    {"COPY t FROM STDIN", W, 1, 0, NULL},
+    {"COPY t (a, b) FROM STDIN WITH (FORMAT binary)", W, 1, 0, NULL},
+    {"COPY t TO '/tmp/t.csv'", W, 1, 0, NULL},
+    {"COPY t TO PROGRAM 'gzip > /tmp/t.gz'", W, 1, 0, NULL},
+    {"COPY (DELETE FROM t RETURNING *) TO STDOUT", W, 1, 0, NULL},
+    {"EXPLAIN ANALYZE DELETE FROM t", W, 1, 0, NULL},
+    {"EXPLAIN (ANALYZE, BUFFERS) INSERT INTO t VALUES (1)", W, 1, 0, NULL},
+    {"EXPLAIN (ANALYZE true) UPDATE t SET a = 1", W, 1, 0, NULL},
+    {"EXPLAIN (ANALYZE on) MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE",
+     W, 1, 0, NULL},
+    {"EXPLAIN ANALYZE SELECT nextval('s')", W, 1, 0, NULL},
+    {"EXPLAIN ANALYZE SELECT * FROM t FOR UPDATE", W, 1, 0, NULL},
+    /* locking clauses */
+    {"SELECT * FROM t FOR UPDATE", W, 1, 0, NULL},
+    {"select * from t for no key update", W, 1, 0, NULL},
+    {"SELECT * FROM t FOR SHARE", W, 1, 0, NULL},
+    {"SELECT * FROM t FOR KEY SHARE", W, 1, 0, NULL},
+    {"SELECT * FROM t FOR UPDATE SKIP LOCKED", W, 1, 0, NULL},
+    {"SELECT * FROM t, u FOR UPDATE OF t NOWAIT", W, 1, 0, NULL},
+    {"SELECT * FROM (SELECT * FROM t FOR UPDATE) s", W, 1, 0, NULL},
+    {"SELECT * FROM t WHERE id IN (SELECT id FROM u FOR SHARE)", W, 1, 0, NULL},
+    {"WITH x AS (SELECT * FROM t FOR NO KEY UPDATE) SELECT * FROM x", W, 1, 0, NULL},
+    {"SELECT 1 UNION ALL (SELECT a FROM t FOR KEY SHARE)", W, 1, 0, NULL},
+    /* data-modifying CTEs */
+    {"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", W, 1, 0, NULL},
+    {"WITH i AS (INSERT INTO t VALUES (1) RETURNING id) SELECT id FROM i", W, 1, 0, NULL},
+    {"WITH u AS (UPDATE t SET a = 1 RETURNING *) SELECT count(*) FROM u", W, 1, 0, NULL},
+    {"WITH a AS (SELECT 1), b AS (WITH c AS (DELETE FROM t RETURNING 1) SELECT * FROM c) "
+     "SELECT * FROM a, b", W, 1, 0, NULL},
+    {"SELECT * FROM x WHERE y IN (WITH d AS (DELETE FROM t RETURNING id) SELECT id FROM d)",
+     W, 1, 0, NULL},
+    {"WITH RECURSIVE r AS (SELECT 1) , w AS (INSERT INTO log SELECT * FROM r) SELECT 1",
+     W, 1, 0, NULL},
+    /* writing functions: target list, FROM, WHERE, subqueries, CTEs, nested, qualified */
+    {"SELECT nextval('s')", W, 1, 0, NULL},
+    {"SELECT pg_catalog.nextval('s')", W, 1, 0, NULL},
+    {"SELECT setval('s', 10)", W, 1, 0, NULL},
+    {"SELECT currval('s')", W, 1, 0, NULL},
+    {"SELECT lastval()", W, 1, 0, NULL},
+    {"SELECT * FROM t WHERE id = nextval('s')", W, 1, 0, NULL},
+    {"SELECT * FROM nextval('s')", W, 1, 0, NULL},
+    {"SELECT * FROM t JOIN LATERAL (SELECT setval('s', t.id)) x ON true", W, 1, 0, NULL},
+    {"SELECT (SELECT nextval('s'))", W, 1, 0, NULL},
+    {"WITH x AS (SELECT nextval('s') AS id) SELECT * FROM x", W, 1, 0, NULL},
+    {"SELECT coalesce(max(id), nextval('s')) FROM t", W, 1, 0, NULL},
+    {"SELECT CASE WHEN a THEN lower(pg_catalog.setval('s', 1)::text) END FROM t", W, 1, 0, NULL},
+    {"SELECT * FROM t ORDER BY nextval('s')", W, 1, 0, NULL},
+    {"SELECT count(*) FILTER (WHERE nextval('s') > 0) FROM t", W, 1, 0, NULL},
+    {"SELECT pg_advisory_lock(1)", W, 1, PIN, "session-level advisory lock"},
+    {"SELECT pg_try_advisory_lock(1, 2)", W, 1, PIN, "session-level advisory lock"},
+    {"SELECT pg_advisory_lock_shared(1)", W, 1, PIN, "session-level advisory lock"},
+    {"SELECT pg_catalog.pg_try_advisory_lock_shared(1)", W, 1, PIN,
+     "session-level advisory lock"},
+    {"SELECT pg_advisory_xact_lock(1)", W, 1, 0, NULL},
+    {"SELECT pg_try_advisory_xact_lock_shared(1)", W, 1, 0, NULL},
+    {"SELECT pg_advisory_unlock(1)", W, 1, 0, NULL},
+    {"SELECT pg_advisory_unlock_all()", W, 1, 0, NULL},
+    {"SELECT lo_create(0)", W, 1, 0, NULL},
+    {"SELECT lo_import('/tmp/f')", W, 1, 0, NULL},
+    {"SELECT lo_unlink(123)", W, 1, 0, NULL},
+    {"SELECT lo_open(123, 131072)", W, 1, 0, NULL},
+    {"SELECT lo_from_bytea(0, 'x')", W, 1, 0, NULL},
+    {"SELECT lowrite(0, 'x')", W, 1, 0, NULL},
+    {"SELECT lo_put(1, 0, 'x')", W, 1, 0, NULL},
+    {"SELECT pg_notify('ch', 'msg')", W, 1, 0, NULL},
+    {"SELECT set_config('search_path', 'x', true)", W, 1, 0, NULL},
+    {"SELECT set_config('search_path', 'x', false)", W, 1, PIN,
+     "set_config() of a session-level setting"},
+    {"SELECT set_config('search_path', 'x', $1)", W, 1, PIN,
+     "set_config() of a session-level setting"},
+    {"SELECT txid_current()", W, 1, 0, NULL},
+    {"SELECT pg_current_xact_id()", W, 1, 0, NULL},
+    {"SELECT pg_current_wal_lsn()", W, 1, 0, NULL},
+    {"SELECT pg_create_restore_point('x')", W, 1, 0, NULL},
+    {"SELECT pg_switch_wal()", W, 1, 0, NULL},
+    {"SELECT pg_backup_start('x')", W, 1, 0, NULL},
+    {"SELECT pg_start_backup('x')", W, 1, 0, NULL},
+    {"SELECT * FROM pg_backup_stop()", W, 1, 0, NULL},
+    {"SELECT pg_cancel_backend(123)", W, 1, 0, NULL},
+    {"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'x'", W, 1, 0,
+     NULL},
+    {"SELECT pg_reload_conf()", W, 1, 0, NULL},
+    {"SELECT pg_rotate_logfile()", W, 1, 0, NULL},
+    {"SELECT pg_logical_emit_message(true, 'p', 'x')", W, 1, 0, NULL},
+    {"SELECT pg_create_physical_replication_slot('s')", W, 1, 0, NULL},
+    {"SELECT * FROM pg_create_logical_replication_slot('s', 'pgoutput')", W, 1, 0, NULL},
+    {"SELECT pg_drop_replication_slot('s')", W, 1, 0, NULL},
+    {"SELECT pg_replication_origin_create('o')", W, 1, 0, NULL},
+    {"SELECT dblink_exec('conn', 'delete from t')", W, 1, 0, NULL},
+    {"SELECT public.dblink_exec('conn', 'delete from t')", W, 1, 0, NULL},
+    {"SELECT pg_stat_reset()", W, 1, 0, NULL},
+    /* SELECT INTO */
+    {"SELECT * INTO newt FROM t", W, 1, 0, NULL},
+    {"SELECT * INTO TEMP newt FROM t", W, 1, PIN, "CREATE TEMP (SELECT INTO TEMP)"},
+    /* multi-statement strings */
+    {"SELECT 1; DELETE FROM t", W, 2, 0, NULL},
+    {"INSERT INTO t VALUES (1); SELECT 1", W, 2, 0, NULL},
+    {"SELECT 1; SELECT nextval('s')", W, 2, 0, NULL},
+    {"SELECT 1; CREATE TABLE x (a int)", W, 2, 0, NULL},
+    {"SELECT 1; VACUUM", W, 2, 0, NULL},
+    {"BEGIN; SELECT 1; COMMIT", W, 3, 0, NULL},
+    {"SET a.b = 1; SET c.d = 2", S, 2, PIN, "session-level SET"},
+    {"SELECT 1;;; SELECT 2;", R, 2, 0, NULL},
+    /* ---- DDL ---- */
+    {"CREATE TABLE t (a int)", D, 1, 0, NULL},
+    {"CREATE TABLE IF NOT EXISTS t (id serial PRIMARY KEY, b bigint DEFAULT nextval('s'))",
+     D, 1, 0, NULL},
+    {"CREATE UNLOGGED TABLE t (a int)", D, 1, 0, NULL},
+    {"CREATE TABLE p (a int) PARTITION BY RANGE (a)", D, 1, 0, NULL},
+    {"CREATE INDEX CONCURRENTLY i ON t (a)", D, 1, 0, NULL},
+    {"CREATE UNIQUE INDEX i ON t USING btree (lower(b)) WHERE a > 0", D, 1, 0, NULL},
+    {"ALTER TABLE t ADD COLUMN b int", D, 1, 0, NULL},
+    {"ALTER TABLE t ALTER COLUMN a SET DATA TYPE bigint", D, 1, 0, NULL},
+    {"ALTER TABLE t RENAME TO u", D, 1, 0, NULL},
+    {"DROP TABLE t", D, 1, 0, NULL},
+    {"DROP TABLE IF EXISTS t, u CASCADE", D, 1, 0, NULL},
+    {"CREATE VIEW v AS SELECT * FROM t", D, 1, 0, NULL},
+    {"CREATE MATERIALIZED VIEW mv AS SELECT 1", D, 1, 0, NULL},
+    {"REFRESH MATERIALIZED VIEW CONCURRENTLY mv", D, 1, 0, NULL},
+    {"CREATE TABLE t2 AS SELECT * FROM t", D, 1, 0, NULL},
+    {"CREATE SEQUENCE s START 10", D, 1, 0, NULL},
+    {"ALTER SEQUENCE s RESTART", D, 1, 0, NULL},
+    {"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ DELETE FROM t RETURNING 1 $$",
+     D, 1, 0, NULL},
+    {"CREATE OR REPLACE PROCEDURE p() LANGUAGE plpgsql AS $$BEGIN NULL; END$$", D, 1, 0, NULL},
+    {"CREATE SCHEMA s", D, 1, 0, NULL},
+    {"CREATE EXTENSION IF NOT EXISTS pgcrypto", D, 1, 0, NULL},
+    {"CREATE TYPE mood AS ENUM ('a', 'b')", D, 1, 0, NULL},
+    {"ALTER TYPE mood ADD VALUE 'c'", D, 1, 0, NULL},
+    {"CREATE DOMAIN d AS int CHECK (VALUE > 0)", D, 1, 0, NULL},
+    {"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", D, 1, 0, NULL},
+    {"CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING", D, 1, 0, NULL},
+    {"CREATE POLICY p ON t USING (true)", D, 1, 0, NULL},
+    {"GRANT SELECT ON t TO alice", D, 1, 0, NULL},
+    {"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO alice", D, 1, 0, NULL},
+    {"REVOKE ALL ON t FROM PUBLIC", D, 1, 0, NULL},
+    {"GRANT admin TO alice", D, 1, 0, NULL},
+    {"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO alice", D, 1, 0, NULL},
+    {"COMMENT ON TABLE t IS 'x'", D, 1, 0, NULL},
+    {"SECURITY LABEL FOR selinux ON TABLE t IS 'system_u:object_r:sepgsql_table_t:s0'",
+     D, 1, 0, NULL},
+    {"CREATE ROLE r LOGIN PASSWORD 'x'", D, 1, 0, NULL},
+    {"ALTER ROLE r SET search_path = x", D, 1, 0, NULL},
+    {"DROP ROLE r", D, 1, 0, NULL},
+    {"CREATE DATABASE d", D, 1, 0, NULL},
+    {"DROP DATABASE IF EXISTS d", D, 1, 0, NULL},
+    {"ALTER SYSTEM SET work_mem = '64MB'", D, 1, 0, NULL},
+    {"CREATE PUBLICATION p FOR TABLE t", D, 1, 0, NULL},
+    {"REASSIGN OWNED BY a TO b", D, 1, 0, NULL},
+    {"DROP OWNED BY a", D, 1, 0, NULL},
+    {"CREATE TEMP TABLE tt (a int)", D, 1, PIN, "CREATE TEMP TABLE"},
+    {"CREATE TEMPORARY TABLE tt (a int) ON COMMIT DROP", D, 1, PIN, "CREATE TEMP TABLE"},
+    {"CREATE TABLE pg_temp.x (a int)", D, 1, PIN, "CREATE TEMP TABLE"},
+    {"CREATE TEMP TABLE tt AS SELECT 1", D, 1, PIN, "CREATE TEMP TABLE AS"},
+    {"CREATE TEMP VIEW tv AS SELECT 1", D, 1, PIN, "CREATE TEMP VIEW"},
+    {"CREATE TEMP SEQUENCE ts", D, 1, PIN, "CREATE TEMP SEQUENCE"},
+    /* ---- transaction control ---- */
+    {"BEGIN", B, 1, 0, NULL},
+    {"BEGIN TRANSACTION", B, 1, 0, NULL},
+    {"begin work", B, 1, 0, NULL},
+    {"START TRANSACTION", B, 1, 0, NULL},
+    {"BEGIN READ ONLY", B, 1, RO, NULL},
+    {"START TRANSACTION READ ONLY", B, 1, RO, NULL},
+    {"BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE", B, 1, RO, NULL},
+    {"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", B, 1, RO, NULL},
+    {"BEGIN ISOLATION LEVEL REPEATABLE READ", B, 1, 0, NULL},
+    {"BEGIN READ WRITE", B, 1, 0, NULL},
+    {"START TRANSACTION ISOLATION LEVEL READ UNCOMMITTED, READ WRITE", B, 1, 0, NULL},
+    {"COMMIT", C, 1, 0, NULL},
+    {"COMMIT WORK", C, 1, 0, NULL},
+    {"END", C, 1, 0, NULL},
+    {"COMMIT AND CHAIN", C, 1, 0, NULL},
+    {"PREPARE TRANSACTION 'x'", C, 1, 0, NULL},
+    {"COMMIT PREPARED 'x'", C, 1, 0, NULL},
+    {"ROLLBACK", RB, 1, 0, NULL},
+    {"ABORT", RB, 1, 0, NULL},
+    {"ROLLBACK AND NO CHAIN", RB, 1, 0, NULL},
+    {"ROLLBACK PREPARED 'x'", RB, 1, 0, NULL},
+    {"SAVEPOINT s1", SP, 1, 0, NULL},
+    {"RELEASE SAVEPOINT s1", SP, 1, 0, NULL},
+    {"RELEASE s1", SP, 1, 0, NULL},
+    {"ROLLBACK TO SAVEPOINT s1", SP, 1, 0, NULL},
+    {"ROLLBACK TO s1", SP, 1, 0, NULL},
+    /* ---- settings ---- */
+    {"SET search_path = public", S, 1, PIN, "session-level SET"},
+    {"SET SESSION work_mem = '1MB'", S, 1, PIN, "session-level SET"},
+    {"SET TIME ZONE 'UTC'", S, 1, PIN, "session-level SET"},
+    {"SET statement_timeout TO 1000", S, 1, PIN, "session-level SET"},
+    {"SET LOCAL search_path = public", S, 1, LOCAL, NULL},
+    {"SET LOCAL statement_timeout = '5s'", S, 1, LOCAL, NULL},
+    {"RESET search_path", S, 1, 0, NULL},
+    {"RESET ALL", S, 1, 0, NULL},
+    {"SET work_mem TO DEFAULT", S, 1, 0, NULL},
+    {"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", S, 1, 0, NULL},
+    {"SET TRANSACTION READ ONLY", S, 1, RO, NULL},
+    {"SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", S, 1, 0, NULL},
+    {"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", S, 1, RO | PIN,
+     "SET SESSION CHARACTERISTICS"},
+    {"SET CONSTRAINTS ALL DEFERRED", S, 1, 0, NULL},
+    {"DISCARD ALL", S, 1, 0, NULL},
+    {"DISCARD PLANS", S, 1, 0, NULL},
+    {"DISCARD TEMP", S, 1, 0, NULL},
+    {"SET ROLE admin", S, 1, PIN, "SET ROLE"},
+    {"SET SESSION ROLE admin", S, 1, PIN, "SET ROLE"},
+    {"SET LOCAL ROLE admin", S, 1, LOCAL, NULL},
+    {"RESET ROLE", S, 1, 0, NULL},
+    {"SET SESSION AUTHORIZATION bob", S, 1, PIN, "SET SESSION AUTHORIZATION"},
+    {"SET SESSION AUTHORIZATION DEFAULT", S, 1, 0, NULL},
+    {"SET pgrouter.route = 'node:pg2'", S, 1, 0, NULL},
+    {"SET LOCAL pgrouter.route = 'replica'", S, 1, LOCAL, NULL},
+    {"RESET pgrouter.route", S, 1, 0, NULL},
+    {"SHOW pgrouter.route", R, 1, 0, NULL},
+    /* ---- utility ---- */
+    {"VACUUM", U, 1, 0, NULL},
+    {"VACUUM (VERBOSE, ANALYZE) t", U, 1, 0, NULL},
+    {"ANALYZE t", U, 1, 0, NULL},
+    {"CLUSTER t USING i", U, 1, 0, NULL},
+    {"REINDEX TABLE t", U, 1, 0, NULL},
+    {"LISTEN ch", U, 1, PIN, "LISTEN"},
+    {"UNLISTEN *", U, 1, 0, NULL},
+    {"NOTIFY ch, 'x'", U, 1, 0, NULL},
+    {"LOCK TABLE t IN ACCESS EXCLUSIVE MODE", U, 1, 0, NULL},
+    {"CHECKPOINT", U, 1, 0, NULL},
+    {"DO $$BEGIN DELETE FROM t; END$$", U, 1, 0, NULL},
+    {"CALL p(1)", U, 1, 0, NULL},
+    {"CALL p(pg_advisory_lock(1))", U, 1, PIN, "session-level advisory lock"},
+    {"PREPARE q (int) AS SELECT $1", U, 1, PIN, "PREPARE"},
+    {"EXECUTE q(1)", U, 1, 0, NULL},
+    {"DEALLOCATE q", U, 1, 0, NULL},
+    {"DEALLOCATE ALL", U, 1, 0, NULL},
+    {"DECLARE c CURSOR FOR SELECT 1", U, 1, 0, NULL},
+    {"DECLARE c SCROLL CURSOR WITH HOLD FOR SELECT * FROM t", U, 1, PIN,
+     "DECLARE ... WITH HOLD"},
+    {"FETCH 10 FROM c", U, 1, 0, NULL},
+    {"MOVE NEXT IN c", U, 1, 0, NULL},
+    {"CLOSE c", U, 1, 0, NULL},
+    {"LOAD 'auto_explain'", U, 1, PIN, "LOAD"},
+    /* ---- does not parse: a write ---- */
+    {"SELEC 1", W, 0, PERR, NULL},
+    {"SELECT FROM WHERE", W, 0, PERR, NULL},
+    {"INSERT INTO", W, 0, PERR, NULL},
+    {"SELECT 'unterminated", W, 0, PERR, NULL},
+    {"SELECT 1; SELEC 2", W, 0, PERR, NULL},
+    {"/* unterminated comment SELECT 1", W, 0, PERR, NULL},
+    {"SELECT 1 FETCH FIRST 3 ROWS WITH TIES", W, 0, PERR, NULL},
+    {"SELECT $$unterminated", W, 0, PERR, NULL},
+    {"DELETE t WHERE", W, 0, PERR, NULL},
+    /* ---- empty ---- */
+    {"", R, 0, 0, NULL},
+    {"   ;  ; ", R, 0, 0, NULL},
+    {"-- just a comment", R, 0, 0, NULL},
+    {"/* pgrouter: primary */", R, 0, 0, NULL},
+};
+
+TEST(table)
+{
+    pgr_classifier_t *c = NULL;
+    CHECK_INT(pgr_classifier_new(64, NULL, 0, &c), 0);
+    if (c == NULL)
+        return;
+    CHECK(PGR_ARRAY_LEN(rows) >= 130);
+    int bad = 0;
+    for (size_t i = 0; i < PGR_ARRAY_LEN(rows); i++) {
+        const row_t *rw = &rows[i];
+        const pgr_classification_t *r = NULL;
+        int rc = pgr_classify(c, rw->sql, strlen(rw->sql), &r);
+        if (rc != 0 || r == NULL) {
+            printf("# row %zu: rc %d: %s\n", i, rc, rw->sql);
+            bad++;
+            continue;
+        }
+        bool ro = false, local = false;
+        for (int k = 0; k < r->n_stmts; k++) {
+            ro |= r->stmts[k].read_only_txn;
+            local |= r->stmts[k].set_local;
+        }
+        bool ok = (int)r->cls == rw->cls && r->n_stmts == rw->n &&
+                  ro == !!(rw->flags & RO) && local == !!(rw->flags & LOCAL) &&
+                  r->pins == !!(rw->flags & PIN) && r->parse_error == !!(rw->flags & PERR) &&
+                  (rw->pin == NULL ? r->pin_reason == NULL
+                                   : r->pin_reason && strcmp(r->pin_reason, rw->pin) == 0) &&
+                  !r->hint_error;
+        if (!ok) {
+            printf("# row %zu: %s\n#   got class %s n %d ro %d local %d pins %d (%s) perr %d "
+                   "(%s) why \"%s\"\n#   want class %s n %d flags %#x pin %s\n",
+                   i, rw->sql, pgr_stmt_class_name(r->cls), r->n_stmts, ro, local, r->pins,
+                   r->pin_reason ? r->pin_reason : "-", r->parse_error, r->error,
+                   r->n_stmts ? r->stmts[0].why : "", pgr_stmt_class_name(rw->cls), rw->n,
+                   rw->flags, rw->pin ? rw->pin : "-");
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    pgr_classifier_free(c);
+}
+
+/* Classify one string with a fresh classifier; the result is copied out. */
+static pgr_classification_t one_res;
+static pgr_stmt_info_t one_stmts[8];
+
+static const pgr_classification_t *
+one(const char *sql)
+{
+    pgr_classifier_t *c = NULL;
+    const pgr_classification_t *r = NULL;
+    memset(&one_res, 0, sizeof(one_res));
+    if (pgr_classifier_new(4, NULL, 0, &c) != 0)
+        return &one_res;
+    if (pgr_classify(c, sql, strlen(sql), &r) == 0 && r) {
+        one_res = *r;
+        int n = r->n_stmts < 8 ? r->n_stmts : 8;
+        memset(one_stmts, 0, sizeof(one_stmts));
+        memcpy(one_stmts, r->stmts, (size_t)n * sizeof(*one_stmts));
+        one_res.stmts = one_stmts;      /* zeroed when there are none, so tests can look */
+    }
+    pgr_classifier_free(c);
+    return &one_res;
+}
+
+TEST(class_names)
+{
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_READ), "read");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_WRITE), "write");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_DDL), "ddl");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_BEGIN), "begin");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_COMMIT), "commit");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_ROLLBACK), "rollback");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_SAVEPOINT), "savepoint");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_SET), "set");
+    CHECK_STR(pgr_stmt_class_name(PGR_CLASS_UTILITY), "utility");
+    CHECK_STR(pgr_stmt_class_name((pgr_stmt_class_t)99), "unknown");
+}
+
+TEST(why_text)
+{
+    CHECK_STR(one("SELECT nextval('s')")->stmts[0].why, "calls nextval");
+    CHECK_STR(one("SELECT * FROM t FOR NO KEY UPDATE")->stmts[0].why, "FOR NO KEY UPDATE");
+    CHECK_STR(one("SELECT * FROM t FOR KEY SHARE")->stmts[0].why, "FOR KEY SHARE");
+    CHECK_STR(one("SELECT * FROM t FOR SHARE")->stmts[0].why, "FOR SHARE");
+    CHECK_STR(one("SELECT * FROM t FOR UPDATE")->stmts[0].why, "FOR UPDATE");
+    CHECK_STR(one("WITH d AS (DELETE FROM t RETURNING 1) SELECT 1")->stmts[0].why,
+              "data-modifying WITH");
+    CHECK_STR(one("SELECT 1 INTO x")->stmts[0].why, "SELECT INTO");
+    CHECK_STR(one("COPY t TO '/tmp/x'")->stmts[0].why, "COPY TO a server file or program");
+    CHECK_STR(one("SELECT 1")->stmts[0].why, "");
+    CHECK_STR(one("INSERT INTO t VALUES (1)")->stmts[0].why, "");
+}
+
+TEST(transaction_options)
+{
+    const pgr_classification_t *r = one("BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE");
+    CHECK_INT(r->stmts[0].isolation, PGR_ISO_SERIALIZABLE);
+    CHECK(r->stmts[0].read_only_txn && !r->stmts[0].read_write_txn && r->stmts[0].deferrable);
+    r = one("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ WRITE, NOT DEFERRABLE");
+    CHECK_INT(r->stmts[0].isolation, PGR_ISO_REPEATABLE_READ);
+    CHECK(!r->stmts[0].read_only_txn && r->stmts[0].read_write_txn && !r->stmts[0].deferrable);
+    CHECK_INT(one("BEGIN ISOLATION LEVEL READ COMMITTED")->stmts[0].isolation,
+              PGR_ISO_READ_COMMITTED);
+    CHECK_INT(one("BEGIN ISOLATION LEVEL READ UNCOMMITTED")->stmts[0].isolation,
+              PGR_ISO_READ_UNCOMMITTED);
+    CHECK_INT(one("BEGIN")->stmts[0].isolation, PGR_ISO_DEFAULT);
+    r = one("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    CHECK_INT(r->stmts[0].isolation, PGR_ISO_REPEATABLE_READ);
+    CHECK(r->stmts[0].read_only_txn);
+    CHECK(one("SET TRANSACTION READ WRITE")->stmts[0].read_write_txn);
+    CHECK(one("COMMIT AND CHAIN")->stmts[0].chain);
+    CHECK(one("ROLLBACK AND CHAIN")->stmts[0].chain);
+    CHECK(!one("COMMIT")->stmts[0].chain);
+}
+
+TEST(pgrouter_settings)
+{
+    const pgr_classification_t *r = one("SET pgrouter.route = 'node:pg2'");
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_SET);
+    CHECK_STR(r->stmts[0].pgrvar_name, "pgrouter.route");
+    CHECK_STR(r->stmts[0].pgrvar_value, "node:pg2");
+    CHECK(!r->stmts[0].pgrvar_bad && !r->pins && !r->stmts[0].set_local);
+
+    r = one("set PGROUTER.Route to auto");
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_SET);
+    CHECK_STR(r->stmts[0].pgrvar_name, "pgrouter.route");
+    CHECK_STR(r->stmts[0].pgrvar_value, "auto");
+
+    r = one("SET pgrouter.route TO 'primary'");
+    CHECK_STR(r->stmts[0].pgrvar_value, "primary");
+    /* PRIMARY is a reserved word: unquoted it does not parse (PostgreSQL says the same) */
+    CHECK(one("SET pgrouter.route TO primary")->parse_error);
+    r = one("SET pgrouter.route = on");
+    CHECK_STR(r->stmts[0].pgrvar_value, "on");
+    r = one("SET pgrouter.route = 'a', 'b'");
+    CHECK_STR(r->stmts[0].pgrvar_value, "a, b");
+    r = one("SET pgrouter.weight = 5");
+    CHECK_STR(r->stmts[0].pgrvar_name, "pgrouter.weight");
+    CHECK_STR(r->stmts[0].pgrvar_value, "5");
+
+    r = one("SET LOCAL pgrouter.route = 'broadcast'");
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_SET);
+    CHECK(r->stmts[0].set_local);
+    CHECK_STR(r->stmts[0].pgrvar_value, "broadcast");
+
+    r = one("SHOW pgrouter.route");
+    CHECK_INT(r->cls, PGR_CLASS_READ);
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_SHOW);
+    CHECK_STR(r->stmts[0].pgrvar_name, "pgrouter.route");
+
+    r = one("RESET pgrouter.route");
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_RESET);
+    CHECK_STR(r->stmts[0].pgrvar_name, "pgrouter.route");
+    r = one("SET pgrouter.route TO DEFAULT");
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_RESET);
+
+    /* not pgrouter's */
+    CHECK_INT(one("SET search_path = x")->stmts[0].pgrvar, PGR_PGRVAR_NONE);
+    CHECK_INT(one("SHOW search_path")->stmts[0].pgrvar, PGR_PGRVAR_NONE);
+    CHECK_INT(one("SET pgrouterx.route = 1")->stmts[0].pgrvar, PGR_PGRVAR_NONE);
+    CHECK_INT(one("RESET ALL")->stmts[0].pgrvar, PGR_PGRVAR_NONE);
+
+    /* too long a value, or not a constant: bad, never truncated silently */
+    char sql[400];
+    snprintf(sql, sizeof(sql), "SET pgrouter.route = 'node:%0200d'", 7);
+    r = one(sql);
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_SET);
+    CHECK(r->stmts[0].pgrvar_bad);
+    CHECK(one("SET pgrouter.route = interval '1 day'")->parse_error);   /* only TIME ZONE */
+    CHECK(one("SET pgrouter.route FROM CURRENT")->stmts[0].pgrvar_bad);
+
+    /* in a multi-statement string, each statement carries its own */
+    r = one("SET pgrouter.route = 'replica'; SELECT 1");
+    CHECK_INT(r->n_stmts, 2);
+    CHECK_INT(r->stmts[0].pgrvar, PGR_PGRVAR_SET);
+    CHECK_INT(r->stmts[1].pgrvar, PGR_PGRVAR_NONE);
+}
+
+TEST(merge_flags)
+{
+    const pgr_classification_t *r = one("SELECT * FROM t ORDER BY a LIMIT 10 OFFSET 5");
+    const pgr_stmt_info_t *s = &r->stmts[0];
+    CHECK(s->has_order_by && s->has_limit && !s->has_group_by && !s->has_aggregates);
+    CHECK_INT(s->limit, 10);
+    CHECK_INT(s->offset, 5);
+
+    s = &one("SELECT a, count(*) FROM t GROUP BY a")->stmts[0];
+    CHECK(s->has_group_by && s->has_aggregates && !s->has_order_by && !s->has_limit);
+    CHECK_INT(s->limit, -1);
+    CHECK_INT(s->offset, -1);
+
+    s = &one("SELECT max(a) + 1 FROM t")->stmts[0];
+    CHECK(s->has_aggregates && !s->has_group_by);
+    s = &one("SELECT my_agg(DISTINCT a) FROM t")->stmts[0];
+    CHECK(s->has_aggregates);
+    s = &one("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t")->stmts[0];
+    CHECK(s->has_aggregates);
+    s = &one("SELECT a FROM t GROUP BY a HAVING a > 1")->stmts[0];
+    CHECK(s->has_aggregates && s->has_group_by);
+    s = &one("SELECT a FROM t")->stmts[0];
+    CHECK(!s->has_order_by && !s->has_limit && !s->has_group_by && !s->has_aggregates);
+    CHECK(!s->has_distinct && !s->is_set_op && !s->limit_with_ties);
+    s = &one("SELECT (SELECT count(*) FROM u) FROM t")->stmts[0];
+    CHECK(!s->has_aggregates);
+    s = &one("SELECT count(*) OVER () FROM t")->stmts[0];
+    CHECK(!s->has_aggregates);
+    s = &one("SELECT * FROM t LIMIT ALL")->stmts[0];
+    CHECK(!s->has_limit);
+    CHECK_INT(s->limit, -1);
+    s = &one("SELECT * FROM t LIMIT $1 OFFSET $2")->stmts[0];
+    CHECK(s->has_limit);
+    CHECK_INT(s->limit, -1);
+    CHECK_INT(s->offset, -1);
+    s = &one("SELECT * FROM t LIMIT 10000000000")->stmts[0];
+    CHECK_INT(s->limit, 10000000000LL);
+    s = &one("SELECT * FROM t OFFSET 3")->stmts[0];
+    CHECK(!s->has_limit);
+    CHECK_INT(s->offset, 3);
+    s = &one("SELECT * FROM t ORDER BY a FETCH FIRST 3 ROWS WITH TIES")->stmts[0];
+    CHECK(s->has_limit && s->limit_with_ties && s->has_order_by);
+    CHECK_INT(s->limit, 3);
+    s = &one("SELECT * FROM t FETCH NEXT 7 ROWS ONLY")->stmts[0];
+    CHECK(s->has_limit && !s->limit_with_ties);
+    CHECK_INT(s->limit, 7);
+    s = &one("SELECT DISTINCT a FROM t")->stmts[0];
+    CHECK(s->has_distinct);
+    s = &one("SELECT 1 UNION ALL SELECT 2 ORDER BY 1 LIMIT 1")->stmts[0];
+    CHECK(s->is_set_op && s->has_order_by && s->has_limit);
+    CHECK_INT(s->limit, 1);
+    /* the subquery's LIMIT is not the statement's */
+    s = &one("SELECT * FROM (SELECT * FROM t ORDER BY a LIMIT 3) s")->stmts[0];
+    CHECK(!s->has_limit && !s->has_order_by);
+    /* EXPLAIN ANALYZE and non-SELECTs carry none */
+    s = &one("EXPLAIN ANALYZE SELECT a, count(*) FROM t GROUP BY a ORDER BY a LIMIT 3")->stmts[0];
+    CHECK(!s->has_order_by && !s->has_limit && !s->has_group_by && !s->has_aggregates);
+    CHECK_INT(s->limit, -1);
+    s = &one("INSERT INTO t SELECT * FROM u ORDER BY a LIMIT 3")->stmts[0];
+    CHECK(!s->has_order_by && !s->has_limit);
+    CHECK_INT(s->limit, -1);
+}
+
+TEST(statement_offsets)
+{
+    const char *sql = "SELECT 1; INSERT INTO t VALUES (2);\n  SHOW x";
+    const pgr_classification_t *r = one(sql);
+    CHECK_INT(r->n_stmts, 3);
+    CHECK_INT(r->cls, PGR_CLASS_WRITE);
+    CHECK_INT(r->stmts[0].cls, PGR_CLASS_READ);
+    CHECK_INT(r->stmts[1].cls, PGR_CLASS_WRITE);
+    CHECK_INT(r->stmts[2].cls, PGR_CLASS_READ);
+    char buf[64];
+    for (int i = 0; i < 3; i++) {
+        const pgr_stmt_info_t *s = &r->stmts[i];
+        CHECK(s->text_offset + s->text_length <= strlen(sql));
+        snprintf(buf, sizeof(buf), "%.*s", (int)s->text_length, sql + s->text_offset);
+        /* trimmed of leading whitespace, the text is the statement */
+        const char *p = buf;
+        while (*p == ' ' || *p == '\n')
+            p++;
+        CHECK_STR(p, i == 0 ? "SELECT 1" : i == 1 ? "INSERT INTO t VALUES (2)" : "SHOW x");
+    }
+}
+
+TEST(parse_error_detail)
+{
+    const pgr_classification_t *r = one("SELECT * FORM t");
+    CHECK(r->parse_error);
+    CHECK_INT(r->cls, PGR_CLASS_WRITE);
+    CHECK_INT(r->n_stmts, 0);
+    CHECK(strstr(r->error, "syntax error") != NULL);
+    CHECK(strstr(r->error, "FORM") != NULL);
+    CHECK_INT(r->error_cursor, 10);
+
+    /* a zero byte inside the text: not parsed at all */
+    static const char nul[] = "SELECT 1\0; DELETE FROM t";
+    pgr_classifier_t *c = NULL;
+    CHECK_INT(pgr_classifier_new(4, NULL, 0, &c), 0);
+    const pgr_classification_t *rr = NULL;
+    CHECK_INT(pgr_classify(c, nul, sizeof(nul) - 1, &rr), 0);
+    CHECK(rr && rr->parse_error && rr->cls == PGR_CLASS_WRITE);
+    CHECK(rr && rr->n_stmts == 0 && rr->stmts == NULL);
+    /* and the same text up to the zero byte is a read: different keys */
+    CHECK_INT(pgr_classify(c, nul, 8, &rr), 0);
+    CHECK(rr && !rr->parse_error && rr->cls == PGR_CLASS_READ);
+    pgr_classifier_free(c);
+}
+
+TEST(user_write_functions)
+{
+    const char *const fns[] = {"app.audit_log", "bump"};
+    pgr_classifier_t *c = NULL;
+    CHECK_INT(pgr_classifier_new(16, fns, 2, &c), 0);
+    if (c == NULL)
+        return;
+    static const struct { const char *sql; int cls; } cases[] = {
+        {"SELECT app.audit_log('x')", W},
+        {"SELECT audit_log('x')", W},            /* unqualified may resolve to app. */
+        {"SELECT other.audit_log('x')", R},
+        {"SELECT bump()", W},
+        {"SELECT other.bump()", W},
+        {"SELECT * FROM t WHERE a = (SELECT bump())", W},
+        {"SELECT bumps()", R},
+        {"SELECT nextval('s')", W},              /* the built-ins still apply */
+    };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(cases); i++) {
+        const pgr_classification_t *r = NULL;
+        CHECK_INT(pgr_classify(c, cases[i].sql, strlen(cases[i].sql), &r), 0);
+        if (r && (int)r->cls != cases[i].cls)
+            printf("# %s: got %s\n", cases[i].sql, pgr_stmt_class_name(r->cls));
+        CHECK(r && (int)r->cls == cases[i].cls);
+    }
+    pgr_classifier_free(c);
+
+    const char *const empty[] = {""};
+    const char *const dot[] = {"app."};
+    const char *const nul[] = {NULL};
+    CHECK_INT(pgr_classifier_new(16, empty, 1, &c), PGR_EINVAL);
+    CHECK(c == NULL);
+    CHECK_INT(pgr_classifier_new(16, dot, 1, &c), PGR_EINVAL);
+    CHECK_INT(pgr_classifier_new(16, nul, 1, &c), PGR_EINVAL);
+}
+
+/* "SELECT " + head + n * unit + tail, malloc'd. */
+static char *
+repeat(const char *head, const char *unit, size_t n, const char *tail, size_t *len)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *s = malloc(7 + hl + ul * n + tl + 1);
+    if (s == NULL)
+        return NULL;
+    char *p = s;
+    memcpy(p, "SELECT ", 7);
+    p += 7;
+    memcpy(p, head, hl);
+    p += hl;
+    for (size_t i = 0; i < n; i++, p += ul)
+        memcpy(p, unit, ul);
+    memcpy(p, tail, tl + 1);
+    *len = (size_t)(p - s) + tl;
+    return s;
+}
+
+static const pgr_classification_t *
+classify_len(pgr_classifier_t *c, const char *sql, size_t len)
+{
+    const pgr_classification_t *r = NULL;
+    if (pgr_classify(c, sql, len, &r) != 0)
+        return NULL;
+    return r;
+}
+
+TEST(deep_statements)
+{
+    /* libpg_query's protobuf output recurses once per tree level; a left-deep chain of
+     * 100,000 operators (200 KB) overflows an 8 MB stack. The classifier survives it and
+     * walks the whole tree: a writing function at the bottom is found. */
+    pgr_classifier_t *c = NULL;
+    CHECK_INT(pgr_classifier_new(4, NULL, 0, &c), 0);
+    if (c == NULL)
+        return;
+    size_t len;
+    char *q = repeat("1", "+1", 100000, "", &len);
+    const pgr_classification_t *r = q ? classify_len(c, q, len) : NULL;
+    CHECK(r && !r->parse_error && r->cls == PGR_CLASS_READ);
+    free(q);
+    q = repeat("nextval('s')", "+1", 100000, "", &len);
+    r = q ? classify_len(c, q, len) : NULL;
+    CHECK(r && !r->parse_error && r->cls == PGR_CLASS_WRITE);
+    if (r && r->n_stmts == 1)
+        CHECK_STR(r->stmts[0].why, "calls nextval");
+    free(q);
+    q = repeat("'a'", "||'b'", 50000, " FROM t FOR UPDATE", &len);
+    r = q ? classify_len(c, q, len) : NULL;
+    CHECK(r && !r->parse_error && r->cls == PGR_CLASS_WRITE);
+    free(q);
+    /* deep nesting of calls: 3,000 is walked, 20,000 is the parser's own error */
+    q = repeat("", "abs(", 3000, "1", &len);
+    if (q != NULL) {
+        q = realloc(q, len + 3000 + 1);
+        memset(q + len, ')', 3000);
+        q[len + 3000] = '\0';
+        r = classify_len(c, q, len + 3000);
+        CHECK(r && !r->parse_error && r->cls == PGR_CLASS_READ);
+        free(q);
+    }
+    q = repeat("", "abs(", 20000, "1", &len);
+    if (q != NULL) {
+        q = realloc(q, len + 20000 + 1);
+        memset(q + len, ')', 20000);
+        q[len + 20000] = '\0';
+        r = classify_len(c, q, len + 20000);
+        CHECK(r && r->parse_error && r->cls == PGR_CLASS_WRITE);
+        free(q);
+    }
+    /* over the parse limit: not parsed, a write */
+    q = repeat("1", "+1", PGR_CLASSIFY_MAX_PARSE / 2, "", &len);
+    r = q ? classify_len(c, q, len) : NULL;
+    CHECK(r && r->parse_error && r->cls == PGR_CLASS_WRITE && r->n_stmts == 0);
+    CHECK(r && strstr(r->error, "not parsed") != NULL);
+    free(q);
+    /* a short statement after all that still works */
+    r = classify_len(c, "SELECT 1", 8);
+    CHECK(r && r->cls == PGR_CLASS_READ);
+    pgr_classifier_free(c);
+}
+
+int
+main(void)
+{
+    int rc = RUN(table, class_names, why_text, transaction_options, pgrouter_settings,
+               merge_flags, statement_offsets, parse_error_detail, user_write_functions,
+               deep_statements);
+    pgr_classify_shutdown();
+    return rc;
+}
