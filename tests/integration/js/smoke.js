@@ -10,12 +10,28 @@ const { Client } = require('pg');
 const port = Number(process.argv[2]);
 const cfg = { host: '127.0.0.1', port, user: 'app', database: 'app' };
 
+// Open a transaction on `holder` until it runs on server connection `pid` (a transaction that
+// lands elsewhere ends at once, so the pool cycles through its idle connections whatever order it
+// hands them out in, and never grows); while the holder keeps it, the next client gets another
+// one. The caller COMMITs the holder.
+async function takeServer(holder, pid) {
+  for (let i = 0; i < 50; i++) {
+    await holder.query('BEGIN');
+    const r = await holder.query('SELECT pg_backend_pid() AS pid');
+    if (r.rows[0].pid === pid)
+      return;
+    await holder.query('COMMIT');
+  }
+  throw new Error(`the holder never got server connection ${pid}`);
+}
+
 async function main() {
   const out = {};
   const a = new Client(cfg);
   const b = new Client(cfg);
-  await a.connect();
-  await b.connect();
+  const holder = new Client(cfg);
+  for (const c of [a, b, holder])
+    await c.connect();
   try {
     await a.query('DROP TABLE IF EXISTS js_t');
     await a.query('CREATE TABLE js_t (id int PRIMARY KEY, name text, n numeric, at timestamptz)');
@@ -27,28 +43,28 @@ async function main() {
     const r = await a.query('SELECT id, name, n, at FROM js_t WHERE id = ANY($1) ORDER BY id', [[3, 5]]);
     out.param_rows = r.rows.map((x) => [x.id, x.name, x.n, x.at.toISOString()]);
 
-    // A named statement: the driver parses it once per client and then only binds it. b holds
-    // a transaction open during a's odd rounds, so a's statement meets another server connection.
+    // A named statement: the driver parses it once per client and then only binds it. In odd
+    // rounds the server connection a used last is held by another client (takeServer), so a's
+    // statement meets a server connection that has not seen it and pgrouter must prepare it there.
     const named = { name: 'by_id', text: 'SELECT pg_backend_pid() AS pid, name, $2::int * 2 AS twice FROM js_t WHERE id = $1' };
-    const pids = new Set();
-    let namedOk = 0;
+    let namedOk = 0, moved = 0, last = null;
     for (let round = 0; round < 20; round++) {
-      if (round % 2 === 1) {
-        await b.query('BEGIN');
-        await b.query('SELECT 1');
-      }
+      if (round % 2 === 1)
+        await takeServer(holder, last);
       await a.query('BEGIN');
       const x = await a.query({ ...named, values: [round % 20 + 1, round] });
       await a.query('UPDATE js_t SET n = coalesce(n, 0) + 1 WHERE id = $1', [round % 20 + 1]);
       await a.query('COMMIT');
       if (round % 2 === 1)
-        await b.query('COMMIT');
-      pids.add(x.rows[0].pid);
+        await holder.query('COMMIT');
+      if (round % 2 === 1 && x.rows[0].pid !== last)
+        moved++;
+      last = x.rows[0].pid;
       if (x.rows.length === 1 && x.rows[0].name === `zeile-${round % 20 + 1}-ü✓` && x.rows[0].twice === round * 2)
         namedOk++;
     }
     out.named_ok = namedOk;
-    out.named_distinct_server_pids = pids.size;
+    out.named_moved = moved;
     // The same name used on another client is that client's own statement.
     const y = await b.query({ name: 'by_id', text: 'SELECT $1::text AS other, $2::int AS i', values: ['b', 7] });
     out.other_client_same_name = [y.rows[0].other, y.rows[0].i];
@@ -85,8 +101,8 @@ async function main() {
     const z = await a.query({ name: 'by_id', text: named.text, values: [2, 21] });
     out.after_error = [z.rows[0].name, z.rows[0].twice];
   } finally {
-    await a.end();
-    await b.end();
+    for (const c of [a, b, holder])
+      await c.end();
   }
   console.log(JSON.stringify(out));
 }
