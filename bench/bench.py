@@ -593,7 +593,8 @@ def machine_lines(ctx):
                          capture_output=True, text=True).stdout.strip() or "?"
     return [
         f"- machine: {cpu}, {os.cpu_count()} CPUs, {mem_gib:.0f} GiB, Linux {platform.release()}",
-        f"- load average at start: {ctx.load0}; at end: {' '.join(open('/proc/loadavg').read().split()[:3])}",
+        f"- ulimit -n {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; "
+        f"load average at start: {ctx.load0}; at end: {' '.join(open('/proc/loadavg').read().split()[:3])}",
         f"- {ver([str(PGBIN / 'postgres'), '--version'])}; {ver(['pgbouncer', '--version'])}; "
         f"pgrouter {rev} (build {ctx.build.name}, buildtype {ctx.buildtype})",
         f"- settings: {ctx.rounds} rounds, {ctx.duration} s per run, large results "
@@ -895,11 +896,13 @@ def main():
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)
         procs.stop_all()
-        for name in ("pgrouter.log", "pgbouncer/pgbouncer.log", "pgrouter.yaml",
-                     "pgbouncer/pgbouncer.ini"):
-            src = ctx.tmp / name
-            if src.exists():
-                shutil.copy(src, ctx.results / Path(name).name)
+        # Every proxy's config and log, for the record and for errors seen during the run.
+        for src in [*ctx.tmp.glob("pgrouter*.yaml"), *ctx.tmp.glob("pgrouter*.log")]:
+            shutil.copy(src, ctx.results / src.name)
+        for d in ctx.tmp.glob("pgbouncer*/"):
+            for f in ("pgbouncer.ini", "pgbouncer.log"):
+                if (d / f).exists():
+                    shutil.copy(d / f, ctx.results / f"{d.name}.{f.split('.')[1]}")
     text = write_report(ctx)
     print(text)
     log(f"done in {time.monotonic() - t0:.0f} s; results in {ctx.results}")
