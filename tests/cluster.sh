@@ -35,11 +35,14 @@ as_pg() {
     fi
 }
 
+# A free port below the kernel's ephemeral range (so no outgoing connection takes it between
+# this check and the server's bind).
 free_port() {
     /usr/bin/python3 - <<'EOF'
 import socket, random
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(200):
-    p = random.randint(20000, 59999)
+    p = random.randint(10000, max(lo - 1, 10001))
     ok = True
     for fam, addr in ((socket.AF_INET, "127.0.0.1"),):
         s = socket.socket(fam, socket.SOCK_STREAM)
@@ -202,7 +205,16 @@ cmd_start() {
         as_pg rm -f "$DIR/$id/postmaster.pid"
         node_conf "$DIR/$id" "$port"
         echo "$id $port $role" >>"$DIR/nodes"
-        start_node "$id"
+        local try
+        for try in 1 2 3; do
+            start_node "$id" && break
+            # Most likely the port was taken meanwhile: take another one.
+            [ "$try" = 3 ] && die "node $id did not start (see $DIR/$id.log)"
+            port=$(free_port)
+            sed -i "s/^port = .*/port = $port/" "$DIR/$id/postgresql.conf"
+            awk -v id="$id" -v p="$port" '$1 == id { $2 = p } { print }' "$DIR/nodes" >"$DIR/nodes.new"
+            mv "$DIR/nodes.new" "$DIR/nodes"
+        done
         wait_ready "$id"
     done
     {

@@ -306,10 +306,16 @@ to_replica(pgr_router_t *r, const cand_t *c, int n, uint64_t min_lsn, const char
     const cand_t *pick = balance(r, el, k);
     route_node(out, pick, true, why);
     size_t l = strlen(out->reason);
-    snprintf(out->reason + l, sizeof(out->reason) - l, " (%s%s, lag %.1fs)",
+    snprintf(out->reason + l, sizeof(out->reason) - l, " (%s, lag %.1fs",
              r->balance == PGR_BALANCE_ROUND_ROBIN ? "round-robin"
-             : r->balance == PGR_BALANCE_RANDOM   ? "random" : "least-busy",
-             min_lsn ? ", read-your-writes" : "", pick->lag_s);
+             : r->balance == PGR_BALANCE_RANDOM   ? "random" : "least-busy", pick->lag_s);
+    l = strlen(out->reason);
+    if (min_lsn)
+        snprintf(out->reason + l, sizeof(out->reason) - l,
+                 ", replayed %X/%X >= %X/%X for read-your-writes", (unsigned)(pick->lsn >> 32),
+                 (unsigned)pick->lsn, (unsigned)(min_lsn >> 32), (unsigned)min_lsn);
+    l = strlen(out->reason);
+    snprintf(out->reason + l, sizeof(out->reason) - l, ")");
 }
 
 static void

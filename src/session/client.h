@@ -112,7 +112,7 @@ typedef struct pgr_client {
     size_t held_len;
     bool txn_read;               /* the current transaction was routed as a read */
     uint64_t ryw_lsn;            /* read-your-writes: WAL position of the last write's commit */
-    bool ryw_capture;            /* our pg_current_wal_lsn() query is in flight */
+    bool ryw_capture;            /* our pg_current_wal_insert_lsn() query is in flight */
     pgr_stmt_class_t unnamed_cls; /* class of the last unnamed Parse */
     pgr_route_t last_route;
     char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */

@@ -328,7 +328,9 @@ note_preamble_error(pgr_client_t *cl, const pgr_scan_t *s)
              (unsigned long long)cl->id, cl->node_id, cl->preamble_sqlstate, cl->preamble_error);
 }
 
-/* The reply to our pg_current_wal_lsn() after a write: one text column. */
+/* The reply to our pg_current_wal_insert_lsn() after a write: one text column. The insert
+ * position, not pg_current_wal_lsn(): with synchronous_commit off the commit record may not be
+ * written out yet, and the write position would be behind it. */
 static void
 note_commit_lsn(pgr_client_t *cl, const pgr_scan_t *s)
 {
@@ -450,7 +452,7 @@ maybe_release(pgr_client_t *cl)
         uint8_t q[64];
         pgr_writer_t w;
         pgr_writer_init_fixed(&w, q, sizeof(q));
-        pgr_fe_write_query(&w, "SELECT pg_current_wal_lsn()");
+        pgr_fe_write_query(&w, "SELECT pg_current_wal_insert_lsn()");
         cl->ryw_capture = true;
         cl->txn_read = true;
         if (w.err || pgr_iobuf_append(&cl->to_srv, w.buf, w.len) != 0) {

@@ -22,9 +22,19 @@ def build_dir() -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range, so that no outgoing connection takes it
+    between this check and the server's bind."""
+    import random
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for _ in range(200):
+        port = random.randint(10000, max(lo - 1, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
 
 
 def wait_port(port: int, timeout: float = 10.0, proc=None) -> None:
@@ -45,8 +55,12 @@ class Cluster:
 
     def __init__(self, n: int, replicas: int = 0):
         self.dir = tempfile.mkdtemp(prefix="pgr-it-")
-        out = subprocess.run([str(CLUSTER_SH), "start", str(n), "--replicas", str(replicas),
-                              "--dir", self.dir], check=True, capture_output=True, text=True).stdout
+        r = subprocess.run([str(CLUSTER_SH), "start", str(n), "--replicas", str(replicas),
+                            "--dir", self.dir], capture_output=True, text=True)
+        if r.returncode != 0:
+            subprocess.run([str(CLUSTER_SH), "stop", "--dir", self.dir], capture_output=True)
+            raise RuntimeError(f"cluster.sh start failed: {r.stderr}")
+        out = r.stdout
         self.nodes = {}
         for line in out.splitlines():
             f = line.split()

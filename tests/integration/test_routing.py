@@ -1,0 +1,251 @@
+"""The router against a primary with two streaming replicas: reads spread over the replicas,
+writes land on the primary, hints and pgrouter.route, failover, read-your-writes by LSN."""
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import free_port
+from test_server import run_pgbench
+
+NODES = ("pg1", "pg2", "pg3")
+
+
+def config(cluster, port, extra="", health="interval: 300ms, timeout: 1s"):
+    nodes = "\n".join(f"  - {{id: {n}, host: 127.0.0.1, port: {cluster.port(n)}}}" for n in NODES)
+    return f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+auth: {{method: trust}}
+pool: {{mode: transaction, max_size: 20, acquire_timeout: 5s}}
+health: {{{health}}}
+log: {{level: info}}
+{extra}
+nodes:
+{nodes}
+"""
+
+
+def dsn(port, **kw):
+    return f"host=127.0.0.1 port={port} user=app dbname=app " + " ".join(
+        f"{k}={v}" for k, v in kw.items())
+
+
+def wait_routing(port, cluster, timeout=15):
+    """Until reads reach a replica (both replicas' health known)."""
+    replicas = {cluster.port("pg2"), cluster.port("pg3")}
+    deadline = time.monotonic() + timeout
+    seen = set()
+    while time.monotonic() < deadline and seen != replicas:
+        try:
+            with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as c:
+                seen.add(c.execute("SELECT inet_server_port()").fetchone()[0])
+        except psycopg.Error:
+            pass
+        time.sleep(0.05)
+    assert seen >= replicas, f"reads never reached both replicas: {seen}"
+
+
+@pytest.fixture
+def replicated(cluster_factory):
+    c = cluster_factory(3, replicas=2)
+    with psycopg.connect(c.dsn("pg1"), autocommit=True) as d:
+        d.execute("CREATE TABLE IF NOT EXISTS rt (id serial primary key, v text)")
+        d.execute("GRANT ALL ON rt, rt_id_seq TO app")
+    return c
+
+
+@pytest.fixture
+def router(replicated, pgrouter_factory):
+    port = free_port()
+    p = pgrouter_factory(config(replicated, port), port)
+    wait_routing(port, replicated)
+    return p
+
+
+def commits(cluster):
+    out = {}
+    for n in NODES:
+        with psycopg.connect(cluster.dsn(n), autocommit=True) as d:
+            out[n] = d.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = 'app'"
+                               ).fetchone()[0]
+    return out
+
+
+def test_select_only_pgbench_spreads_over_replicas(replicated, router):
+    port = router.port
+    # pgbench -i writes: it must land on the primary (a replica would refuse it).
+    r = run_pgbench(port, "-i", "-q", "-s", "1")
+    assert r.returncode == 0, r.stderr
+    time.sleep(1)  # let the replicas replay the new tables
+    before = commits(replicated)
+    r = run_pgbench(port, "-S", "-c", "8", "-j", "2", "-T", "6")
+    after = commits(replicated)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "number of failed transactions: 0" in r.stdout
+    assert "25006" not in r.stderr and "read-only transaction" not in r.stderr
+    processed = int(re.search(r"actually processed: (\d+)", r.stdout).group(1))
+    delta = {n: after[n] - before[n] for n in NODES}
+    # Both replicas carry a real share; the primary carries almost none of the reads.
+    assert delta["pg2"] > processed * 0.25, (delta, processed)
+    assert delta["pg3"] > processed * 0.25, (delta, processed)
+    assert delta["pg1"] < processed * 0.05, (delta, processed)
+
+
+def test_writes_go_to_primary_reads_to_replicas(replicated, router):
+    p1 = replicated.port("pg1")
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        for _ in range(20):
+            assert c.execute("INSERT INTO rt (v) VALUES ('w') RETURNING inet_server_port()"
+                             ).fetchone()[0] == p1
+            assert c.execute("SELECT nextval('rt_id_seq'), inet_server_port()").fetchone()[1] == p1
+            assert c.execute("SELECT inet_server_port() FROM rt FOR UPDATE LIMIT 1"
+                             ).fetchone()[0] == p1
+            assert c.execute("SELECT inet_server_port()").fetchone()[0] != p1
+        # An explicit read-write transaction stays on the primary whatever its first statement.
+        with c.transaction():
+            assert c.execute("SELECT inet_server_port()").fetchone()[0] == p1
+            c.execute("INSERT INTO rt (v) VALUES ('in txn')")
+        # A read-only one goes to a replica, all of it.
+        c.execute("BEGIN READ ONLY")
+        a = c.execute("SELECT inet_server_port()").fetchone()[0]
+        b = c.execute("SELECT inet_server_port()").fetchone()[0]
+        c.execute("COMMIT")
+        assert a == b and a != p1
+
+
+def test_hints_and_session_route(replicated, router):
+    ports = {n: replicated.port(n) for n in NODES}
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        for n in NODES:
+            assert c.execute(f"/* pgrouter: node={n} */ SELECT inet_server_port()"
+                             ).fetchone()[0] == ports[n]
+        assert c.execute("/* pgrouter: primary */ SELECT inet_server_port()").fetchone()[0] \
+            == ports["pg1"]
+        assert c.execute("/* pgrouter: replica */ SELECT inet_server_port()").fetchone()[0] \
+            != ports["pg1"]
+        c.execute("SET pgrouter.route = 'node:pg3'")
+        assert c.execute("SHOW pgrouter.route").fetchone()[0] == "node:pg3"
+        assert {c.execute("SELECT inet_server_port()").fetchone()[0] for _ in range(5)} \
+            == {ports["pg3"]}
+        c.execute("SET pgrouter.route = 'primary'")
+        assert c.execute("SELECT inet_server_port()").fetchone()[0] == ports["pg1"]
+        c.execute("RESET pgrouter.route")
+        assert c.execute("SHOW pgrouter.route").fetchone()[0] == "auto"
+        with pytest.raises(psycopg.errors.UndefinedObject) as e:
+            c.execute("/* pgrouter: node=nope */ SELECT 1")
+        assert 'node "nope" does not exist' in str(e.value)
+        with pytest.raises(psycopg.errors.SyntaxError) as e:
+            c.execute("/* pgrouter: nod=pg1 */ SELECT 1")
+        assert "pgrouter: nod=pg1" in str(e.value)
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            c.execute("SET pgrouter.route = 'node:nope'")
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            c.execute("SET pgrouter.route = 'sideways'")
+        # The session is usable after each error.
+        assert c.execute("SELECT 1").fetchone()[0] == 1
+
+
+def test_no_primary_fails_fast_naming_the_node(replicated, router):
+    replicated.fault("kill", "pg1")
+    with psycopg.connect(dsn(router.port), autocommit=True, connect_timeout=3) as c:
+        deadline = time.monotonic() + 5
+        while True:
+            t0 = time.monotonic()
+            with pytest.raises(psycopg.errors.ConnectionFailure) as e:
+                c.execute("INSERT INTO rt (v) VALUES ('x')")
+            if "no healthy primary" in str(e.value) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        # Once the node is known down, a write fails at once, naming it, with 08006.
+        assert "no healthy primary" in str(e.value)
+        assert 'node "pg1"' in str(e.value)
+        assert time.monotonic() - t0 < 1.0
+        # Reads still work from the replicas meanwhile, on the same session.
+        assert c.execute("SELECT count(*) >= 0 FROM rt").fetchone()[0] is True
+
+
+def test_failover_follows_promoted_replica(replicated, router):
+    """Writes run continuously; the primary dies and pg2 is promoted; writes resume on pg2
+    without restarting pgrouter, with errors only around the switch."""
+    stop = threading.Event()
+    log = []  # (time, ok, port or sqlstate)
+
+    def writer():
+        conn = None
+        while not stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(dsn(router.port), autocommit=True, connect_timeout=3)
+                port = conn.execute("INSERT INTO rt (v) VALUES ('f') RETURNING inet_server_port()"
+                                    ).fetchone()[0]
+                log.append((time.monotonic(), True, port))
+            except psycopg.Error as e:
+                log.append((time.monotonic(), False, getattr(e, "sqlstate", None)))
+                if conn is not None and conn.broken:
+                    conn = None
+                time.sleep(0.05)
+        if conn is not None:
+            conn.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        time.sleep(1.5)
+        switch = time.monotonic()
+        replicated.fault("kill", "pg1")
+        replicated.fault("promote", "pg2")
+        promoted = time.monotonic()
+        time.sleep(4)
+    finally:
+        stop.set()
+        t.join(10)
+    p1, p2 = replicated.port("pg1"), replicated.port("pg2")
+    before = [e for e in log if e[0] < switch]
+    after = [e for e in log if e[0] > promoted + 3]
+    assert before and all(e[1] and e[2] == p1 for e in before)
+    assert after and all(e[1] and e[2] == p2 for e in after), after[:5]
+    failures = [e for e in log if not e[1]]
+    # Every failure is inside the switch window, and each says what happened.
+    assert all(switch - 0.5 <= e[0] <= promoted + 3 for e in failures), failures
+    assert all(e[2] in ("08006", "57P01", None) for e in failures), failures
+
+
+def test_read_your_writes_by_lsn(replicated, pgrouter_factory):
+    # Replicas apply WAL 300 ms late: a read right after a write would miss it there.
+    for n in ("pg2", "pg3"):
+        conf = Path(replicated.dir, n, "postgresql.conf")
+        with open(conf, "a") as f:
+            f.write("\nrecovery_min_apply_delay = '300ms'\n")
+        with psycopg.connect(replicated.dsn(n), autocommit=True) as d:
+            d.execute("SELECT pg_reload_conf()")
+    port = free_port()
+    pgrouter_factory(config(replicated, port, extra="routing: {read_your_writes: session}"), port)
+    wait_routing(port, replicated)
+    misses = 0
+    replica_reads = 0
+    p1 = replicated.port("pg1")
+    with psycopg.connect(dsn(port), autocommit=True) as c:
+        for i in range(1000):
+            rid = c.execute("INSERT INTO rt (v) VALUES (%s) RETURNING id", (f"ryw{i}",)
+                            ).fetchone()[0]
+            row = c.execute("SELECT v, inet_server_port() FROM rt WHERE id = %s", (rid,)).fetchone()
+            if row is None:
+                misses += 1
+            elif row[1] != p1:
+                replica_reads += 1
+    assert misses == 0
+    # The delay is real: without read-your-writes the same reads miss on the replicas.
+    port2 = free_port()
+    pgrouter_factory(config(replicated, port2), port2)
+    wait_routing(port2, replicated)
+    missed_without = 0
+    with psycopg.connect(dsn(port2), autocommit=True) as c:
+        for i in range(50):
+            rid = c.execute("INSERT INTO rt (v) VALUES ('plain') RETURNING id").fetchone()[0]
+            if c.execute("SELECT 1 FROM rt WHERE id = %s", (rid,)).fetchone() is None:
+                missed_without += 1
+    assert missed_without > 25
