@@ -542,30 +542,30 @@ def bench_micro(ctx):
             ctx.micro[name] = "timed out after 300 s"
 
 
-def profile(ctx):
+def profile(ctx, mode):
     """perf record (cpu-clock sampling, DWARF call graphs) on pgrouter while pgbench -S runs.
 
-    Writes perf-self.txt (cost by symbol, self) and perf-children.txt (inclusive) to the
+    Writes perf-MODE-self.txt (cost by symbol, self) and perf-MODE-children.txt (inclusive) to the
     results; perf.data stays in the temp dir and goes with it."""
     data = ctx.tmp / "perf.data"
     pid = ctx.pids["pgrouter"]
     secs = max(ctx.duration, 10)
-    log(f"profile: perf record on pgrouter under pgbench -S -M simple -c 32 for {secs} s")
+    log(f"profile: perf record on pgrouter under pgbench -S -M {mode} -c 32 for {secs} s")
     rec = ctx.procs.start("perf", ["perf", "record", "-e", "cpu-clock", "-F", "499",
                                    "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(data)],
                           stdout=subprocess.DEVNULL, stderr=open(ctx.tmp / "perf.err", "w"))
     time.sleep(1.0)
-    res = run_pgbench(ctx.ports["pgrouter"], ["-S", "-M", "simple", "-c", "32", "-j", "2"],
+    res = run_pgbench(ctx.ports["pgrouter"], ["-S", "-M", mode, "-c", "32", "-j", "2"],
                       secs, ctx.tmp)
     ctx.procs.stop(rec, sig=signal.SIGINT, timeout=120)
-    header = (f"pgrouter pid {pid}, pgbench -S -M simple -c 32 -T {secs}: tps {fmt(res['tps'])}\n"
+    header = (f"pgrouter pid {pid}, pgbench -S -M {mode} -c 32 -T {secs}: tps {fmt(res['tps'])}\n"
               f"perf record -e cpu-clock -F 499 --call-graph dwarf\n\n")
     for kind, extra in (("self", ["--no-children", "-g", "none"]),
                         ("children", ["--children", "-g", "none"])):
         r = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--percent-limit", "0.5",
                             "--sort", "dso,symbol", *extra], capture_output=True, text=True)
-        (ctx.results / f"perf-{kind}.txt").write_text(header + r.stdout + r.stderr)
-    log(f"profile: {ctx.results}/perf-self.txt, perf-children.txt")
+        (ctx.results / f"perf-{mode}-{kind}.txt").write_text(header + r.stdout + r.stderr)
+    log(f"profile: {ctx.results}/perf-{mode}-self.txt, perf-{mode}-children.txt")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -820,7 +820,8 @@ def main():
     ap.add_argument("--only")
     ap.add_argument("--pool-size", type=int, default=32)
     ap.add_argument("--scale", type=int, default=10)
-    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile", nargs="?", const="simple",
+                    choices=("simple", "extended", "prepared"))
     a = ap.parse_args()
 
     ctx = Ctx()
@@ -885,7 +886,7 @@ def main():
         if 7 in ctx.only:
             bench_micro(ctx)
         if a.profile and ctx.pids:
-            profile(ctx)
+            profile(ctx, a.profile)
         for t, p in (("pgrouter", ctx.pids.get("pgrouter")), ("pgbouncer", ctx.pids.get("pgbouncer"))):
             if p and not Path(f"/proc/{p}").exists():
                 log(f"WARNING: {t} (pid {p}) is no longer running")

@@ -3,7 +3,7 @@
 # bench/README.md for the workloads and how to read the numbers.
 #
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--only W[,W...]] [--pool-size N]
-#                [--scale N] [--profile]
+#                [--scale N] [--profile[=simple|extended|prepared]]
 #
 #   --quick        under 3 minutes: 3 rounds of 1 s, 1,000 idle clients only (checks that
 #                  everything runs; its numbers are rough)
@@ -11,7 +11,8 @@
 #   --only W       workloads by number (1-7) or name: select, tpcb, churn, idle, large, router,
 #                  micro, or one variant (select-simple, select-extended, select-prepared,
 #                  select-c1, tpcb, churn, large)
-#   --profile      afterwards, perf record -g on pgrouter under select-only load
+#   --profile      afterwards, perf record (call graphs) on pgrouter under pgbench -S -c 32
+#                  in the given protocol mode (default simple)
 #
 # Needs what scripts/bootstrap.sh installs. Builds pgrouter in $PGR_BENCH_BUILD (default
 # build-bench, release) if needed. Starts its own node, pgrouter and PgBouncer on free
