@@ -12,6 +12,7 @@
 #include "route/bigstack.h"
 #include "route/funcs.h"
 #include "route/qcache.h"
+#include "route/sqlscan.h"
 
 /* ---- names --------------------------------------------------------------------------- */
 
@@ -844,6 +845,14 @@ classify_text(pgr_classifier_t *c, const char *sql, size_t len)
         char msg[96];
         snprintf(msg, sizeof(msg), "not parsed: %zu bytes is over the classifier's %u-byte limit",
                  len, (unsigned)PGR_CLASSIFY_MAX_PARSE);
+        set_parse_error(r, msg, 0);
+        return 0;
+    }
+    size_t depth = pgr_sqlscan_depth(sql, len, PGR_CLASSIFY_MAX_DEPTH + 1);
+    if (depth > PGR_CLASSIFY_MAX_DEPTH) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "not parsed: nested deeper than the classifier's limit (%u)",
+                 (unsigned)PGR_CLASSIFY_MAX_DEPTH);
         set_parse_error(r, msg, 0);
         return 0;
     }

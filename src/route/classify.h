@@ -111,6 +111,11 @@ typedef struct pgr_classifier pgr_classifier_t;
 /* Longer statements are not parsed: they are WRITE with parse_error ("not parsed: ..."). */
 #define PGR_CLASSIFY_MAX_PARSE (1024 * 1024)
 
+/* Statements whose depth bound (route/sqlscan.h) is over this, or with brackets nested more
+ * than 511 deep, are not parsed either: the parser's output costs time quadratic in depth.
+ * About 1,500 levels of a left-deep chain (~30 ms to classify, the worst case). */
+#define PGR_CLASSIFY_MAX_DEPTH 3000
+
 /* Average bytes per entry the default byte budget allows (max_bytes = cache_size * this). */
 #define PGR_CLASSIFY_BYTES_PER_ENTRY 2048
 
@@ -131,7 +136,8 @@ void pgr_classifier_free(pgr_classifier_t *c);
  * the cache fails with PGR_ESHUTDOWN. Safe to call more than once, or with no parse done. */
 void pgr_classify_shutdown(void);
 /* Change the byte budget (0 means the default); entries are evicted at once to fit. One
- * result larger than an eighth of the budget is never cached (it is still returned). */
+ * result larger than the budget, or than 16 KiB and an eighth of it, is never cached (it is
+ * still returned). */
 void pgr_classifier_set_max_bytes(pgr_classifier_t *c, size_t max_bytes);
 
 /* Classify sql[0..len) (len excludes any NUL; a NUL inside is a parse error). *out points into

@@ -27,6 +27,8 @@ struct pgr_qcache {
 };
 
 #define MIN_BUCKETS 64
+/* An entry this small is always kept when it fits the budget at all. */
+#define SMALL_ENTRY (16 * 1024)
 
 int
 pgr_qcache_new(size_t max_entries, size_t max_bytes, pgr_qcache_t **out)
@@ -202,7 +204,7 @@ pgr_qcache_put(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash, siz
     if (q->max_entries == 0 || klen > q->max_bytes || vsize > q->max_bytes)
         return NULL;
     size_t size = sizeof(entry_t) + vsize + klen;
-    if (size > q->max_bytes / 8)
+    if (size > q->max_bytes || (size > SMALL_ENTRY && size > q->max_bytes / 8))
         return NULL;
     while (q->entries > 0 && (q->entries >= q->max_entries || q->bytes + size > q->max_bytes))
         evict_oldest(q);

@@ -39,8 +39,8 @@ void *pgr_qcache_get(pgr_qcache_t *q, const void *key, size_t klen, uint64_t has
 
 /* Insert the key (which must not be present) with vsize bytes of zeroed value storage, evicting
  * least recently used entries to make room, and return that storage (aligned for any type) for
- * the caller to fill. NULL when the entry alone would take more than an eighth of the byte
- * budget, when max_entries is 0, or when out of memory; the cache is then unchanged except for
+ * the caller to fill. NULL when the entry alone would take more than the byte budget, or more
+ * than 16 KiB and an eighth of the budget, when max_entries is 0, or when out of memory; the cache is then unchanged except for
  * evictions. The pointer stays valid until the next put, set_max_bytes or free. */
 void *pgr_qcache_put(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash,
                      size_t vsize);

@@ -1,7 +1,10 @@
 /* The statement classifier: a table of statements with their expected class and flags, then
  * the merge flags, pgrouter.* settings, statement offsets, user write functions, and errors.
  * Hints are in test_hint.c, the cache in test_classify_cache.c. */
+#include <time.h>
+
 #include "route/classify.h"
+#include "route/sqlscan.h"
 #include "../harness.h"
 
 enum {
@@ -691,38 +694,49 @@ classify_len(pgr_classifier_t *c, const char *sql, size_t len)
 
 TEST(deep_statements)
 {
-    /* libpg_query's protobuf output recurses once per tree level; a left-deep chain of
-     * 100,000 operators (200 KB) overflows an 8 MB stack. The classifier survives it and
-     * walks the whole tree: a writing function at the bottom is found. */
+    /* libpg_query's protobuf output recurses once per tree level (a left-deep chain of 25,000
+     * operators overflows an 8 MB stack) and takes time quadratic in the depth. Chains up to
+     * the limit are parsed (long ones on the private stack) and walked to the bottom; deeper
+     * ones are not parsed at all and are writes. */
     pgr_classifier_t *c = NULL;
     CHECK_INT(pgr_classifier_new(4, NULL, 0, &c), 0);
     if (c == NULL)
         return;
     size_t len;
-    char *q = repeat("1", "+1", 100000, "", &len);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *q = repeat("1", "+1", PGR_CLASSIFY_MAX_DEPTH / 2 - 10, "", &len);
     const pgr_classification_t *r = q ? classify_len(c, q, len) : NULL;
     CHECK(r && !r->parse_error && r->cls == PGR_CLASS_READ);
     free(q);
-    q = repeat("nextval('s')", "+1", 100000, "", &len);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("# a %d-level chain classified in %.1f ms\n", PGR_CLASSIFY_MAX_DEPTH / 2 - 10,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    q = repeat("nextval('s')", "+1", PGR_CLASSIFY_MAX_DEPTH / 2 - 10, "", &len);
     r = q ? classify_len(c, q, len) : NULL;
     CHECK(r && !r->parse_error && r->cls == PGR_CLASS_WRITE);
     if (r && r->n_stmts == 1)
         CHECK_STR(r->stmts[0].why, "calls nextval");
     free(q);
-    q = repeat("'a'", "||'b'", 50000, " FROM t FOR UPDATE", &len);
+    q = repeat("'a'", "||'b'", 1400, " FROM t FOR UPDATE", &len);
     r = q ? classify_len(c, q, len) : NULL;
     CHECK(r && !r->parse_error && r->cls == PGR_CLASS_WRITE);
     free(q);
-    /* deep nesting of calls: 3,000 is walked, 20,000 is the parser's own error */
-    q = repeat("", "abs(", 3000, "1", &len);
+    q = repeat("", "abs(", 500, "1", &len);     /* the pre-scan tracks 511 bracket levels */
     if (q != NULL) {
-        q = realloc(q, len + 3000 + 1);
-        memset(q + len, ')', 3000);
-        q[len + 3000] = '\0';
-        r = classify_len(c, q, len + 3000);
+        q = realloc(q, len + 500 + 1);
+        memset(q + len, ')', 500);
+        q[len + 500] = '\0';
+        r = classify_len(c, q, len + 500);
         CHECK(r && !r->parse_error && r->cls == PGR_CLASS_READ);
         free(q);
     }
+    /* too deep: not parsed (a 100,000-operator chain would take half a minute) */
+    q = repeat("1", "+1", 100000, "", &len);
+    r = q ? classify_len(c, q, len) : NULL;
+    CHECK(r && r->parse_error && r->cls == PGR_CLASS_WRITE && r->n_stmts == 0);
+    CHECK(r && strstr(r->error, "not parsed: nested deeper") != NULL);
+    free(q);
     q = repeat("", "abs(", 20000, "1", &len);
     if (q != NULL) {
         q = realloc(q, len + 20000 + 1);
@@ -732,8 +746,13 @@ TEST(deep_statements)
         CHECK(r && r->parse_error && r->cls == PGR_CLASS_WRITE);
         free(q);
     }
-    /* over the parse limit: not parsed, a write */
-    q = repeat("1", "+1", PGR_CLASSIFY_MAX_PARSE / 2, "", &len);
+    /* long but shallow: parsed (a 300 KB IN list, on the private stack) */
+    q = repeat("* FROM t WHERE id IN (0", ",12345", 50000, ")", &len);
+    r = q ? classify_len(c, q, len) : NULL;
+    CHECK(r && !r->parse_error && r->cls == PGR_CLASS_READ);
+    free(q);
+    /* over the length limit: not parsed, a write */
+    q = repeat("* FROM t WHERE id IN (0", ",12345", PGR_CLASSIFY_MAX_PARSE / 6, ")", &len);
     r = q ? classify_len(c, q, len) : NULL;
     CHECK(r && r->parse_error && r->cls == PGR_CLASS_WRITE && r->n_stmts == 0);
     CHECK(r && strstr(r->error, "not parsed") != NULL);
@@ -744,12 +763,41 @@ TEST(deep_statements)
     pgr_classifier_free(c);
 }
 
+TEST(depth_bound)
+{
+    /* the pre-scan's bound is never below the real depth of these, and skips quoted text */
+    CHECK(pgr_sqlscan_depth("SELECT 1", 8, 100) >= 1);
+    CHECK(pgr_sqlscan_depth("SELECT 1+1+1+1", 14, 100) >= 3);
+    size_t a = pgr_sqlscan_depth("SELECT ((((1))))", 16, 100);
+    CHECK(a >= 4);
+    /* commas, AND, OR separate: a long flat list stays shallow */
+    const char *flat = "SELECT 1, 2, 3 WHERE a = 1 OR a = 2 OR a = 3 AND b = 4";
+    CHECK(pgr_sqlscan_depth(flat, strlen(flat), 1000) < 12);
+    /* BETWEEN's AND does not separate */
+    const char *btw = "SELECT x BETWEEN 1 AND 2 BETWEEN 3 AND 4 BETWEEN 5 AND 6";
+    CHECK(pgr_sqlscan_depth(btw, strlen(btw), 1000) >= 6);
+    /* operators inside strings, comments and dollar quotes are not counted */
+    const char *q1 = "SELECT '+++++++++++++++++++++' /* + + + + + + + + + */ -- + + + + +\n";
+    const char *q2 = "SELECT $x$ + + + + + + + + + + + + $x$, E'\\' + + + + + + + + + + '";
+    CHECK(pgr_sqlscan_depth(q1, strlen(q1), 1000) <= 3);
+    CHECK(pgr_sqlscan_depth(q2, strlen(q2), 1000) <= 4);
+    /* a bracketed part deep inside a later chain adds up */
+    const char *q3 = "SELECT (((1))) + 1 + 1 + 1";
+    CHECK(pgr_sqlscan_depth(q3, strlen(q3), 1000) >= 6);
+    /* saturates at the cap; odd bytes never stall it */
+    CHECK_INT(pgr_sqlscan_depth("SELECT 1+1+1+1+1+1+1+1+1+1", 26, 5), 5);
+    static const char odd[] = "SELECT $1 $ $$ \0 ( [ ) ] \" \\ {}";
+    CHECK(pgr_sqlscan_depth(odd, sizeof(odd) - 1, 1000) < 1000);
+    static const char nul[] = "SELECT 1\0\0\0+1";
+    CHECK(pgr_sqlscan_depth(nul, sizeof(nul) - 1, 1000) < 1000);
+}
+
 int
 main(void)
 {
     int rc = RUN(table, class_names, why_text, transaction_options, pgrouter_settings,
                merge_flags, statement_offsets, parse_error_detail, user_write_functions,
-               deep_statements);
+               deep_statements, depth_bound);
     pgr_classify_shutdown();
     return rc;
 }
