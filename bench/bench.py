@@ -424,6 +424,8 @@ def summarize_pgbench(ctx, variant):
         notes = sorted({r["note"] for r in rows if r["note"]})
         out[t] = {
             "tps": median([r["tps"] for r in good]),
+            "tps_min": min([r["tps"] for r in good], default=float("nan")),
+            "tps_max": max([r["tps"] for r in good], default=float("nan")),
             "lat_med_ms": median([r["lat_med_ms"] for r in good]),
             "lat_p99_ms": median([r["lat_p99_ms"] for r in good]),
             "cpu_per_10k": (cpu / tx * 10000) if (any("cpu_s" in r for r in good) and tx)
@@ -614,9 +616,9 @@ def write_report(ctx):
            "Median over the rounds without errors (a run with aborted clients or failed transactions is counted under failed rounds, its first error in notes). p99 = 99th percentile (nearest rank) of every transaction's "
            "latency in one run, from `pgbench --log`; the table shows the median of the rounds' "
            "p99s. CPU = the proxy's utime+stime (/proc/PID/stat) per 10,000 transactions.", "",
-           "| # | workload | target | TPS | × direct | pgrouter ÷ PgBouncer | latency median ms "
-           "| latency p99 ms | CPU s / 10k tx | failed rounds | notes |",
-           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "| # | workload | target | TPS | TPS min–max | × direct | pgrouter ÷ PgBouncer "
+           "| latency median ms | latency p99 ms | CPU s / 10k tx | failed rounds | notes |",
+           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for v, s in summaries.items():
         num, desc, _ = PGBENCH_VARIANTS[v]
         d = s.get("direct", {}).get("tps", float("nan"))
@@ -634,6 +636,7 @@ def write_report(ctx):
             if v in ("large", "router"):
                 continue
             md.append(f"| {num} | {desc} | {t} | {fmt(x['tps'], 0)} | "
+                      f"{fmt(x['tps_min'], 0)}–{fmt(x['tps_max'], 0)} | "
                       f"{fmt(rd) if t != 'direct' else ''} | {fmt(rb) if t == 'pgrouter' else ''} | "
                       f"{fmt(x['lat_med_ms'], 3)} | {fmt(x['lat_p99_ms'], 3)} | "
                       f"{fmt(x['cpu_per_10k'], 3) if t != 'direct' else ''} | "
