@@ -8,7 +8,7 @@ bench/results/<date>/results.md, results.csv and rounds.csv. Every process it st
 recorded in TMP/pids ("pid comm" lines) so run.sh's trap can stop what this program could not.
 
     bench.py --tmp DIR --build DIR [--quick] [--rounds N] [--duration S] [--only W[,W...]]
-             [--pool-size N] [--profile]
+             [--pool-size N] [--scale N] [--profile[=MODE]]
 """
 import argparse
 import csv
@@ -529,7 +529,7 @@ def bench_micro(ctx):
     """Workload 7: the codec and classifier microbenchmarks, output kept verbatim."""
     secs = "0.5" if ctx.quick else "2"
     for name, argv in (("codec_bench", [str(ctx.build / "bench" / "codec_bench"), secs]),
-                       ("classify_bench", [str(ctx.build / "bench" / "classify_bench")])):
+                       ("classify_bench", [str(ctx.build / "bench" / "classify_bench"), secs])):
         exe = Path(argv[0])
         if not exe.exists():
             ctx.micro[name] = "not built yet"
