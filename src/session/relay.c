@@ -18,6 +18,7 @@
  * for message boundaries; replies to our preamble are cut out of it there (the one case where
  * bytes move), everything else goes through untouched. */
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "protocol/backend.h"
@@ -656,6 +657,35 @@ deallocate(pgr_client_t *cl, const char *sql, char *buf, size_t cap)
 
 /* A statement on its way: pin the session when it makes state that cannot move, and tell its
  * class. */
+/* A session-level SET or RESET of a setting the server does not report: pgrouter cannot see
+ * its value, so it keeps the client's own statement and replays it on every server connection
+ * the client lands on (as it does the startup settings). Returns false when it cannot (inside a
+ * transaction, where a rollback could undo it, or over the size cap): the caller pins. */
+static bool
+carry_setting(pgr_client_t *cl, const char *sql, size_t len, const pgr_stmt_info_t *st)
+{
+    size_t have = cl->extras ? strlen(cl->extras) : 0;
+    char *n;
+
+    if (cl->txn != 'I' || cl->held_begin || st->text_offset + st->text_length > len ||
+        have + st->text_length + 2 > 16384)
+        return false;
+    if ((n = realloc(cl->extras, have + st->text_length + 2)) == NULL)
+        return false;
+    memcpy(n + have, sql + st->text_offset, st->text_length);
+    n[have + st->text_length] = ';';
+    n[have + st->text_length + 1] = '\0';
+    cl->extras = n;
+    /* The server runs it now, so it has what the client has. */
+    pgr_srv_state_t *sst = pgr_server_get_data(cl->srv);
+    if (sst) {
+        free(sst->extras);
+        sst->extras = strdup(n);
+    }
+    return true;
+}
+
+/* A statement on its way: carry or pin the session state it makes, and tell its class. */
 static int
 note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *cls)
 {
@@ -664,16 +694,29 @@ note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *
 
     if (rc != 0)
         return rc;
-    for (int i = 0; c->pins && i < c->n_stmts; i++) {
+    for (int i = 0; i < c->n_stmts && !cl->pinned; i++) {
         const pgr_stmt_info_t *st = &c->stmts[i];
-        if (!st->pins)
+        const char *text = sql + st->text_offset;
+        bool in_text = st->text_offset + st->text_length <= len;
+        if (in_text && st->cls == PGR_CLASS_SET && st->text_length >= 7 &&
+            strncasecmp(text, "DISCARD", 7) == 0) {
+            pin(cl, "DISCARD");
             continue;
+        }
+        bool session_set = in_text && st->cls == PGR_CLASS_SET && !st->set_local &&
+                           st->pgrvar == PGR_PGRVAR_NONE && !st->read_only_txn &&
+                           !pgr_state_is_set_transaction(text, st->text_length) &&
+                           (!st->pins || strcmp(st->pin_reason, "session-level SET") == 0);
         /* A SET of a reported setting moves with the client (see session/state.h). */
-        if (st->cls == PGR_CLASS_SET && st->text_offset + st->text_length <= len &&
-            pgr_state_set_is_tracked(sql + st->text_offset, st->text_length))
+        if (session_set && pgr_state_set_is_tracked(text, st->text_length))
             continue;
-        pin(cl, st->pin_reason);
-        break;
+        if (session_set && cl->rewrite) {
+            if (!carry_setting(cl, sql, len, st))
+                pin(cl, "SET inside a transaction");
+            continue;
+        }
+        if (st->pins)
+            pin(cl, st->pin_reason);
     }
     if (cls)
         *cls = c->cls;

@@ -343,3 +343,17 @@ pgr_state_set_is_tracked(const char *sql, size_t len)
     return pgr_params_index(name) >= 0 || (!quoted && (strcasecmp(name, "NAMES") == 0 ||
                                                       strcasecmp(name, "TIME") == 0));
 }
+
+bool
+pgr_state_is_set_transaction(const char *sql, size_t len)
+{
+    const char *p = sql, *end = sql + len;
+
+    if (len < 4 || strncasecmp(p, "SET", 3) != 0 || !isspace((unsigned char)p[3]))
+        return false;
+    p += 3;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    return (size_t)(end - p) >= 11 && strncasecmp(p, "TRANSACTION", 11) == 0 &&
+           (end - p == 11 || isspace((unsigned char)p[11]));
+}

@@ -98,4 +98,7 @@ void pgr_state_put_set(pgr_writer_t *w, const char *name, const char *value);
  * server reports (ParameterStatus tells its new value, so it moves with the client)? */
 bool pgr_state_set_is_tracked(const char *sql, size_t len);
 
+/* SET TRANSACTION ...: transaction-scoped, nothing to carry. */
+bool pgr_state_is_set_transaction(const char *sql, size_t len);
+
 #endif

@@ -387,11 +387,6 @@ def test_pgjdbc_statements_on_many_server_connections(router, jdbc_classes):
     assert pinned_clients(router) == 0, router.log_text()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pgrouter defect: pgjdbc's default connect sends 'SET extra_float_digits = 3' (extended "
-    "protocol, unnamed statement) right after startup; extra_float_digits is not a reported "
-    "setting, so pgrouter pins every pgjdbc client to one server connection and transaction "
-    "pooling never applies to pgjdbc"))
 def test_pgjdbc_default_connect_is_not_pinned(router, jdbc_classes):
     out = run_jdbc(jdbc_classes, router.port, "prepareThreshold=1")
     assert pinned_clients(router) == 0, "pinned: " + router.log_text()[-600:]
