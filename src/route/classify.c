@@ -793,9 +793,9 @@ ensure_stmts(pgr_classifier_t *c, size_t n)
 /* Statements up to this long are parsed on the caller's stack: at most ~2,000 tree levels,
  * well under 1 MB of stack. Longer ones run on the classifier's private stack. */
 #define DIRECT_PARSE_MAX  4096
-/* Reserved, not committed: ~400 bytes of stack per tree level (more under ASan), at most one
- * level per two bytes of a PGR_CLASSIFY_MAX_PARSE-byte statement. */
-#define BIG_STACK_SIZE    ((size_t)1 << 30)
+/* Reserved, not committed. The depth pre-scan keeps trees to a few thousand levels (~400
+ * bytes of stack each, more under ASan); this leaves room for it to be wrong tenfold. */
+#define BIG_STACK_SIZE    ((size_t)64 << 20)
 /* After a statement this long, hand the stack pages it touched back to the system. */
 #define RELEASE_AFTER     (64 * 1024)
 
@@ -831,6 +831,13 @@ classify_text(pgr_classifier_t *c, const char *sql, size_t len)
         set_parse_error(r, "query string contains a zero byte", 0);
         return 0;
     }
+    if (len > PGR_CLASSIFY_MAX_PARSE) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "not parsed: %zu bytes is over the classifier's %u-byte limit",
+                 len, (unsigned)PGR_CLASSIFY_MAX_PARSE);
+        set_parse_error(r, msg, 0);
+        return 0;
+    }
     if (len + 1 > c->text_cap) {
         char *t = realloc(c->text, len + 1);
         if (t == NULL)
@@ -841,13 +848,6 @@ classify_text(pgr_classifier_t *c, const char *sql, size_t len)
     memcpy(c->text, sql, len);
     c->text[len] = '\0';
 
-    if (len > PGR_CLASSIFY_MAX_PARSE) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "not parsed: %zu bytes is over the classifier's %u-byte limit",
-                 len, (unsigned)PGR_CLASSIFY_MAX_PARSE);
-        set_parse_error(r, msg, 0);
-        return 0;
-    }
     size_t depth = pgr_sqlscan_depth(sql, len, PGR_CLASSIFY_MAX_DEPTH + 1);
     if (depth > PGR_CLASSIFY_MAX_DEPTH) {
         char msg[96];

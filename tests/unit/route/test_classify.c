@@ -398,7 +398,8 @@ one(const char *sql)
         one_res = *r;
         int n = r->n_stmts < 8 ? r->n_stmts : 8;
         memset(one_stmts, 0, sizeof(one_stmts));
-        memcpy(one_stmts, r->stmts, (size_t)n * sizeof(*one_stmts));
+        if (n > 0)
+            memcpy(one_stmts, r->stmts, (size_t)n * sizeof(*one_stmts));
         one_res.stmts = one_stmts;      /* zeroed when there are none, so tests can look */
     }
     pgr_classifier_free(c);
