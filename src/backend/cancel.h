@@ -11,7 +11,7 @@
 
 #include "core/base.h"
 #include "pgrouter/cluster.h"
-#include "backend/list.h"
+#include "core/list.h"
 
 /* Connect to host (numeric IPv4/IPv6 address, or a Unix socket directory starting with '/') and
  * port, send the request, wait for the node to close. cb (may be NULL) runs once: 0, or

@@ -10,7 +10,7 @@
 #include "pgrouter/cluster.h"
 #include "pgrouter/config.h"
 #include "backend/health.h"
-#include "backend/list.h"
+#include "core/list.h"
 #include "backend/pool.h"
 
 #define PGR_CLUSTER_MAX_LISTENERS 16

@@ -9,7 +9,7 @@
 
 #include "core/base.h"
 #include "pgrouter/cluster.h"
-#include "backend/list.h"
+#include "core/list.h"
 #include "backend/server.h"
 
 struct pgr_node;

@@ -26,7 +26,7 @@
 
 #include "core/base.h"
 #include "pgrouter/cluster.h"
-#include "backend/list.h"
+#include "core/list.h"
 
 struct pgr_node;
 struct pgr_pool;

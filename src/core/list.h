@@ -1,8 +1,8 @@
 /* A circular, intrusive doubly linked list (as the Linux kernel's and PgBouncer's): the link is
  * embedded in its owner and pgr_container_of() gets the owner back. A head is a link whose
  * next/prev point at itself when the list is empty. Nothing here allocates. */
-#ifndef PGR_BACKEND_LIST_H
-#define PGR_BACKEND_LIST_H
+#ifndef PGR_CORE_LIST_H
+#define PGR_CORE_LIST_H
 
 #include "core/base.h"
 
