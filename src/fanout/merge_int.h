@@ -1,0 +1,112 @@
+/* Inside the merge engine: the state merge.c (lockstep, failures, the end) and merge_rows.c
+ * (result sets) share. Nothing here is for other modules. */
+#ifndef PGR_FANOUT_MERGE_INT_H
+#define PGR_FANOUT_MERGE_INT_H
+
+#include "fanout/datum.h"
+#include "fanout/merge.h"
+#include "protocol/backend.h"
+#include "protocol/tag.h"
+
+typedef enum { U_NONE, U_SINGLE, U_ROWDESC, U_ROWS, U_END } unit_kind_t;
+typedef enum { RS_CONCAT, RS_ORDERED, RS_AGG } rs_mode_t;
+
+/* A copied DataRow body. key[j] points at sort key j's value inside p (valid while held). */
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    bool held;
+    pgr_value_t key[PGR_MERGE_MAX_KEYS];
+} row_t;
+
+typedef struct {
+    char *id, *addr;
+    bool failed;       /* out of the batch: nothing more of it reaches the client */
+    bool ready;        /* its ReadyForQuery arrived */
+    bool broken;       /* no ReadyForQuery will come in order (the caller closes it) */
+    bool warn_pending; /* WARN: its WARNING not yet sent */
+    bool suspended;    /* ended the current result set with PortalSuspended */
+    uint8_t status;    /* ReadyForQuery status when ready */
+    uint32_t pos;      /* units completed; cur or cur + 1 while live */
+    uint64_t rows;     /* DataRows received */
+    row_t head;        /* ordered merge: its next row; aggregate: its one row */
+    char *sqlstate, *message, *detail; /* the failure */
+    uint8_t *err;      /* its own ErrorResponse body, for "every node failed the same way" */
+    size_t err_len;
+} mnode_t;
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} pgr_merge_sb_t;
+
+struct pgr_merge {
+    pgr_merge_plan_t plan;
+    bool has_plan;
+    char *unsupported;
+    pgr_merge_policy_t policy;
+    bool node_column;
+    int n;
+    mnode_t *nodes;
+    int *fail_order;      /* failed nodes in the order they failed */
+    int n_failed;
+
+    uint32_t cur;         /* the unit every live node is at (or has just completed) */
+    unit_kind_t unit;     /* its kind, set by the first message of it (U_NONE: none yet) */
+    int unit_node;        /* the node that sent that message */
+    uint8_t single;       /* U_SINGLE: the message type */
+    uint8_t *single_body; /* U_SINGLE 't': the first ParameterDescription, to compare */
+    size_t single_len;
+
+    uint8_t *rd;          /* the batch's last RowDescription (first node's, as sent) */
+    size_t rd_len;
+    int rd_node;
+    bool rd_seen;
+
+    struct {              /* the current result set (unit U_ROWS) */
+        rs_mode_t mode;
+        bool target;      /* the plan's result set */
+        int ncols;        /* of its rows; -1 before the first */
+        bool any_rows;
+        int64_t limit;    /* -1: none */
+        uint64_t offset, emitted, skipped;
+        bool limit_reached;
+        bool have_tag;
+        pgr_tag_t tag;    /* the sum so far; text borrows tag_text */
+        char *tag_text;
+        pgr_datum_kind_t kinds[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG: per column */
+        int16_t formats[PGR_MERGE_MAX_AGGS];
+        int32_t oids[PGR_MERGE_MAX_AGGS];
+        row_t last;       /* ORDERED: the last row merged */
+    } rs;
+    bool plan_used, plan_noticed, order_warned, halted, done;
+    struct { char *s; size_t len; } *params; /* ParameterStatus sent: "name\0value" */
+    int n_params, cap_params;
+};
+
+void pgr_merge_sb_printf(pgr_merge_sb_t *b, const char *fmt, ...) PGR_PRINTF(2, 3);
+
+/* Fails node i (first failure wins; broken also marks it finished for good). err: its own
+ * ErrorResponse body or NULL. 0 or PGR_ENOMEM (the node is failed either way). */
+int pgr_merge_node_fail(pgr_merge_t *m, int i, const char *sqlstate, const char *message,
+                        const char *detail, const uint8_t *err, size_t err_len, bool broken);
+/* Fails node i with 42804 for replying differently; stays in sync. */
+int pgr_merge_node_differs(pgr_merge_t *m, int i, const char *fmt, ...) PGR_PRINTF(3, 4);
+void pgr_merge_flush_warnings(pgr_merge_t *m, pgr_writer_t *out);
+
+/* merge_rows.c */
+void pgr_merge_rs_reset(pgr_merge_t *m);
+void pgr_merge_row_drop(row_t *r);
+int pgr_merge_rowdesc_first(pgr_merge_t *m, int i, const uint8_t *body, size_t len,
+                            pgr_writer_t *out);
+int pgr_merge_rowdesc_check(pgr_merge_t *m, int i, const uint8_t *body, size_t len);
+/* A DataRow, CommandComplete or PortalSuspended of live node i; first: it opens the unit. */
+int pgr_merge_rows_msg(pgr_merge_t *m, int i, bool first, uint8_t type, const uint8_t *body,
+                       size_t len, pgr_writer_t *out);
+/* Ordered merge: send every row that can be placed now. */
+int pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out);
+/* Every live node completed the result set: the last rows, then its tag. */
+int pgr_merge_rows_finish(pgr_merge_t *m, pgr_writer_t *out);
+
+#endif

@@ -1,0 +1,738 @@
+/* Result sets of the broadcast merge: RowDescriptions (with the node column), DataRows
+ * streamed, merged in order (k-way, one buffered row per node) or aggregated (one row per
+ * node), LIMIT/OFFSET on the merged stream, and the summed CommandComplete. See merge.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "fanout/merge_int.h"
+
+/* Rows bigger than this are not kept allocated once placed. */
+#define ROW_KEEP_MAX 65536
+
+void
+pgr_merge_row_drop(row_t *r)
+{
+    r->held = false;
+    if (r->cap > ROW_KEEP_MAX) {
+        free(r->p);
+        r->p = NULL;
+        r->cap = 0;
+    }
+}
+
+void
+pgr_merge_rs_reset(pgr_merge_t *m)
+{
+    row_t last = m->rs.last;
+    free(m->rs.tag_text);
+    pgr_merge_row_drop(&last);
+    memset(&m->rs, 0, sizeof(m->rs));
+    m->rs.last = last;
+    m->rs.ncols = -1;
+    m->rs.limit = -1;
+}
+
+static int
+row_copy(pgr_merge_t *m, row_t *r, const uint8_t *body, size_t len)
+{
+    if (r->cap < len) {
+        size_t cap = len < 256 ? 256 : len;
+        uint8_t *p = realloc(r->p, cap);
+        if (p == NULL)
+            return PGR_ENOMEM;
+        r->p = p;
+        r->cap = cap;
+    }
+    memcpy(r->p, body, len);
+    r->len = len;
+    r->held = true;
+    if (m->rs.mode != RS_ORDERED)
+        return 0;
+    pgr_be_datarow_t d;
+    pgr_value_iter_t it;
+    pgr_value_t v;
+    if (pgr_be_datarow_decode(r->p, len, &d) != 0)
+        return PGR_EPROTO; /* fed bodies are decoded before they get here */
+    pgr_be_datarow_iter(&d, &it);
+    for (int c = 0; pgr_value_next(&it, &v); c++)
+        for (int j = 0; j < m->plan.n_keys; j++)
+            if (m->plan.keys[j].column == c)
+                r->key[j] = v;
+    return 0;
+}
+
+/* A DataRow for the client, the node column first when asked. */
+static void
+write_row(pgr_merge_t *m, pgr_writer_t *out, const char *nodeval, const uint8_t *body,
+          size_t len)
+{
+    pgr_merge_flush_warnings(m, out);
+    pgr_writer_begin(out, 'D');
+    if (m->node_column) {
+        pgr_writer_put_i16(out, (int16_t)(pgr_be16(body) + 1));
+        pgr_writer_put_value(out, nodeval, (int32_t)strlen(nodeval));
+        pgr_writer_put_bytes(out, body + 2, len - 2);
+    } else {
+        pgr_writer_put_bytes(out, body, len);
+    }
+    (void)pgr_writer_finish(out);
+}
+
+/* OFFSET and LIMIT on the merged stream: true when the next row goes to the client. */
+static bool
+admit(pgr_merge_t *m)
+{
+    if (m->rs.limit_reached)
+        return false;
+    if (m->rs.skipped < m->rs.offset) {
+        m->rs.skipped++;
+        return false;
+    }
+    m->rs.emitted++;
+    if (m->rs.limit >= 0 && m->rs.emitted >= (uint64_t)m->rs.limit)
+        m->rs.limit_reached = true;
+    return true;
+}
+
+static void
+plan_notice(pgr_merge_t *m, pgr_writer_t *out, const char *why)
+{
+    if (m->plan_noticed)
+        return;
+    m->plan_noticed = true;
+    pgr_merge_sb_t b = {0};
+    pgr_merge_sb_printf(&b,
+                        "pgrouter: the broadcast result is not merged (%s); the nodes' rows "
+                        "are concatenated",
+                        why);
+    if (b.oom)
+        pgr_writer_fail(out, PGR_ENOMEM);
+    else
+        (void)pgr_be_write_error(out, true, "NOTICE", "00000", b.p, NULL, NULL);
+    free(b.p);
+}
+
+static void
+order_warning(pgr_merge_t *m, pgr_writer_t *out, const char *why)
+{
+    if (m->order_warned)
+        return;
+    m->order_warned = true;
+    pgr_merge_sb_t b = {0};
+    pgr_merge_sb_printf(&b, "pgrouter: the merged result may not follow its ORDER BY: %s", why);
+    if (b.oom)
+        pgr_writer_fail(out, PGR_ENOMEM);
+    else
+        (void)pgr_be_write_error(out, true, "WARNING", "01000", b.p, NULL, NULL);
+    free(b.p);
+}
+
+/* ---- RowDescription ----------------------------------------------------------------------- */
+
+int
+pgr_merge_rowdesc_first(pgr_merge_t *m, int i, const uint8_t *body, size_t len,
+                        pgr_writer_t *out)
+{
+    pgr_be_rowdesc_t t;
+    if (pgr_be_rowdesc_decode(body, len, &t) != 0)
+        return PGR_EPROTO;
+    uint8_t *rd = realloc(m->rd, len ? len : 1);
+    if (rd == NULL)
+        return PGR_ENOMEM;
+    memcpy(rd, body, len);
+    m->rd = rd;
+    m->rd_len = len;
+    m->rd_node = i;
+    m->rd_seen = true;
+    if (m->node_column && t.nfields >= INT16_MAX)
+        return pgr_merge_node_fail(m, i, "54011", "too many columns to add the node column",
+                                   NULL, NULL, 0, false);
+    pgr_merge_flush_warnings(m, out);
+    if (!m->node_column) {
+        pgr_writer_begin(out, 'T');
+        pgr_writer_put_bytes(out, body, len);
+        (void)pgr_writer_finish(out);
+        return 0;
+    }
+    pgr_be_field_t *f = malloc(((size_t)t.nfields + 1) * sizeof(*f));
+    if (f == NULL)
+        return PGR_ENOMEM;
+    pgr_be_rowdesc_iter_t it;
+    pgr_be_rowdesc_iter(&t, &it);
+    int n = 1;
+    while (n <= t.nfields && pgr_be_rowdesc_next(&it, &f[n]))
+        n++;
+    /* text's binary form is its bytes: take the first column's format, so a client that asked
+     * for every column in one format gets it. */
+    f[0] = (pgr_be_field_t){.name = "node", .type_oid = PGR_OID_TEXT, .typlen = -1,
+                            .typmod = -1, .format = n > 1 ? f[1].format : 0};
+    (void)pgr_be_write_rowdesc(out, n, f);
+    free(f);
+    return 0;
+}
+
+int
+pgr_merge_rowdesc_check(pgr_merge_t *m, int i, const uint8_t *body, size_t len)
+{
+    pgr_be_rowdesc_t ref, mine;
+    pgr_rowdesc_diff_t diff;
+    if (pgr_be_rowdesc_decode(m->rd, m->rd_len, &ref) != 0 ||
+        pgr_be_rowdesc_decode(body, len, &mine) != 0)
+        return PGR_EPROTO;
+    if (pgr_be_rowdesc_equal(&ref, &mine, &diff))
+        return 0;
+    return pgr_merge_node_differs(m, i, "result differs from node %s's: %s",
+                                  m->nodes[m->rd_node].id, diff.text);
+}
+
+/* ---- starting a result set: the plan ------------------------------------------------------ */
+
+/* Checks the plan against the RowDescription and takes the column types; NULL or why not. */
+static const char *
+typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
+{
+    const pgr_merge_plan_t *p = &m->plan;
+    pgr_be_rowdesc_t t;
+    pgr_be_rowdesc_iter_t it;
+    pgr_be_field_t f;
+
+    if (!m->rd_seen || pgr_be_rowdesc_decode(m->rd, m->rd_len, &t) != 0)
+        return "no RowDescription came before the rows";
+    if (ncols >= 0 && ncols != t.nfields)
+        return "the rows do not match the last RowDescription";
+    if (p->aggregate && p->n_aggs != t.nfields) {
+        snprintf(why, cap, "%d aggregates planned for %d columns", p->n_aggs, t.nfields);
+        return why;
+    }
+    pgr_be_rowdesc_iter(&t, &it);
+    for (int c = 0; pgr_be_rowdesc_next(&it, &f); c++) {
+        pgr_datum_kind_t kind = pgr_datum_kind(f.type_oid, f.format);
+        unsigned oid = (unsigned)f.type_oid;
+        if (p->aggregate) {
+            m->rs.kinds[c] = kind;
+            m->rs.formats[c] = f.format;
+            m->rs.oids[c] = f.type_oid;
+            switch (p->aggs[c]) {
+            case PGR_AGG_COUNT:
+                if (f.type_oid != PGR_OID_INT8 || (f.format != 0 && f.format != 1)) {
+                    snprintf(why, cap, "count column %d has type OID %u, not int8", c + 1, oid);
+                    return why;
+                }
+                break;
+            case PGR_AGG_SUM:
+                if (!((f.type_oid == PGR_OID_INT8 && (f.format == 0 || f.format == 1)) ||
+                      (f.type_oid == PGR_OID_NUMERIC && f.format == 0))) {
+                    snprintf(why, cap, "sum column %d has type OID %u, which is not added exactly",
+                             c + 1, oid);
+                    return why;
+                }
+                break;
+            case PGR_AGG_MIN:
+            case PGR_AGG_MAX:
+                if (kind == PGR_DATUM_OTHER) {
+                    snprintf(why, cap, "min/max column %d has type OID %u, whose order is unknown",
+                             c + 1, oid);
+                    return why;
+                }
+                break;
+            default:
+                break;
+            }
+            continue;
+        }
+        for (int j = 0; j < p->n_keys; j++) {
+            if (p->keys[j].column != c)
+                continue;
+            if (kind == PGR_DATUM_OTHER) {
+                snprintf(why, cap, "ORDER BY column %d has type OID %u, whose order is unknown",
+                         c + 1, oid);
+                return why;
+            }
+            m->rs.kinds[j] = kind;
+            m->rs.formats[j] = f.format;
+            m->rs.oids[j] = f.type_oid;
+        }
+    }
+    for (int j = 0; !p->aggregate && j < p->n_keys; j++)
+        if (p->keys[j].column >= t.nfields) {
+            snprintf(why, cap, "ORDER BY column %d is not in the result's %d columns",
+                     p->keys[j].column + 1, t.nfields);
+            return why;
+        }
+    return NULL;
+}
+
+static void
+rs_start(pgr_merge_t *m, uint8_t type, int ncols, pgr_writer_t *out)
+{
+    pgr_merge_rs_reset(m);
+    if (!m->has_plan || m->plan_used || !(m->rd_seen || type == 'D'))
+        return;
+    m->plan_used = true;
+    m->rs.target = true;
+    if (m->unsupported) {
+        plan_notice(m, out, m->unsupported);
+        return;
+    }
+    const pgr_merge_plan_t *p = &m->plan;
+    if (p->aggregate || p->n_keys > 0) {
+        char buf[160];
+        const char *why = typed_setup(m, ncols, buf, sizeof(buf));
+        if (why) {
+            plan_notice(m, out, why);
+            return;
+        }
+        m->rs.mode = p->aggregate ? RS_AGG : RS_ORDERED;
+    }
+    m->rs.limit = p->limit;
+    m->rs.offset = p->offset > 0 ? (uint64_t)p->offset : 0;
+    if (m->rs.limit == 0)
+        m->rs.limit_reached = true;
+}
+
+/* ---- ordered merge ------------------------------------------------------------------------ */
+
+/* a vs b by the sort keys; *bad gets the 1-based key whose values did not parse. */
+static int
+row_cmp(const pgr_merge_t *m, const row_t *a, const row_t *b, int *bad)
+{
+    for (int j = 0; j < m->plan.n_keys; j++) {
+        const pgr_sort_key_t *k = &m->plan.keys[j];
+        pgr_value_t va = a->key[j], vb = b->key[j];
+        int c;
+        if (va.len < 0 || vb.len < 0) {
+            if (va.len < 0 && vb.len < 0)
+                c = 0;
+            else if (va.len < 0)
+                c = k->nulls_first ? -1 : 1;
+            else
+                c = k->nulls_first ? 1 : -1;
+        } else {
+            if (pgr_datum_compare(m->rs.kinds[j], m->rs.formats[j], va.data, (size_t)va.len,
+                                  vb.data, (size_t)vb.len, &c) != 0 &&
+                *bad == 0)
+                *bad = j + 1;
+            if (k->desc)
+                c = -c;
+        }
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+static void
+cmp_warning(pgr_merge_t *m, pgr_writer_t *out, int bad)
+{
+    char why[160];
+    if (bad == 0 || m->order_warned)
+        return;
+    snprintf(why, sizeof(why),
+             "values of ORDER BY column %d could not be read as type OID %u (DateStyle not "
+             "ISO?); they were compared bytewise",
+             m->plan.keys[bad - 1].column + 1, (unsigned)m->rs.oids[bad - 1]);
+    order_warning(m, out, why);
+}
+
+/* Node j's head row is the least: to the client (through OFFSET/LIMIT), and it becomes the
+ * last row merged. */
+static void
+place(pgr_merge_t *m, int j, pgr_writer_t *out)
+{
+    mnode_t *nd = &m->nodes[j];
+    int bad = 0;
+    if (m->rs.last.held && row_cmp(m, &nd->head, &m->rs.last, &bad) < 0) {
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "node %.64s sent a row that sorts before one already merged (is its collation "
+                 "C?)",
+                 nd->id);
+        order_warning(m, out, why);
+    }
+    cmp_warning(m, out, bad);
+    if (admit(m))
+        write_row(m, out, nd->id, nd->head.p, nd->head.len);
+    row_t tmp = m->rs.last;
+    m->rs.last = nd->head;
+    nd->head = tmp;
+    nd->head.held = false;
+    m->rs.last.held = true;
+}
+
+int
+pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out)
+{
+    if (m->rs.mode != RS_ORDERED)
+        return 0;
+    for (;;) {
+        if (m->rs.limit_reached) {
+            for (int j = 0; j < m->n; j++)
+                pgr_merge_row_drop(&m->nodes[j].head);
+            return out->err;
+        }
+        int best = -1, bad = 0;
+        for (int j = 0; j < m->n; j++) {
+            const mnode_t *nd = &m->nodes[j];
+            if (nd->failed || nd->pos > m->cur)
+                continue;
+            if (!nd->head.held)
+                return out->err; /* its next row may be the least */
+            if (best < 0 || row_cmp(m, &nd->head, &m->nodes[best].head, &bad) < 0)
+                best = j;
+        }
+        cmp_warning(m, out, bad);
+        if (best < 0)
+            return out->err;
+        place(m, best, out);
+    }
+}
+
+/* ---- aggregate merge ---------------------------------------------------------------------- */
+
+static void
+agg_fallback(pgr_merge_t *m, pgr_writer_t *out, const char *why)
+{
+    plan_notice(m, out, why);
+    m->rs.mode = RS_CONCAT;
+    m->rs.limit = -1;
+    m->rs.offset = 0;
+    m->rs.limit_reached = false;
+    for (int j = 0; j < m->n; j++) {
+        mnode_t *nd = &m->nodes[j];
+        if (!nd->failed && nd->head.held && admit(m))
+            write_row(m, out, nd->id, nd->head.p, nd->head.len);
+        pgr_merge_row_drop(&nd->head);
+    }
+}
+
+static bool
+int8_value(const pgr_value_t *v, int16_t format, int64_t *x)
+{
+    if (format == 1) {
+        if (v->len != 8)
+            return false;
+        *x = (int64_t)((uint64_t)pgr_be32(v->data) << 32 | pgr_be32(v->data + 4));
+        return true;
+    }
+    char buf[32];
+    if (v->len <= 0 || (size_t)v->len >= sizeof(buf) ||
+        !pgr_datum_dec_is_int8((const char *)v->data, (size_t)v->len))
+        return false;
+    memcpy(buf, v->data, (size_t)v->len);
+    buf[v->len] = '\0';
+    *x = strtoll(buf, NULL, 10);
+    return true;
+}
+
+/* Column c of the k rows in vals (row-major, ncols wide) into *res. 0 with why[0] set when it
+ * cannot be combined; PGR_ENOMEM. *owned / bin8 hold what res points at. */
+static int
+agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols, pgr_value_t *res,
+           char **owned, uint8_t *bin8, char *why, size_t cap)
+{
+    pgr_agg_t agg = m->plan.aggs[c];
+    int16_t fmt = m->rs.formats[c];
+    *res = (pgr_value_t){NULL, -1};
+    switch (agg) {
+    case PGR_AGG_NONE:
+        for (int r = 1; r < k; r++) {
+            const pgr_value_t *a = &vals[c], *b = &vals[r * ncols + c];
+            if (a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, (size_t)a->len))) {
+                snprintf(why, cap, "column %d differs between nodes", c + 1);
+                return 0;
+            }
+        }
+        *res = vals[c];
+        return 0;
+    case PGR_AGG_COUNT:
+    case PGR_AGG_SUM:
+        if (m->rs.oids[c] == PGR_OID_INT8) {
+            int64_t acc = 0, x;
+            bool any = false;
+            for (int r = 0; r < k; r++) {
+                const pgr_value_t *v = &vals[r * ncols + c];
+                if (v->len < 0) {
+                    if (agg == PGR_AGG_COUNT) {
+                        snprintf(why, cap, "count column %d is NULL", c + 1);
+                        return 0;
+                    }
+                    continue;
+                }
+                if (!int8_value(v, fmt, &x)) {
+                    snprintf(why, cap, "column %d is not an int8", c + 1);
+                    return 0;
+                }
+                if (__builtin_add_overflow(acc, x, &acc)) {
+                    snprintf(why, cap, "the sum of column %d overflows int8", c + 1);
+                    return 0;
+                }
+                any = true;
+            }
+            if (!any)
+                return 0;
+            if (fmt == 1) {
+                uint64_t u = (uint64_t)acc;
+                for (int b = 0; b < 8; b++)
+                    bin8[b] = (uint8_t)(u >> (56 - 8 * b));
+                *res = (pgr_value_t){bin8, 8};
+                return 0;
+            }
+            if ((*owned = malloc(24)) == NULL)
+                return PGR_ENOMEM;
+            int n = snprintf(*owned, 24, "%lld", (long long)acc);
+            *res = (pgr_value_t){(const uint8_t *)*owned, n};
+            return 0;
+        } else {
+            char *acc = NULL;
+            for (int r = 0; r < k; r++) {
+                const pgr_value_t *v = &vals[r * ncols + c];
+                char *sum;
+                if (v->len < 0)
+                    continue;
+                int rc = pgr_datum_dec_add(acc ? acc : "0", acc ? strlen(acc) : 1,
+                                           (const char *)v->data, (size_t)v->len, &sum);
+                if (rc == PGR_EINVAL)
+                    snprintf(why, cap, "column %d is not a number", c + 1);
+                if (rc) {
+                    free(acc);
+                    return rc == PGR_EINVAL ? 0 : rc;
+                }
+                free(acc);
+                acc = sum;
+            }
+            *owned = acc;
+            if (acc)
+                *res = (pgr_value_t){(const uint8_t *)acc, (int32_t)strlen(acc)};
+            return 0;
+        }
+    case PGR_AGG_MIN:
+    case PGR_AGG_MAX: {
+        int best = -1;
+        for (int r = 0; r < k; r++) {
+            const pgr_value_t *v = &vals[r * ncols + c], *b;
+            int cmp;
+            if (v->len < 0)
+                continue;
+            if (best < 0) {
+                best = r;
+                continue;
+            }
+            b = &vals[best * ncols + c];
+            if (pgr_datum_compare(m->rs.kinds[c], fmt, v->data, (size_t)v->len, b->data,
+                                  (size_t)b->len, &cmp) != 0) {
+                snprintf(why, cap, "values of column %d cannot be compared as type OID %u", c + 1,
+                         (unsigned)m->rs.oids[c]);
+                return 0;
+            }
+            if (agg == PGR_AGG_MIN ? cmp < 0 : cmp > 0)
+                best = r;
+        }
+        if (best >= 0)
+            *res = vals[best * ncols + c];
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int
+agg_finish(pgr_merge_t *m, pgr_writer_t *out)
+{
+    int ncols = m->rs.ncols, k = 0, live = 0, rc = 0;
+    char why[160] = "";
+    if (ncols < 0)
+        return 0; /* no node returned a row */
+    for (int j = 0; j < m->n; j++)
+        if (!m->nodes[j].failed) {
+            live++;
+            k += m->nodes[j].head.held;
+        }
+    if (k == 0)
+        return 0;
+    if (k < live) {
+        agg_fallback(m, out, "a node returned no row");
+        return 0;
+    }
+    pgr_value_t *vals = calloc((size_t)k * (size_t)ncols + 1, sizeof(*vals));
+    pgr_value_t *res = calloc((size_t)ncols + 2, sizeof(*res));
+    char **owned = calloc((size_t)ncols + 1, sizeof(*owned));
+    uint8_t *bin = calloc((size_t)ncols + 1, 8);
+    pgr_merge_sb_t ids = {0};
+    if (vals == NULL || res == NULL || owned == NULL || bin == NULL) {
+        rc = PGR_ENOMEM;
+        goto done;
+    }
+    int r = 0;
+    for (int j = 0; j < m->n; j++) {
+        mnode_t *nd = &m->nodes[j];
+        pgr_be_datarow_t d;
+        pgr_value_iter_t it;
+        if (nd->failed || !nd->head.held)
+            continue;
+        if (pgr_be_datarow_decode(nd->head.p, nd->head.len, &d) != 0) {
+            rc = PGR_EPROTO;
+            goto done;
+        }
+        pgr_be_datarow_iter(&d, &it);
+        for (int c = 0; c < ncols && pgr_value_next(&it, &vals[r * ncols + c]); c++)
+            ;
+        pgr_merge_sb_printf(&ids, "%s%s", r ? "," : "", nd->id);
+        r++;
+    }
+    for (int c = 0; c < ncols && why[0] == '\0' && rc == 0; c++)
+        rc = agg_column(m, c, vals, k, ncols, &res[c + 1], &owned[c], bin + 8 * c, why,
+                        sizeof(why));
+    if (rc == 0 && ids.oom)
+        rc = PGR_ENOMEM;
+    if (rc)
+        goto done;
+    if (why[0]) {
+        agg_fallback(m, out, why);
+        goto done;
+    }
+    if (admit(m)) {
+        pgr_merge_flush_warnings(m, out);
+        res[0] = (pgr_value_t){(const uint8_t *)ids.p, (int32_t)ids.len};
+        if (m->node_column)
+            (void)pgr_be_write_datarow(out, ncols + 1, res);
+        else
+            (void)pgr_be_write_datarow(out, ncols, res + 1);
+    }
+done:
+    for (int c = 0; owned && c < ncols; c++)
+        free(owned[c]);
+    free(owned);
+    free(vals);
+    free(res);
+    free(bin);
+    free(ids.p);
+    return rc;
+}
+
+/* ---- messages of a result set ------------------------------------------------------------- */
+
+static int
+complete_msg(pgr_merge_t *m, int i, const uint8_t *body, size_t len)
+{
+    pgr_be_complete_t c;
+    pgr_tag_t t;
+    if (pgr_be_complete_decode(body, len, &c) != 0 || pgr_tag_parse(c.tag, &t) != 0)
+        return PGR_EPROTO; /* decoded before */
+    if (!m->rs.have_tag) {
+        if ((m->rs.tag_text = strdup(c.tag)) == NULL)
+            return PGR_ENOMEM;
+        (void)pgr_tag_parse(m->rs.tag_text, &m->rs.tag);
+        m->rs.have_tag = true;
+    } else {
+        int rc = pgr_tag_sum(&m->rs.tag, &t);
+        if (rc == PGR_EINVAL)
+            return pgr_merge_node_differs(m, i, "completed with \"%.64s\" where others completed "
+                                                "with \"%.64s\"",
+                                          c.tag, m->rs.tag_text);
+        if (rc)
+            return pgr_merge_node_fail(m, i, "54000", "the summed row count overflows", NULL,
+                                       NULL, 0, false);
+    }
+    m->nodes[i].pos++;
+    return 0;
+}
+
+static int
+datarow_msg(pgr_merge_t *m, int i, const uint8_t *body, size_t len, pgr_writer_t *out)
+{
+    mnode_t *nd = &m->nodes[i];
+    pgr_be_datarow_t d;
+    if (pgr_be_datarow_decode(body, len, &d) != 0)
+        return PGR_EPROTO;
+    if (m->node_column && d.ncols >= INT16_MAX)
+        return pgr_merge_node_fail(m, i, "54011", "too many columns to add the node column",
+                                   NULL, NULL, 0, false);
+    if (m->rs.ncols < 0)
+        m->rs.ncols = d.ncols;
+    else if (d.ncols != m->rs.ncols)
+        return pgr_merge_node_differs(m, i, "sent rows of %d columns where others sent %d",
+                                      d.ncols, m->rs.ncols);
+    m->rs.any_rows = true;
+    if (m->rs.limit_reached)
+        return 0;
+    switch (m->rs.mode) {
+    case RS_ORDERED:
+        return row_copy(m, &nd->head, body, len);
+    case RS_AGG:
+        if (!nd->head.held)
+            return row_copy(m, &nd->head, body, len);
+        {
+            char why[128];
+            snprintf(why, sizeof(why), "node %.64s returned more than one row", nd->id);
+            agg_fallback(m, out, why);
+        }
+        /* fall through */
+    default:
+        if (admit(m))
+            write_row(m, out, nd->id, body, len);
+        return 0;
+    }
+}
+
+int
+pgr_merge_rows_msg(pgr_merge_t *m, int i, bool first, uint8_t type, const uint8_t *body,
+                   size_t len, pgr_writer_t *out)
+{
+    if (first) {
+        int ncols = -1;
+        pgr_be_datarow_t d;
+        if (type == 'D' && pgr_be_datarow_decode(body, len, &d) == 0)
+            ncols = d.ncols;
+        rs_start(m, type, ncols, out);
+    }
+    switch (type) {
+    case 'D':
+        return datarow_msg(m, i, body, len, out);
+    case 'C':
+        return complete_msg(m, i, body, len);
+    default: /* 's' */
+        m->nodes[i].suspended = true;
+        m->nodes[i].pos++;
+        return 0;
+    }
+}
+
+int
+pgr_merge_rows_finish(pgr_merge_t *m, pgr_writer_t *out)
+{
+    int rc = 0;
+    bool suspended = false;
+
+    if (m->rs.mode == RS_AGG)
+        rc = agg_finish(m, out);
+    else if (m->rs.mode == RS_ORDERED)
+        rc = pgr_merge_rows_pump(m, out);
+    for (int j = 0; j < m->n; j++) {
+        mnode_t *nd = &m->nodes[j];
+        suspended |= !nd->failed && nd->suspended;
+        nd->suspended = false;
+        pgr_merge_row_drop(&nd->head);
+    }
+    if (rc == 0) {
+        pgr_merge_flush_warnings(m, out);
+        if (suspended) {
+            pgr_writer_begin(out, 's');
+            (void)pgr_writer_finish(out);
+        } else if (m->rs.have_tag) {
+            pgr_tag_t t = m->rs.tag;
+            size_t cap = strlen(m->rs.tag_text) + 32;
+            char *buf = malloc(cap);
+            if (buf == NULL) {
+                rc = PGR_ENOMEM;
+            } else {
+                if (t.kind == PGR_TAG_SELECT && m->rs.any_rows)
+                    t.count = m->rs.emitted;
+                if (pgr_tag_format(&t, buf, cap) >= 0)
+                    (void)pgr_be_write_complete(out, buf);
+                free(buf);
+            }
+        }
+    }
+    pgr_merge_rs_reset(m);
+    return rc ? rc : out->err;
+}

@@ -1,0 +1,38 @@
+/* The broadcast merge plan: how the rows of one SELECT run on N nodes combine into the result
+ * one PostgreSQL would give for the union of their data. The classifier fills it from the parse
+ * tree (route/classify); the merge engine (fanout/merge) carries it out. Plain data, no code. */
+#ifndef PGR_ROUTE_MERGEPLAN_H
+#define PGR_ROUTE_MERGEPLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { PGR_AGG_NONE, PGR_AGG_COUNT, PGR_AGG_SUM, PGR_AGG_MIN, PGR_AGG_MAX } pgr_agg_t;
+
+/* One ORDER BY key on an output column (0-based, not counting the optional node column).
+ * PostgreSQL's default NULL placement is NULLS LAST for ASC and NULLS FIRST for DESC: the
+ * filler must set nulls_first explicitly. */
+typedef struct {
+    int column;
+    bool desc;
+    bool nulls_first;
+} pgr_sort_key_t;
+
+#define PGR_MERGE_MAX_KEYS 8
+#define PGR_MERGE_MAX_AGGS 64
+
+typedef struct pgr_merge_plan {
+    int n_keys;                           /* ORDER BY on output columns; 0: concatenate */
+    pgr_sort_key_t keys[PGR_MERGE_MAX_KEYS];
+    /* LIMIT n OFFSET m of the whole result; -1: none. The nodes must each be sent LIMIT n+m
+     * and no OFFSET: the merge skips m rows of the merged stream and stops after n. */
+    int64_t limit, offset;
+    bool aggregate;                       /* one row of plain aggregates, no GROUP BY */
+    int n_aggs;                           /* per output column when aggregate (must equal the */
+    pgr_agg_t aggs[PGR_MERGE_MAX_AGGS];   /* column count); NONE: a column equal on all nodes */
+    /* Non-NULL (static text, e.g. "GROUP BY"): the rows are concatenated and one NOTICE says
+     * why the result is not merged. The other fields are then ignored. */
+    const char *unsupported;
+} pgr_merge_plan_t;
+
+#endif
