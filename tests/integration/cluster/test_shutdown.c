@@ -34,7 +34,9 @@ TEST(shutdown_drains_and_closes)
     CHECK_INT(pgr_cluster_query(C, "pg1", "SELECT pg_sleep(0.4)", 0, NULL, -1, q_cb, &short_q), 0);
     CHECK_INT(pgr_cluster_query(C, "pg2", "SELECT pg_sleep(10) /* long */", 0, NULL, -1, q_cb,
                                 &long_q), 0);
-    fx_run_for(&LOOP, 0.1);
+    /* Wait (generously: sanitizer builds on a loaded machine are slow) until both queries run. */
+    for (int i = 0; i < 100 && fx_count_conns(&FX, 0, "pgrouter") < 3; i++)
+        fx_run_for(&LOOP, 0.05);
     CHECK_INT(fx_count_conns(&FX, 0, "pgrouter"), 3); /* health, relay, query */
 
     bool done = false;

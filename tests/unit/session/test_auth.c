@@ -80,7 +80,7 @@ TEST(rfc7677_vector_primitives)
     CHECK_INT(pgr_crypto_hmac_sha256(salted, 32, "Server Key", 10, skey), 0);
     CHECK_INT(pgr_crypto_hmac_sha256(skey, 32, am, strlen(am), ssig), 0);
     CHECK_INT(pgr_crypto_base64_encode(ssig, 32, b64, sizeof(b64)), 44);
-    CHECK_STR(b64, V_S2 + 2);
+    CHECK_STR(b64, &V_S2[2]);
 }
 
 /* The server answers the vector's messages byte for byte (server nonce fixed by the hook). */
