@@ -373,24 +373,18 @@ def ratio(a, b):
 
 
 def bench_pgbench(ctx, variant, targets=TARGETS):
-    """Rounds of VARIANT, interleaved over TARGETS: direct, pgrouter, pgbouncer, direct, …
-    With more than one node, each run also records its share of transactions per node."""
+    """Rounds of VARIANT, interleaved over TARGETS: direct, pgrouter, pgbouncer, direct, …"""
     num, desc, args = PGBENCH_VARIANTS[variant]
     args = [a.replace("{big}", str(ctx.big)) for a in args]
     tx = ctx.large_tx if variant == "large" else None
-    spread = variant == "router"
     log(f"workload {num} {variant}: {ctx.rounds} rounds x {len(targets)} targets")
     for rnd in range(1, ctx.rounds + 1):
         for t in targets:
             pid = ctx.pids.get(t)
             cpu0 = proc_stat_ticks(pid) if pid else None
-            x0 = xact_counts(ctx.nodes) if spread else None
             res = run_pgbench(ctx.ports[t], args, ctx.duration, ctx.tmp, tx=tx)
             if pid:
                 res["cpu_s"] = (proc_stat_ticks(pid) - cpu0) / CLK_TCK
-            if spread:
-                x1 = xact_counts(ctx.nodes)
-                res["spread"] = {n: x1[n] - x0[n] for n in ctx.nodes}
             res.update(workload=num, variant=variant, target=t, round=rnd)
             ctx.rounds_rows.append(res)
             log(f"  {variant} round {rnd} {t}: tps {fmt(res['tps'])} p99 "
@@ -431,7 +425,7 @@ def summarize_pgbench(ctx, variant):
             "cpu_per_10k": (cpu / tx * 10000) if (any("cpu_s" in r for r in good) and tx)
                            else float("nan"),
             "failed_rounds": sum(1 for r in rows if not r["ok"]),
-            "spread": spread_text([r["spread"] for r in good if "spread" in r]),
+            "spread": spread_text([ctx.router_spread[t]] if t in ctx.router_spread else []),
             "rounds": len(rows),
             "notes": "; ".join(notes),
         }
@@ -451,6 +445,21 @@ def bench_router(ctx):
         # Reads go to replicas only once the health checks have seen them as replicas.
         time.sleep(2.5)
         bench_pgbench(ctx, "router", ROUTER_TARGETS)
+        # The spread, measured apart: a backend reports its transaction counts to
+        # pg_stat_database up to 10 s late when it goes idle (PostgreSQL 15's
+        # PGSTAT_IDLE_INTERVAL), so counts read right after a run miss part of it and catch
+        # part of the previous one. One more run per pgrouter, each counted from 10.5 s after
+        # the previous run to 10.5 s after its own.
+        _, desc, args = PGBENCH_VARIANTS["router"]
+        time.sleep(10.5)
+        x0 = xact_counts(ctx.nodes)
+        for t in ROUTER_TARGETS[1:]:
+            run_pgbench(ctx.ports[t], args, ctx.duration, ctx.tmp)
+            time.sleep(10.5)
+            x1 = xact_counts(ctx.nodes)
+            ctx.router_spread[t] = {n: x1[n] - x0[n] for n in ctx.nodes}
+            x0 = x1
+            log(f"  router spread {t}: {spread_text([ctx.router_spread[t]])}")
     finally:
         for p in started:
             ctx.procs.stop(p)
@@ -636,7 +645,7 @@ def write_report(ctx):
             if v in ("large", "router"):
                 continue
             md.append(f"| {num} | {desc} | {t} | {fmt(x['tps'], 0)} | "
-                      f"{fmt(x['tps_min'], 0)}–{fmt(x['tps_max'], 0)} | "
+                      f"{'–' if math.isnan(x['tps']) else fmt(x['tps_min'], 0) + '–' + fmt(x['tps_max'], 0)} | "
                       f"{fmt(rd) if t != 'direct' else ''} | {fmt(rb) if t == 'pgrouter' else ''} | "
                       f"{fmt(x['lat_med_ms'], 3)} | {fmt(x['lat_p99_ms'], 3)} | "
                       f"{fmt(x['cpu_per_10k'], 3) if t != 'direct' else ''} | "
@@ -691,8 +700,11 @@ def write_report(ctx):
         md += [f"{PGBENCH_VARIANTS['router'][1]}: pg1 directly, and pgrouter in front of pg1, "
                "pg2, pg3 with `routing.reads: replicas` (reads balanced over the replicas) or "
                "`routing.reads: primary` (every statement classified, then sent to pg1). Spread = "
-               "each node's share of the committed transactions in database app during the runs "
-               "(pg_stat_database; includes pgrouter's health checks).", "",
+               "each node's share of the committed transactions in database app "
+               "(pg_stat_database.xact_commit) over one more run of each pgrouter, read 10.5 s after "
+               "it ended so that every backend has reported its counts (PostgreSQL 15 reports an "
+               "idle backend's counts up to 10 s late); pgrouter's health checks are included.",
+               "",
                "| target | TPS | × direct | latency median ms | latency p99 ms | CPU s / 10k tx "
                "| spread | failed rounds | notes |",
                "|---|---:|---:|---:|---:|---:|---|---:|---|"]
@@ -836,7 +848,7 @@ def main():
     ctx.tmp, ctx.build = a.tmp.resolve(), a.build.resolve()
     ctx.only = parse_only(a.only)
     ctx.idle_ns = [1000] if a.quick else [1000, 10000]
-    ctx.rounds_rows, ctx.idle_rows, ctx.micro = [], [], {}
+    ctx.rounds_rows, ctx.idle_rows, ctx.micro, ctx.router_spread = [], [], {}, {}
     ctx.started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     ctx.load0 = " ".join(open("/proc/loadavg").read().split()[:3])
     ctx.buildtype = "?"
