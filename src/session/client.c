@@ -13,6 +13,7 @@
 #include "session/cancel.h"
 #include "session/client.h"
 #include "session/dispatch.h"
+#include "session/multi.h"
 #include "session/relay.h"
 
 static const char *const state_names[] = {
@@ -103,6 +104,7 @@ client_free(pgr_client_t *cl)
     pgr_stmts_free(&cl->stmts);
     free(cl->extras);
     free(cl->held_msg);
+    pgr_multi_free_results(cl);
     free(cl->user);
     free(cl->database);
     free(cl->application_name);
@@ -710,6 +712,7 @@ client_read_cb(pgr_conn_t *c, void *arg)
         /* fall through */
     case PGR_CLIENT_WAITING:
     case PGR_CLIENT_LINKED:
+    case PGR_CLIENT_BROADCAST:
         pgr_relay_client_input(cl);
         break;
     case PGR_CLIENT_CLOSING:
@@ -725,7 +728,7 @@ client_drain_cb(pgr_conn_t *c, void *arg)
     pgr_client_t *cl = arg;
 
     (void)c;
-    if (cl->state == PGR_CLIENT_LINKED)
+    if (cl->state == PGR_CLIENT_LINKED || cl->state == PGR_CLIENT_BROADCAST)
         pgr_relay_client_drained(cl);
 }
 

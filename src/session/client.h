@@ -8,8 +8,9 @@
  * LOGIN borrows a server connection of the target node to learn the server's ParameterStatus
  * values (and to surface the node's own FATAL errors, such as an unknown database). IDLE has no
  * server connection (transaction mode between transactions); WAITING has asked the pool for one;
- * LINKED relays bytes both ways on one (session/relay.c). A session in session mode, or pinned,
- * stays LINKED while idle.
+ * LINKED relays bytes both ways on one (session/relay.c); BROADCAST runs a statement on every
+ * healthy node and merges their replies (session/multi.c). A session in session mode, or
+ * pinned, stays LINKED while idle; a broadcast that opened a transaction stays BROADCAST.
  *
  * Ownership: the runtime's client list owns every client; the client owns its conn (embedded),
  * its timer and its auth state, and borrows its server connection from the pool between acquire
@@ -37,6 +38,7 @@
     X(IDLE, "idle")             \
     X(WAITING, "waiting")       \
     X(LINKED, "linked")         \
+    X(BROADCAST, "broadcast")   \
     X(CLOSING, "closing")
 
 typedef enum pgr_client_state {
@@ -115,6 +117,9 @@ typedef struct pgr_client {
     bool ryw_capture;            /* our pg_current_wal_insert_lsn() query is in flight */
     pgr_stmt_class_t unnamed_cls; /* class of the last unnamed Parse */
     pgr_route_t last_route;
+    struct pgr_bcast *bcast;     /* a broadcast in flight (state BROADCAST), session/multi.c */
+    struct pgr_multi_result *last_bcast; /* SHOW pgrouter.last_broadcast */
+    int n_last_bcast;
     char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */
     pgr_scan_t scan;
 } pgr_client_t;

@@ -9,6 +9,7 @@
 #include "protocol/writer.h"
 #include "route/classify.h"
 #include "session/dispatch.h"
+#include "session/multi.h"
 
 char
 pgr_dispatch_idle_status(const pgr_client_t *cl)
@@ -79,10 +80,20 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
     bool route = strcmp(name, "pgrouter.route") == 0;
     bool nodecol = strcmp(name, "pgrouter.node_column") == 0;
 
+    if (strcmp(name, "pgrouter.last_broadcast") == 0) {
+        if (st->pgrvar == PGR_PGRVAR_SHOW) {
+            pgr_multi_show_last(cl, w);
+        } else {
+            snprintf(msg, sizeof(msg), "parameter \"%s\" cannot be changed", name);
+            pgr_be_write_error(w, false, "ERROR", "55P02", msg, NULL, NULL);
+        }
+        return;
+    }
     if (!route && !nodecol) {
         snprintf(msg, sizeof(msg), "unrecognized configuration parameter \"%s\"", name);
         pgr_be_write_error(w, false, "ERROR", "42704", msg, NULL,
-                           "pgrouter's settings are pgrouter.route and pgrouter.node_column.");
+                           "pgrouter's settings are pgrouter.route, pgrouter.node_column and "
+                           "pgrouter.last_broadcast.");
         return;
     }
     switch (st->pgrvar) {
@@ -273,8 +284,7 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
         cl->txn_read = cl->last_route.read;
         return PGR_DISPATCH_ROUTE;
     case PGR_ROUTE_BROADCAST:
-        pgr_dispatch_fail(cl, "0A000", "broadcast is not implemented yet");
-        return PGR_DISPATCH_ANSWERED;
+        return (pgr_dispatch_t)pgr_multi_start(cl, &cl->last_route);
     case PGR_ROUTE_ERROR:
     default:
         pgr_dispatch_fail(cl, cl->last_route.sqlstate, cl->last_route.reason);

@@ -27,6 +27,7 @@
 #include "protocol/writer.h"
 #include "route/classify.h"
 #include "session/dispatch.h"
+#include "session/multi.h"
 #include "session/relay.h"
 
 #define READ_CHUNK      (64 * 1024)
@@ -226,6 +227,8 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
 void
 pgr_relay_detach(pgr_client_t *cl, bool closing)
 {
+    if (cl->bcast && closing)
+        pgr_multi_close(cl);
     if (cl->acq) {
         pgr_cluster_acquire_cancel(cl->acq);
         cl->acq = NULL;
@@ -516,6 +519,10 @@ server_readable(pgr_client_t *cl)
 void
 pgr_relay_client_drained(pgr_client_t *cl)
 {
+    if (cl->state == PGR_CLIENT_BROADCAST) {
+        pgr_multi_drained(cl);
+        return;
+    }
     if (cl->srv && cl->srv_read_paused) {
         cl->srv_read_paused = false;
         watch(cl);
@@ -871,9 +878,13 @@ pgr_relay_client_input(pgr_client_t *cl)
     pgr_iobuf_t *in = &cl->conn.in;
     pgr_frame_t f;
 
+    if (cl->state == PGR_CLIENT_BROADCAST) {
+        pgr_multi_client_input(cl);
+        return;
+    }
     for (;;) {
         if (cl->state == PGR_CLIENT_WAITING || cl->state == PGR_CLIENT_CLOSING ||
-            cl->state == PGR_CLIENT_LOGIN)
+            cl->state == PGR_CLIENT_LOGIN || cl->state == PGR_CLIENT_BROADCAST)
             return;
         if (cl->srv_write_blocked)
             return;
@@ -904,6 +915,8 @@ pgr_relay_client_input(pgr_client_t *cl)
             case PGR_DISPATCH_ANSWERED:
                 continue;
             case PGR_DISPATCH_ROUTE:
+                if (cl->state == PGR_CLIENT_BROADCAST)
+                    return;
                 break;
             case PGR_DISPATCH_WAIT:
             case PGR_DISPATCH_CLOSED:
@@ -960,12 +973,19 @@ pgr_relay_busy(const pgr_client_t *cl)
 {
     if (cl->state == PGR_CLIENT_WAITING)
         return false;
+    if (cl->state == PGR_CLIENT_BROADCAST)
+        return true;
     return cl->srv != NULL && !server_clean(cl);
 }
 
 void
 pgr_relay_cancel(pgr_client_t *cl)
 {
+    if (cl->state == PGR_CLIENT_BROADCAST) {
+        cl->rt->stats.cancels_forwarded++;
+        pgr_multi_cancel(cl);
+        return;
+    }
     if (cl->srv == NULL || (cl->pending_syncs == 0 && !cl->unsynced)) {
         cl->rt->stats.cancels_ignored++;
         return;
