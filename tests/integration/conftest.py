@@ -135,5 +135,14 @@ def pgrouter_factory():
         return p
 
     yield make
+    reports = []
     for p in made:
         p.stop()
+        log = p.log_text()
+        # A sanitizer build reports memory errors, leaks and undefined behaviour in the log.
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                i = log.index(marker)
+                reports.append(log[max(0, i - 200):i + 3000])
+    if reports:
+        pytest.fail("pgrouter's sanitizers reported:\n" + "\n----\n".join(reports))
