@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
+#include "protocol/reader.h"
 #include "protocol/writer.h"
 #include "route/classify.h"
 #include "session/dispatch.h"
@@ -191,22 +192,118 @@ classify(pgr_client_t *cl, const char *sql, size_t len, const pgr_classification
     return rc;
 }
 
-bool
+/* The extended protocol's form of a pgrouter.* statement: Parse ... Sync, all of it in the
+ * input already, answered as a server would (ParseComplete, BindComplete, a RowDescription or
+ * NoData for Describe, the rows and tag for Execute, ReadyForQuery for Sync). Returns
+ * PGR_DISPATCH_WAIT until the Sync is in, ANSWERED when done, or ROUTE when this batch is
+ * not one (it goes to a server like any other). */
+static pgr_dispatch_t
+answer_pgrvar_extended(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    const uint8_t *p = pgr_iobuf_data(in);
+    size_t len = pgr_iobuf_len(in), off = 0, end = 0;
+    pgr_frame_t f;
+    pgr_writer_t result, w;
+
+    /* The whole batch first: Parse, then only Bind / Describe / Execute / Flush / Close, Sync. */
+    while (end == 0) {
+        if (pgr_frame_next(p + off, len - off, PGR_PHASE_FRONTEND, NULL, &f) != PGR_FRAME_OK)
+            return PGR_DISPATCH_WAIT;
+        if (off > 0 && !strchr("BDEHCS", f.type))
+            return PGR_DISPATCH_ROUTE;
+        off += f.len;
+        if (f.type == 'S')
+            end = off;
+    }
+    /* What the statement answers, as the simple protocol would: [T D] C, or E. */
+    pgr_writer_init_grow(&result);
+    pgrvar(cl, st, &result);
+    bool failed = result.len > 0 && result.buf[0] == 'E';
+    size_t rowdesc = 0;
+    if (!failed && result.len > 0 && result.buf[0] == 'T')
+        rowdesc = 1 + pgr_be32(result.buf + 1);
+
+    pgr_writer_init_grow(&w);
+    for (off = 0; off < end; off += f.len) {
+        (void)pgr_frame_next(p + off, end - off, PGR_PHASE_FRONTEND, NULL, &f);
+        if (failed && f.type != 'S' && f.type != 'E')
+            continue; /* after an error, everything up to Sync is skipped */
+        switch (f.type) {
+        case 'P':
+            pgr_fe_write_empty(&w, '1');
+            break;
+        case 'B':
+            pgr_fe_write_empty(&w, '2');
+            break;
+        case 'C':
+            pgr_fe_write_empty(&w, '3');
+            break;
+        case 'D':
+            if (f.body_len > 0 && f.body[0] == 'S')
+                pgr_be_write_paramdesc(&w, 0, NULL);
+            if (rowdesc)
+                pgr_writer_put_bytes(&w, result.buf, rowdesc);
+            else
+                pgr_fe_write_empty(&w, 'n');
+            break;
+        case 'E':
+            if (failed) {
+                pgr_writer_put_bytes(&w, result.buf, result.len);
+                failed = true;
+            } else {
+                pgr_writer_put_bytes(&w, result.buf + rowdesc, result.len - rowdesc);
+            }
+            break;
+        case 'S':
+            pgr_be_write_ready(&w, (uint8_t)(failed && status == 'T' ? 'E' : status));
+            break;
+        default:
+            break;
+        }
+    }
+    send_msgs(cl, &w);
+    pgr_writer_free(&w);
+    pgr_writer_free(&result);
+    pgr_iobuf_consume(in, end);
+    return PGR_DISPATCH_ANSWERED;
+}
+
+/* A Parse whose statement is one pgrouter.* statement. */
+static const pgr_stmt_info_t *
+parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    pgr_fe_parse_t m;
+    const pgr_classification_t *c;
+
+    if (f->type != 'P' || pgr_fe_parse_decode(f->body, f->body_len, &m) != 0 ||
+        strstr(m.query, "pgrouter.") == NULL ||
+        pgr_classify(cl->rt->classifier, m.query, strlen(m.query), &c) != 0 || c->n_stmts != 1 ||
+        c->stmts[0].pgrvar == PGR_PGRVAR_NONE)
+        return NULL;
+    return &c->stmts[0];
+}
+
+pgr_dispatch_t
 pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
 {
     pgr_fe_query_t q;
     const pgr_classification_t *c;
+    const pgr_stmt_info_t *st;
+    char status = cl->srv ? cl->txn : pgr_dispatch_idle_status(cl);
 
+    if ((st = parse_pgrvar(cl, f)) != NULL)
+        return answer_pgrvar_extended(cl, st, status);
     if (f->type != 'Q' || pgr_fe_query_decode(f->body, f->body_len, &q) != 0 ||
         memmem(q.sql, q.len, "pgrouter.", 9) == NULL)
-        return false;
+        return PGR_DISPATCH_ROUTE;
     if (classify(cl, q.sql, q.len, &c) != 0)
-        return true; /* closed */
+        return PGR_DISPATCH_CLOSED;
     size_t flen = f->len;
-    if (!answer_pgrvars(cl, c, cl->srv ? cl->txn : pgr_dispatch_idle_status(cl)))
-        return false;
+    if (!answer_pgrvars(cl, c, status))
+        return PGR_DISPATCH_ROUTE;
     pgr_iobuf_consume(&cl->conn.in, flen);
-    return true;
+    return PGR_DISPATCH_ANSWERED;
 }
 
 /* ---- held BEGIN ------------------------------------------------------------------------- */
@@ -338,6 +435,12 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         return begin_query(cl, f);
     case 'P': {
         pgr_fe_parse_t m;
+        const pgr_stmt_info_t *st = parse_pgrvar(cl, f);
+        if (st) {
+            pgr_dispatch_t d = answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
+            if (d != PGR_DISPATCH_ROUTE)
+                return d;
+        }
         if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0)
             return route(cl, NULL, PGR_CLASS_WRITE);
         if (classify(cl, m.query, strlen(m.query), &c) != 0)

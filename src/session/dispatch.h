@@ -17,9 +17,10 @@ typedef enum {
 /* f is the first complete frame of a new transaction (no server linked). */
 pgr_dispatch_t pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f);
 
-/* A simple Query inside a linked transaction that only touches pgrouter.* settings is answered
- * here; true when it was (the frame is consumed). */
-bool pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f);
+/* A Query, or a Parse ... Sync batch, inside a linked transaction that only touches pgrouter.*
+ * settings is answered here: ANSWERED (consumed), WAIT (the batch is not all in yet), CLOSED,
+ * or ROUTE (not such a statement: it goes to the server). */
+pgr_dispatch_t pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f);
 
 /* Answer the statement at the front of the input with an error, dropping what belongs to it up
  * to and including the next Query / Sync, then ReadyForQuery — as a server does. */

@@ -929,12 +929,14 @@ pgr_relay_client_input(pgr_client_t *cl)
             pgr_relay_acquire(cl, relay_acquired);
             return;
         }
-        if (f.type == 'Q' && cl->fwd == 0 && pgr_iobuf_len(&cl->to_srv) == 0 &&
-            cl->pending_syncs == 0 && cl->swallow == 0 && !cl->unsynced &&
-            pgr_dispatch_local(cl, &f)) {
-            if (cl->state == PGR_CLIENT_CLOSING)
-                return;
-            continue;
+        if ((f.type == 'Q' || f.type == 'P') && cl->fwd == 0 &&
+            pgr_iobuf_len(&cl->to_srv) == 0 && cl->pending_syncs == 0 && cl->swallow == 0 &&
+            !cl->unsynced) {
+            pgr_dispatch_t d = pgr_dispatch_local(cl, &f);
+            if (d == PGR_DISPATCH_ANSWERED && cl->state != PGR_CLIENT_CLOSING)
+                continue;
+            if (d != PGR_DISPATCH_ROUTE)
+                break;
         }
         if ((rc = forward_frame(cl, &f)) != 0) {
             pgr_client_send_error(cl, "FATAL", rc == PGR_ELIMIT ? "54000" : "53200", NULL,

@@ -249,3 +249,25 @@ def test_read_your_writes_by_lsn(replicated, pgrouter_factory):
             if c.execute("SELECT 1 FROM rt WHERE id = %s", (rid,)).fetchone() is None:
                 missed_without += 1
     assert missed_without > 25
+
+
+def test_session_route_in_the_extended_protocol(replicated, router):
+    """SET / SHOW pgrouter.route through Parse/Bind/Describe/Execute/Sync (libpq's
+    PQexecParams) is answered by pgrouter, not passed to a node as a custom setting."""
+    ports = {n: replicated.port(n) for n in NODES}
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        pg = c.pgconn
+        r = pg.exec_params(b"SET pgrouter.route = 'node:pg3'", [])
+        assert r.status == psycopg.pq.ExecStatus.COMMAND_OK and r.command_status == b"SET"
+        r = pg.exec_params(b"SHOW pgrouter.route", [])
+        assert r.status == psycopg.pq.ExecStatus.TUPLES_OK
+        assert r.fname(0) == b"pgrouter.route" and r.get_value(0, 0) == b"node:pg3"
+        for _ in range(3):
+            r = pg.exec_params(b"SELECT inet_server_port()", [])
+            assert int(r.get_value(0, 0)) == ports["pg3"]
+        r = pg.exec_params(b"SET pgrouter.route = 'node:nope'", [])
+        assert r.status == psycopg.pq.ExecStatus.FATAL_ERROR
+        assert r.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == b"42704"
+        r = pg.exec_params(b"RESET pgrouter.route", [])
+        assert r.command_status == b"RESET"
+        assert c.execute("SHOW pgrouter.route").fetchone()[0] == "auto"
