@@ -330,3 +330,32 @@ def test_sigterm_lets_running_transaction_finish(one_node, router):
     assert result.get("v") == 5, result
     assert router.proc.wait(10) == 0
     c.close()
+
+
+def test_unix_socket_and_ipv6_listeners(one_node, pgrouter_factory, tmp_path):
+    """Several listeners: IPv4, IPv6 (when the machine has ::1) and a Unix socket named as
+    PostgreSQL names it, so `psql -h DIR -p PORT` finds it."""
+    import socket as so
+    port = free_port()
+    sockdir = tmp_path / "sock"
+    sockdir.mkdir()
+    hosts = ["127.0.0.1"]
+    try:
+        with so.socket(so.AF_INET6) as s6:
+            s6.bind(("::1", 0))
+        hosts.append("::1")
+    except OSError:
+        pass
+    cfg = config(one_node, port).replace(
+        f"listen: {{host: 127.0.0.1, port: {port}}}",
+        f"listen: {{host: [{', '.join(repr(h) for h in hosts)}], port: {port}, "
+        f"unix_socket_dir: {sockdir}}}")
+    pgrouter_factory(cfg, port)
+    wait_healthy(port)
+    assert (sockdir / f".s.PGSQL.{port}").is_socket()
+    r = subprocess.run(["psql", "-X", "-h", str(sockdir), "-p", str(port), "-U", "app", "-d", "app",
+                        "-Atc", "SELECT 'via unix'"], capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() == "via unix", r.stderr
+    if "::1" in hosts:
+        with psycopg.connect(f"host=::1 port={port} user=app dbname=app") as c:
+            assert c.execute("SELECT 6").fetchone()[0] == 6
