@@ -637,7 +637,7 @@ def main():
         if needs_servers:
             # Workload 6 needs two replicas; they stream from pg1 during every workload (the
             # same for all targets) and serve only workload 6's reads.
-            replicas = 2 if 6 in ctx.only else 0
+            replicas = 2 if ctx.only & {6, "broadcast"} else 0
             log(f"starting PostgreSQL: pg1{f' and {replicas} replicas' if replicas else ''} "
                 "(tests/cluster.sh)")
             ctx.nodes = start_nodes(procs, ctx.tmp, replicas)
@@ -655,6 +655,7 @@ def main():
                 bench_pgbench(ctx, v)
         if 6 in ctx.only:
             bench_router(ctx)
+        if ctx.only & {6, "broadcast"}:
             bench_broadcast(ctx)
         if 4 in ctx.only:
             for n in ctx.idle_ns:

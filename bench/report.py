@@ -207,8 +207,10 @@ def goals(ctx, s):
     def get(v, t, k):
         return s.get(v, {}).get(t, {}).get(k, float("nan"))
 
+    few = f" ({ctx.rounds} round{'s' if ctx.rounds > 1 else ''} only: noise)" if ctx.rounds < 3 else ""
+
     def verdict(ok):
-        return "not measured" if ok is None else ("met" if ok else "not met")
+        return "not measured" if ok is None else ("met" if ok else "not met") + few
 
     rows = []
     for mode in ("simple", "extended", "prepared"):

@@ -10,7 +10,7 @@
 #   (default)      full run, under 20 minutes: 5 rounds of 7 s, 1,000 and 10,000 idle clients
 #   --only W       workloads by number (1-7) or name: select, tpcb, churn, idle, large, router,
 #                  micro, or one variant (select-simple, select-extended, select-prepared,
-#                  select-c1, tpcb, churn, large)
+#                  select-c1, tpcb, churn, large, broadcast)
 #   --profile      afterwards, perf record (call graphs) on pgrouter under pgbench -S -c 32
 #                  in the given protocol mode (default simple)
 #
