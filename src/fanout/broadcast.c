@@ -101,8 +101,12 @@ release(bnode_t *nd, bool force_close)
         nd->acq = NULL;
     }
     if (nd->srv) {
+        uint8_t st = 0;
+        /* Clean only if the merge saw its ReadyForQuery 'I' in protocol order and nothing of
+         * it is left unread either way. */
         bool clean = !force_close && !nd->failed && nd->finished && nd->status == 'I' &&
-                     pgr_iobuf_len(&nd->in) == 0 && pgr_iobuf_len(&nd->out) == 0 &&
+                     nd->b->merge && pgr_merge_node_synced(nd->b->merge, nd->idx, &st) &&
+                     st == 'I' && pgr_iobuf_len(&nd->in) == 0 && pgr_iobuf_len(&nd->out) == 0 &&
                      pgr_server_pending(nd->srv) == 0;
         pgr_server_watch(nd->srv, false, false, node_io_cb, nd);
         pgr_cluster_release(nd->srv, clean ? PGR_RELEASE_CLEAN : PGR_RELEASE_CLOSE);
