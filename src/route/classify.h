@@ -8,6 +8,7 @@
 
 #include "core/base.h"
 #include "route/hint.h"
+#include "route/mergeplan.h"
 
 typedef enum {
     PGR_CLASS_READ,      /* SELECT/VALUES/TABLE without locking clause, data-modifying CTE,
@@ -150,5 +151,17 @@ int pgr_classify(pgr_classifier_t *c, const char *sql, size_t len,
 
 /* Counters: hits, misses, evictions, entries, bytes. */
 void pgr_classifier_stats(const pgr_classifier_t *c, pgr_classify_stats_t *st);
+
+/* The merge plan of a broadcast statement (one SELECT), parsing sql[0..len) afresh (not
+ * cached: only broadcasts ask; classify_plan.c). Returns 0 with *plan filled: plan->unsupported
+ * (static text) when the rows can only be concatenated ("GROUP BY", "DISTINCT", "window
+ * function", "several statements", "ORDER BY an expression not in the select list", "does not
+ * parse", ...); n_keys 0 and no aggregate for a SELECT with neither, and for any statement that
+ * is not a SELECT. *rewritten is NULL, or (caller frees) the statement each node must run
+ * instead: LIMIT n OFFSET m becomes LIMIT n+m with no OFFSET (the merge skips m and stops after
+ * n), deparsed from the modified tree, so comments (hints) are dropped. PGR_ENOMEM on failure
+ * (then *rewritten is NULL). Not after pgr_classify_shutdown on the calling thread. */
+int pgr_classify_merge_plan(const char *sql, size_t len, pgr_merge_plan_t *plan,
+                            char **rewritten) PGR_MUSTCHECK;
 
 #endif
