@@ -149,6 +149,8 @@ msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
 
 /* ---- output column names ------------------------------------------------------------------ */
 
+static const char *target_name(const PgQuery__ResTarget *rt);
+
 /* The name PostgreSQL gives an unnamed target (parser/parse_target.c, FigureColnameInternal):
  * 0 when it has none ("?column?"), 1 for a weak name (a cast's type, "case"), 2 for a strong
  * one. Forms not listed here get no name: an ORDER BY name then cannot match them, and falls
@@ -233,18 +235,16 @@ figure_name(const PgQuery__Node *n, const char **name)
             *name = "array";
             return 2;
         }
-        if ((sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK ||
-             sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__MULTIEXPR_SUBLINK) &&
-            sl->subselect && sl->subselect->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
+        /* (SELECT x ...): the subquery's first output name, a strong one whatever its source */
+        if (sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK && sl->subselect &&
+            sl->subselect->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
             sl->subselect->select_stmt->n_target_list > 0) {
             const PgQuery__ResTarget *rt = res_target(sl->subselect->select_stmt->target_list[0]);
-            if (rt == NULL)
+            const char *s = rt ? target_name(rt) : NULL;
+            if (s == NULL)
                 return 0;
-            if (rt->name && rt->name[0]) {
-                *name = rt->name;
-                return 2;
-            }
-            return figure_name(rt->val, name);
+            *name = s;
+            return 2;
         }
         return 0;
     }
