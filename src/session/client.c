@@ -104,6 +104,7 @@ client_free(pgr_client_t *cl)
     pgr_stmts_free(&cl->stmts);
     free(cl->extras);
     free(cl->held_msg);
+    free(cl->units);
     pgr_multi_free_results(cl);
     free(cl->user);
     free(cl->database);

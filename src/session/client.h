@@ -89,6 +89,10 @@ typedef struct pgr_client {
     size_t fwd;                  /* bytes at the front of conn's input that are accounted for
                                     and must be written to srv (after to_srv) */
     uint32_t swallow;            /* ReadyForQuery replies to our preamble still to come */
+    uint64_t *units;             /* what each of them answers: a statement key (its Parse),
+                                    or 0 (settings, held BEGIN, LSN query); FIFO */
+    size_t n_units, cap_units, units_done;
+    bool unit_failed;            /* the unit being answered got an ErrorResponse */
     bool login_preamble;         /* the preamble is the login's: its error is the client's */
     char preamble_sqlstate[6];   /* first error a preamble got, or "" */
     char preamble_error[200];

@@ -11,6 +11,7 @@
 #include "route/classify.h"
 #include "session/dispatch.h"
 #include "session/multi.h"
+#include "session/relay.h"
 
 char
 pgr_dispatch_idle_status(const pgr_client_t *cl)
@@ -335,7 +336,7 @@ pgr_dispatch_release_held(pgr_client_t *cl)
         return 0;
     rc = pgr_iobuf_append(&cl->to_srv, cl->held_msg, cl->held_len);
     if (rc == 0)
-        cl->swallow++;
+        rc = pgr_relay_own_unit(cl, 0);
     free(cl->held_msg);
     cl->held_msg = NULL;
     cl->held_len = 0;
@@ -454,7 +455,13 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         if (m.statement[0] == '\0')
             return route(cl, NULL, cl->unnamed_cls);
         pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, m.statement);
-        return route(cl, NULL, sm ? (pgr_stmt_class_t)sm->cls : PGR_CLASS_WRITE);
+        if (sm == NULL)
+            return route(cl, NULL, PGR_CLASS_WRITE); /* the server will say it does not exist */
+        /* The statement's own text decides, hint comment included (cached: one lookup). */
+        const char *sql = (const char *)sm->rest;
+        if (classify(cl, sql, strnlen(sql, sm->rest_len), &c) != 0)
+            return PGR_DISPATCH_CLOSED;
+        return route(cl, c, c->cls);
     }
     default:
         /* Describe, Execute, Sync, Flush, FunctionCall, Close: whatever they touch was made on

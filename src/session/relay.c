@@ -125,15 +125,48 @@ streq(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+int
+pgr_relay_own_unit(pgr_client_t *cl, uint64_t key)
+{
+    if (cl->n_units == cl->cap_units) {
+        size_t cap = cl->cap_units ? cl->cap_units * 2 : 8;
+        uint64_t *u = realloc(cl->units, cap * sizeof(*u));
+        if (u == NULL)
+            return PGR_ENOMEM;
+        cl->units = u;
+        cl->cap_units = cap;
+    }
+    cl->units[cl->n_units++] = key;
+    cl->swallow++;
+    return 0;
+}
+
+/* The ReadyForQuery of our oldest unit arrived: a statement it failed to prepare is not there. */
+static void
+own_unit_done(pgr_client_t *cl)
+{
+    uint64_t key = cl->units_done < cl->n_units ? cl->units[cl->units_done++] : 0;
+    pgr_srv_state_t *st = cl->srv ? pgr_server_get_data(cl->srv) : NULL;
+
+    if (cl->unit_failed && key && st)
+        pgr_srv_state_forget(st, key);
+    cl->unit_failed = false;
+    if (cl->units_done == cl->n_units)
+        cl->units_done = cl->n_units = 0;
+    if (cl->swallow > 0)
+        cl->swallow--;
+}
+
 /* Queue in to_srv what makes srv fit the client: SETs for settings that differ (RESET ALL first
  * when its startup settings differ from the connection's) and, in transaction mode, Parse for
- * every statement of the client's that srv lacks. Each part ends in a ReadyForQuery that the
- * scanner swallows. Returns PGR_ENOMEM on failure. */
+ * every statement of the client's that srv lacks — each Parse its own unit, so one that fails
+ * (an object missing on this node) does not take the others with it. Each unit ends in a
+ * ReadyForQuery that the scanner swallows. Returns PGR_ENOMEM on failure. */
 static int
 build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
 {
     pgr_writer_t w;
-    bool reset = !streq(st->extras, cl->extras), any = false;
+    bool reset = !streq(st->extras, cl->extras);
     size_t mark;
 
     pgr_writer_init_grow(&w);
@@ -156,7 +189,8 @@ build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
     if (w.len > mark) {
         pgr_writer_put_u8(&w, 0);
         pgr_writer_finish(&w);
-        cl->swallow++;
+        if (pgr_relay_own_unit(cl, 0) != 0)
+            w.err = PGR_ENOMEM;
     } else {
         pgr_writer_reset(&w);
     }
@@ -175,11 +209,9 @@ build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
             pgr_stmt_server_name(name, sizeof(name), evicted >> 32, (uint32_t)evicted);
             pgr_fe_write_close(&w, 'S', name);
         }
-        any = true;
-    }
-    if (any) {
         pgr_fe_write_empty(&w, 'S');
-        cl->swallow++;
+        if (pgr_relay_own_unit(cl, key) != 0)
+            w.err = PGR_ENOMEM;
     }
     int rc = w.err;
     if (rc == 0 && w.len > 0)
@@ -202,6 +234,8 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     cl->srv_write_blocked = false;
     cl->txn = 'I';
     cl->swallow = 0;
+    cl->n_units = cl->units_done = 0;
+    cl->unit_failed = false;
     cl->login_preamble = login;
     cl->preamble_sqlstate[0] = '\0';
     memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
@@ -249,6 +283,8 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
     pgr_iobuf_consume(&cl->to_srv, pgr_iobuf_len(&cl->to_srv));
     pgr_iobuf_trim(&cl->to_srv);
     cl->swallow = 0;
+    cl->n_units = cl->units_done = 0;
+    cl->unit_failed = false;
     cl->ryw_capture = false;
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
@@ -363,8 +399,7 @@ message_done(pgr_client_t *cl)
     switch (s->type) {
     case 'Z':
         if (s->drop) {
-            if (cl->swallow > 0)
-                cl->swallow--;
+            own_unit_done(cl);
         } else if (s->collect && s->body_len == 1) {
             cl->txn = s->body[0];
             if (cl->pending_syncs > 0)
@@ -376,8 +411,10 @@ message_done(pgr_client_t *cl)
             note_parameter(cl, s);
         break;
     case 'E':
-        if (s->drop)
+        if (s->drop) {
+            cl->unit_failed = true;
             note_preamble_error(cl, s);
+        }
         break;
     case 'D':
         if (s->drop && cl->ryw_capture && s->collect)
@@ -459,11 +496,11 @@ maybe_release(pgr_client_t *cl)
         pgr_fe_write_query(&w, "SELECT pg_current_wal_insert_lsn()");
         cl->ryw_capture = true;
         cl->txn_read = true;
-        if (w.err || pgr_iobuf_append(&cl->to_srv, w.buf, w.len) != 0) {
+        if (w.err || pgr_iobuf_append(&cl->to_srv, w.buf, w.len) != 0 ||
+            pgr_relay_own_unit(cl, 0) != 0) {
             pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
             return;
         }
-        cl->swallow++;
         write_forward(cl);
         return;
     }

@@ -27,6 +27,10 @@ void pgr_relay_detach(pgr_client_t *cl, bool closing);
 void pgr_relay_client_input(pgr_client_t *cl);
 /* The client's output drained: resume reading the server. */
 void pgr_relay_client_drained(pgr_client_t *cl);
+/* One more unit of our own (ending in a Sync or Query) was queued for the server: its reply is
+ * swallowed up to its ReadyForQuery. key: the statement it prepares (forgotten from the
+ * connection's record if it fails), or 0. PGR_ENOMEM on failure. */
+int pgr_relay_own_unit(pgr_client_t *cl, uint64_t key);
 /* The session has a transaction or statement in flight on its server connection. */
 bool pgr_relay_busy(const pgr_client_t *cl);
 /* Forward a cancel for the statement the session is running, if any. */

@@ -293,3 +293,26 @@ def test_ordered_limit_and_aggregate_merges_match_one_postgres(three, router):
             merged = c.execute("/* pgrouter: broadcast */ " + q.format(t="pt")).fetchall()
             expect = one.execute(q.format(t="pt_all")).fetchall()
             assert merged == expect, q
+
+
+def test_prepared_statements_follow_hints_and_survive_a_node_that_lacks_one(three, router):
+    """Named statements are re-prepared on whichever node a transaction lands on; one that cannot
+    be prepared there (its table exists on pg1 only) does not take the others with it, and a
+    hint in a prepared statement's text still routes its later executions."""
+    with psycopg.connect(three.dsn("pg1", user="app"), autocommit=True) as d:
+        d.execute("CREATE TABLE only_on_pg1 (x int)")
+        d.execute("INSERT INTO only_on_pg1 VALUES (7)")
+    ports = {n: three.port(n) for n in NODES}
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        # Both prepared on pg1 (the hint; and pgrouter.route).
+        c.execute("SET pgrouter.route = 'node:pg1'")
+        assert c.execute("/* pgrouter: node=pg1 */ SELECT x FROM only_on_pg1",
+                         prepare=True).fetchone()[0] == 7
+        assert c.execute("SELECT inet_server_port()", prepare=True).fetchone()[0] == ports["pg1"]
+        for n in ("pg2", "pg3", "pg2"):
+            # On another node the first cannot be prepared; the second must still be.
+            c.execute(f"SET pgrouter.route = 'node:{n}'")
+            assert c.execute("SELECT inet_server_port()", prepare=True).fetchone()[0] == ports[n]
+            # The hint in the first statement's text still sends it to pg1.
+            assert c.execute("/* pgrouter: node=pg1 */ SELECT x FROM only_on_pg1",
+                             prepare=True).fetchone()[0] == 7
