@@ -67,7 +67,7 @@ if [ "$FUZZ_SECONDS" != 0 ] && command -v clang >/dev/null && [ -f tests/fuzz/me
     echo "== fuzz (${FUZZ_SECONDS}s per driver)"
     if CC=clang setup fuzz -Dfuzz=true; then
         for drv in build/fuzz/tests/fuzz/fuzz_*; do
-            [ -x "$drv" ] || continue
+            [ -f "$drv" ] && [ -x "$drv" ] || continue
             name=$(basename "$drv")
             work=$(mktemp -d)
             seeds=tests/fuzz/corpus/${name#fuzz_}
