@@ -100,14 +100,15 @@ def cluster_factory():
 class Pgrouter:
     """One pgrouter process running a config written from text."""
 
-    def __init__(self, config_text: str, port: int):
+    def __init__(self, config_text: str, port: int, env: dict = None):
         self.port = port
         self.dir = tempfile.mkdtemp(prefix="pgr-run-")
         self.config = Path(self.dir, "pgrouter.yaml")
         self.config.write_text(config_text)
         self.log = Path(self.dir, "pgrouter.log")
         self.proc = subprocess.Popen([str(build_dir() / "pgrouter"), "-c", str(self.config)],
-                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **(env or {})))
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -127,8 +128,8 @@ class Pgrouter:
 def pgrouter_factory():
     made = []
 
-    def make(config_text: str, port: int, wait: bool = True) -> Pgrouter:
-        p = Pgrouter(config_text, port)
+    def make(config_text: str, port: int, wait: bool = True, env: dict = None) -> Pgrouter:
+        p = Pgrouter(config_text, port, env)
         made.append(p)
         if wait:
             wait_port(port, proc=p.proc)
