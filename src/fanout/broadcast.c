@@ -257,7 +257,10 @@ pump(pgr_bcast_t *b)
     if (b->in_feed)
         return;
     b->in_feed = true;
-    for (int round = 0; round < 4 * b->n + 4; round++) {
+    /* Until a whole round consumes nothing: in an ordered merge a round may move one row per
+     * node (each waits with one buffered row), so the number of rounds is not bounded by n;
+     * every round but the last consumes at least one byte. */
+    for (;;) {
         uint64_t before = 0, after = 0;
         for (int i = 0; i < b->n; i++)
             before += pgr_iobuf_len(&b->nodes[i].in);

@@ -143,43 +143,73 @@ batch_len(pgr_client_t *cl, const char **why)
     return 0;
 }
 
-/* The merge plan and the policy for the statement of this batch. */
-static void
-plan_for(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_merge_plan_t *plan,
-         bool *have_plan, bool *read)
+/* The statement of a batch: the Query's text, or the first Parse's. */
+static const char *
+batch_sql(const uint8_t *batch, size_t len, pgr_frame_t *first)
 {
-    pgr_frame_t f;
-    const char *sql = NULL;
     pgr_fe_query_t q;
     pgr_fe_parse_t m;
 
-    *have_plan = false;
-    *read = false;
-    if (pgr_frame_next(batch, len, PGR_PHASE_FRONTEND, NULL, &f) != PGR_FRAME_OK)
-        return;
-    if (f.type == 'Q' && pgr_fe_query_decode(f.body, f.body_len, &q) == 0)
-        sql = q.sql;
-    else if (f.type == 'P' && pgr_fe_parse_decode(f.body, f.body_len, &m) == 0)
-        sql = m.query;
-    if (sql == NULL)
-        return;
-    const pgr_classification_t *c;
-    if (pgr_classify(cl->rt->classifier, sql, strlen(sql), &c) != 0)
-        return;
-    *read = c->cls == PGR_CLASS_READ;
-    (void)plan; /* ordered and aggregate plans: not filled yet, rows are concatenated */
+    if (pgr_frame_next(batch, len, PGR_PHASE_FRONTEND, NULL, first) != PGR_FRAME_OK)
+        return NULL;
+    if (first->type == 'Q' && pgr_fe_query_decode(first->body, first->body_len, &q) == 0)
+        return q.sql;
+    if (first->type == 'P' && pgr_fe_parse_decode(first->body, first->body_len, &m) == 0)
+        return m.query;
+    return NULL;
+}
+
+/* The batch with its statement replaced by sql: a new Query, or the first Parse rebuilt with the
+ * rest of the batch behind it. */
+static int
+rewrite_batch(const uint8_t *batch, size_t len, const pgr_frame_t *first, const char *sql,
+              pgr_writer_t *w)
+{
+    if (first->type == 'Q') {
+        pgr_fe_write_query(w, sql);
+    } else {
+        pgr_fe_parse_t m;
+        if (pgr_fe_parse_decode(first->body, first->body_len, &m) != 0)
+            return PGR_EPROTO;
+        m.query = sql;
+        pgr_fe_write_parse_msg(w, &m);
+    }
+    pgr_writer_put_bytes(w, batch + first->len, len - first->len);
+    return w->err;
 }
 
 static int
 send_batch(pgr_client_t *cl, size_t len)
 {
     pgr_iobuf_t *in = &cl->conn.in;
+    const uint8_t *batch = pgr_iobuf_data(in);
     pgr_merge_plan_t plan;
-    bool have_plan, read;
+    bool have_plan = false, read = false;
     pgr_merge_policy_t policy;
+    pgr_frame_t first;
+    char *rewritten = NULL;
+    pgr_writer_t w;
     int rc;
 
-    plan_for(cl, pgr_iobuf_data(in), len, &plan, &have_plan, &read);
+    pgr_writer_init_grow(&w);
+    const char *sql = batch_sql(batch, len, &first);
+    if (sql) {
+        const pgr_classification_t *c;
+        if ((rc = pgr_classify(cl->rt->classifier, sql, strlen(sql), &c)) != 0)
+            return rc;
+        read = c->cls == PGR_CLASS_READ;
+        if (read) {
+            if ((rc = pgr_classify_merge_plan(sql, strlen(sql), &plan, &rewritten)) != 0)
+                return rc;
+            have_plan = true;
+            if (rewritten && (rc = rewrite_batch(batch, len, &first, rewritten, &w)) != 0) {
+                free(rewritten);
+                pgr_writer_free(&w);
+                return rc;
+            }
+            free(rewritten);
+        }
+    }
     switch (cl->rt->cfg->broadcast.on_node_error) {
     case PGR_ONERR_WARN:
         policy = PGR_MERGE_WARN;
@@ -192,8 +222,11 @@ send_batch(pgr_client_t *cl, size_t len)
         policy = read ? PGR_MERGE_WARN : PGR_MERGE_FAIL;
         break;
     }
-    rc = pgr_bcast_send(cl->bcast, pgr_iobuf_data(in), len, have_plan ? &plan : NULL, policy,
-                        cl->node_column);
+    rc = w.len ? pgr_bcast_send(cl->bcast, w.buf, w.len, have_plan ? &plan : NULL, policy,
+                                cl->node_column)
+               : pgr_bcast_send(cl->bcast, batch, len, have_plan ? &plan : NULL, policy,
+                                cl->node_column);
+    pgr_writer_free(&w);
     if (rc == 0) {
         pgr_iobuf_consume(in, len);
         cl->rt->stats.queries++;

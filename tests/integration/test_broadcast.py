@@ -287,10 +287,6 @@ def test_large_broadcast_read_slowly_keeps_memory_bounded(three, pgrouter_factor
         assert peak < 64 * 1024, f"pgrouter RSS peaked at {peak} KiB"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ordered (ORDER BY / LIMIT) and aggregate merges are not switched on: the merge engine and "
-    "the plan exist (fanout/merge.c, route/classify_plan.c) but an ordered broadcast could hang "
-    "(e.g. ORDER BY c, a over numeric c with NULLs), so broadcasts concatenate for now"))
 def test_ordered_limit_and_aggregate_merges_match_one_postgres(three, router):
     """Property test: random data on each node, random ORDER BY / LIMIT / aggregates; the merged
     result equals what one PostgreSQL returns on the union of the data (pg1 holds the union in
