@@ -28,6 +28,11 @@ typedef struct bnode {
     char last_words[200]; /* a 57xxx notice (shutdown, crash) the node sent before it went */
     char last_state[6];
     bool finished;        /* ReadyForQuery of the current batch seen */
+    int swallow;          /* preamble units (cbs.prepare) still to answer: not for the merge */
+    int unit;             /* the preamble unit being answered */
+    int n_units;
+    uint64_t *unit_keys;
+    bool unit_error;      /* the preamble unit being answered failed */
     bool write_blocked;
     bool watching_read;
     char status;          /* last ReadyForQuery status */
@@ -48,6 +53,8 @@ struct pgr_bcast {
     bool running;         /* a batch is in flight */
     bool paused;          /* client output over the high-water mark */
     bool in_feed;         /* re-entrancy guard */
+    uint8_t *batch;       /* the batch, for nodes whose connection is still being acquired */
+    size_t batch_len;
 };
 
 static void node_io_cb(pgr_server_t *srv, int status, int events, void *arg);
@@ -81,11 +88,18 @@ flush_output(pgr_bcast_t *b)
 
 /* ---- node failures and release ---------------------------------------------------------- */
 
+/* Does node nd have replies to take now: its preamble's, or what the merge wants? */
+static bool
+node_wants(const bnode_t *nd)
+{
+    return nd->swallow > 0 || pgr_merge_wants(nd->b->merge, nd->idx);
+}
+
 static void
 watch(bnode_t *nd)
 {
     pgr_bcast_t *b = nd->b;
-    bool want_read = !nd->failed && !nd->finished && !b->paused && pgr_merge_wants(b->merge, nd->idx);
+    bool want_read = !nd->failed && !nd->finished && !b->paused && node_wants(nd);
 
     if (nd->srv == NULL)
         return;
@@ -177,6 +191,27 @@ progress(pgr_bcast_t *b)
 
 /* ---- reading and framing ---------------------------------------------------------------- */
 
+/* A reply to the preamble (cbs.prepare): taken here, never merged. */
+static void
+preamble_reply(bnode_t *nd, const pgr_frame_t *f)
+{
+    pgr_bcast_t *b = nd->b;
+    pgr_be_notice_t e;
+
+    if (f->type == 'E') {
+        nd->unit_error = true;
+        if (pgr_be_notice_decode(f->body, f->body_len, &e) == 0)
+            pgr_info("broadcast", "preparing the connection to node %s: %s %s", nd->id,
+                     e.sqlstate ? e.sqlstate : "", e.message ? e.message : "");
+    } else if (f->type == 'Z') {
+        if (nd->unit_error && nd->unit < nd->n_units && b->cbs.unit_failed && nd->srv)
+            b->cbs.unit_failed(b->arg, nd->srv, nd->unit_keys[nd->unit]);
+        nd->unit_error = false;
+        nd->unit++;
+        nd->swallow--;
+    }
+}
+
 /* Feed node i's complete messages to the merge while it wants them. */
 static void
 feed(bnode_t *nd)
@@ -184,7 +219,7 @@ feed(bnode_t *nd)
     pgr_bcast_t *b = nd->b;
     pgr_frame_t f;
 
-    while (!nd->failed && pgr_merge_wants(b->merge, nd->idx)) {
+    while (!nd->failed && node_wants(nd)) {
         int rc = pgr_frame_next(pgr_iobuf_data(&nd->in), pgr_iobuf_len(&nd->in),
                                 PGR_PHASE_BACKEND, NULL, &f);
         if (rc == PGR_FRAME_NEED_MORE)
@@ -192,6 +227,16 @@ feed(bnode_t *nd)
         if (rc == PGR_FRAME_BAD) {
             node_failed(nd, "08P01", "node %s sent an invalid message: %s", f.reason);
             return;
+        }
+        if (f.type == 'S' && b->cbs.parameter && nd->srv) {
+            pgr_be_param_t ps;
+            if (pgr_be_param_decode(f.body, f.body_len, &ps) == 0)
+                b->cbs.parameter(b->arg, nd->srv, ps.name, ps.value);
+        }
+        if (nd->swallow > 0) {
+            preamble_reply(nd, &f);
+            pgr_iobuf_consume(&nd->in, f.len);
+            continue;
         }
         if (f.type == 'N') {
             /* A node about to go away (57P01 shutdown, 57P02 crash, ...) warns first; keep it
@@ -245,7 +290,7 @@ node_readable(bnode_t *nd)
         /* Frame and feed as we go, so a node's buffer holds at most what the merge does not
          * want yet plus one read. */
         feed(nd);
-        if (!pgr_merge_wants(nd->b->merge, nd->idx) || nd->finished)
+        if (!node_wants(nd) || nd->finished)
             break;
     }
 }
@@ -316,6 +361,33 @@ node_io_cb(pgr_server_t *srv, int status, int events, void *arg)
     progress(b); /* may free b: nothing after */
 }
 
+/* Queue the batch for node nd's connection, behind what the connection needs first. */
+static int
+queue_batch(bnode_t *nd, bool fresh)
+{
+    pgr_bcast_t *b = nd->b;
+    pgr_writer_t w;
+    int rc = 0;
+
+    free(nd->unit_keys);
+    nd->unit_keys = NULL;
+    nd->n_units = nd->unit = nd->swallow = 0;
+    nd->unit_error = false;
+    if (b->cbs.prepare) {
+        pgr_writer_init_grow(&w);
+        rc = b->cbs.prepare(b->arg, nd->srv, fresh, &w, &nd->unit_keys, &nd->n_units);
+        if (rc == 0 && w.err)
+            rc = w.err;
+        if (rc == 0 && w.len > 0)
+            rc = pgr_iobuf_append(&nd->out, w.buf, w.len);
+        pgr_writer_free(&w);
+        if (rc != 0)
+            return rc;
+        nd->swallow = nd->n_units;
+    }
+    return pgr_iobuf_append(&nd->out, b->batch, b->batch_len);
+}
+
 static void
 acquired_cb(pgr_acquire_t *req, int status, pgr_server_t *srv, const char *errmsg, void *arg)
 {
@@ -329,8 +401,12 @@ acquired_cb(pgr_acquire_t *req, int status, pgr_server_t *srv, const char *errms
                     errmsg ? errmsg : pgr_strerror(status));
     } else {
         nd->srv = srv;
-        write_out(nd);
-        watch(nd);
+        if (queue_batch(nd, true) != 0) {
+            node_failed(nd, "53200", "node %s: out of memory%s", NULL);
+        } else {
+            write_out(nd);
+            watch(nd);
+        }
     }
     pump(b);
     progress(b);
@@ -344,10 +420,12 @@ answered(const bnode_t *nd)
     size_t len = pgr_iobuf_len(&nd->in), off = 0;
     pgr_frame_t f;
 
+    int preamble = nd->swallow; /* ReadyForQuery messages that answer the preamble */
+
     if (nd->finished)
         return true;
     while (pgr_frame_next(p + off, len - off, PGR_PHASE_BACKEND, NULL, &f) == PGR_FRAME_OK) {
-        if (f.type == 'Z')
+        if (f.type == 'Z' && preamble-- <= 0)
             return true;
         off += f.len;
     }
@@ -440,6 +518,11 @@ pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_
     b->merge = NULL;
     if ((rc = pgr_merge_new(plan, b->n, mn, policy, node_column, &b->merge)) != 0)
         return rc;
+    free(b->batch);
+    if ((b->batch = malloc(len ? len : 1)) == NULL)
+        return PGR_ENOMEM;
+    memcpy(b->batch, msgs, len);
+    b->batch_len = len;
     b->running = true;
     b->paused = false;
     if (b->opts.timeout_ms > 0) {
@@ -463,9 +546,9 @@ pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_
         }
         if (nd->failed)
             continue;
-        if ((rc = pgr_iobuf_append(&nd->out, msgs, len)) != 0)
-            return rc;
         if (nd->srv) {
+            if ((rc = queue_batch(nd, false)) != 0)
+                return rc;
             write_out(nd);
             watch(nd);
         } else if (nd->acq == NULL) {
@@ -517,7 +600,9 @@ pgr_bcast_free(pgr_bcast_t *b)
         release(&b->nodes[i], b->running);
         pgr_iobuf_free(&b->nodes[i].in);
         pgr_iobuf_free(&b->nodes[i].out);
+        free(b->nodes[i].unit_keys);
     }
+    free(b->batch);
     pgr_merge_free(b->merge);
     pgr_writer_free(&b->w);
     free(b->nodes);

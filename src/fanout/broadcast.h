@@ -27,6 +27,18 @@ typedef struct pgr_bcast_cbs {
     size_t (*client_pending)(void *arg);
     /* The batch is complete: its final ReadyForQuery (status) went through output. */
     void (*done)(void *arg, char status);
+    /* Optional. Before a batch goes to a node's connection srv (fresh: acquired for this
+     * batch): append to w what srv needs first — settings, statements — as units that each end
+     * in exactly one ReadyForQuery, and give their count in *n_units and, in *keys (malloc'd, or
+     * NULL; the fan-out frees it), one key per unit. The units' replies never reach the merge;
+     * a unit that fails (an ErrorResponse) is told with unit_failed(arg, srv, its key). Returns
+     * 0 or PGR_ENOMEM (the node then fails). */
+    int (*prepare)(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t **keys,
+                   int *n_units);
+    void (*unit_failed)(void *arg, pgr_server_t *srv, uint64_t key);
+    /* Optional. Node connection srv reported a setting (ParameterStatus), from the preamble or
+     * the batch: what it has now. */
+    void (*parameter)(void *arg, pgr_server_t *srv, const char *name, const char *value);
 } pgr_bcast_cbs_t;
 
 typedef struct pgr_bcast_opts {

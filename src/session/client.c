@@ -105,7 +105,7 @@ client_free(pgr_client_t *cl)
     free(cl->extras);
     free(cl->held_msg);
     free(cl->units);
-    pgr_multi_free_results(cl);
+    pgr_multi_free(cl);
     free(cl->user);
     free(cl->database);
     free(cl->application_name);

@@ -61,6 +61,12 @@ typedef struct pgr_scan {
     char body[512];
 } pgr_scan_t;
 
+/* Sequence numbers of the client's statements (session/multi.c). */
+typedef struct pgr_multi_seqs {
+    uint32_t *v;
+    size_t n, cap;
+} pgr_multi_seqs_t;
+
 typedef struct pgr_client {
     pgr_conn_t conn;             /* embedded: the client's socket and buffers */
     pgr_runtime_t *rt;
@@ -122,6 +128,8 @@ typedef struct pgr_client {
     pgr_stmt_class_t unnamed_cls; /* class of the last unnamed Parse */
     pgr_route_t last_route;
     struct pgr_bcast *bcast;     /* a broadcast in flight (state BROADCAST), session/multi.c */
+    pgr_multi_seqs_t bcast_need; /* statements the batch uses but does not parse (multi.c) */
+    pgr_multi_seqs_t bcast_defs; /* statements the batch parses */
     struct pgr_multi_result *last_bcast; /* SHOW pgrouter.last_broadcast */
     int n_last_bcast;
     char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */

@@ -114,22 +114,8 @@ batch_len(pgr_client_t *cl, const char **why)
         case 'Q':
         case 'S':
             return (ssize_t)off;
-        case 'P': {
-            pgr_fe_parse_t m;
-            if (pgr_fe_parse_decode(f.body, f.body_len, &m) == 0 && m.name[0]) {
-                *why = "named prepared statements are not supported in a broadcast yet";
-                return -1;
-            }
-            break;
-        }
-        case 'B': {
-            pgr_fe_bind_t m;
-            if (pgr_fe_bind_decode(f.body, f.body_len, &m) == 0 && m.statement[0]) {
-                *why = "named prepared statements are not supported in a broadcast yet";
-                return -1;
-            }
-            break;
-        }
+        case 'P':
+        case 'B':
         case 'D':
         case 'E':
         case 'C':
@@ -143,72 +129,330 @@ batch_len(pgr_client_t *cl, const char **why)
     return 0;
 }
 
-/* The statement of a batch: the Query's text, or the first Parse's. */
-static const char *
-batch_sql(const uint8_t *batch, size_t len, pgr_frame_t *first)
-{
-    pgr_fe_query_t q;
-    pgr_fe_parse_t m;
+/* Named prepared statements in a broadcast. The client's names are recorded with its other
+ * statements (session/state.h) and go to the nodes as "pgr_<client>_b<seq>": a broadcast
+ * variant, prepared with the merge plan's rewrite of its text (LIMIT n+m), so it never mixes with
+ * the relay's "pgr_<client>_<seq>" of the same statement on a pooled connection. A batch that
+ * binds or describes a statement it did not parse itself gets it prepared first on every node
+ * connection that lacks it (the fan-out's preamble, its replies swallowed). */
+#define BCAST_SEQ_BIT 0x80000000u
 
-    if (pgr_frame_next(batch, len, PGR_PHASE_FRONTEND, NULL, first) != PGR_FRAME_OK)
-        return NULL;
-    if (first->type == 'Q' && pgr_fe_query_decode(first->body, first->body_len, &q) == 0)
-        return q.sql;
-    if (first->type == 'P' && pgr_fe_parse_decode(first->body, first->body_len, &m) == 0)
-        return m.query;
+static uint64_t
+bcast_key(const pgr_client_t *cl, uint32_t seq)
+{
+    return cl->id << 32 | BCAST_SEQ_BIT | seq;
+}
+
+static void
+bcast_name(char *buf, size_t cap, const pgr_client_t *cl, uint32_t seq)
+{
+    snprintf(buf, cap, "pgr_%llu_b%u", (unsigned long long)cl->id, seq);
+}
+
+static void
+key_name(char *buf, size_t cap, uint64_t key)
+{
+    uint32_t seq = (uint32_t)key;
+
+    if (seq & BCAST_SEQ_BIT)
+        snprintf(buf, cap, "pgr_%llu_b%u", (unsigned long long)(key >> 32), seq & ~BCAST_SEQ_BIT);
+    else
+        pgr_stmt_server_name(buf, cap, key >> 32, seq);
+}
+
+static int
+seq_add(pgr_multi_seqs_t *v, uint32_t seq)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->v[i] == seq)
+            return 0;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        uint32_t *n = realloc(v->v, cap * sizeof(*n));
+        if (n == NULL)
+            return PGR_ENOMEM;
+        v->v = n;
+        v->cap = cap;
+    }
+    v->v[v->n++] = seq;
+    return 0;
+}
+
+static bool
+seq_has(const pgr_multi_seqs_t *v, uint32_t seq)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->v[i] == seq)
+            return true;
+    return false;
+}
+
+static const pgr_stmt_t *
+stmt_by_seq(const pgr_client_t *cl, uint32_t seq)
+{
+    for (size_t i = 0; i < cl->stmts.n; i++)
+        if (cl->stmts.v[i].seq == seq)
+            return &cl->stmts.v[i];
     return NULL;
 }
 
-/* The batch with its statement replaced by sql: a new Query, or the first Parse rebuilt with the
- * rest of the batch behind it. */
+/* The plan of one statement's text: a read gets the merge plan (and maybe a rewritten text the
+ * nodes run instead, caller frees); anything else is concatenated. */
 static int
-rewrite_batch(const uint8_t *batch, size_t len, const pgr_frame_t *first, const char *sql,
-              pgr_writer_t *w)
+stmt_plan(pgr_client_t *cl, const char *sql, size_t len, pgr_merge_plan_t *plan, bool *read,
+          int *cls, char **rewritten)
 {
-    if (first->type == 'Q') {
-        pgr_fe_write_query(w, sql);
-    } else {
-        pgr_fe_parse_t m;
-        if (pgr_fe_parse_decode(first->body, first->body_len, &m) != 0)
-            return PGR_EPROTO;
-        m.query = sql;
-        pgr_fe_write_parse_msg(w, &m);
+    const pgr_classification_t *c;
+    int rc;
+
+    *rewritten = NULL;
+    *read = false;
+    memset(plan, 0, sizeof(*plan));
+    plan->limit = plan->offset = -1;
+    if ((rc = pgr_classify(cl->rt->classifier, sql, len, &c)) != 0)
+        return rc;
+    *read = c->cls == PGR_CLASS_READ;
+    if (cls)
+        *cls = c->cls;
+    if (!*read)
+        return 0;
+    return pgr_classify_merge_plan(sql, len, plan, rewritten);
+}
+
+/* A Parse of name with rest (query\0, int16 n, n x int32): the query as the nodes run it. */
+static int
+put_parse(pgr_client_t *cl, pgr_writer_t *w, const char *name, const uint8_t *rest,
+          size_t rest_len)
+{
+    const char *query = (const char *)rest;
+    size_t ql = strnlen(query, rest_len);
+    pgr_merge_plan_t plan;
+    bool read;
+    char *rewritten;
+    int rc;
+
+    if (ql == rest_len)
+        return PGR_EPROTO;
+    if ((rc = stmt_plan(cl, query, ql, &plan, &read, NULL, &rewritten)) != 0)
+        return rc;
+    pgr_writer_begin(w, 'P');
+    pgr_writer_put_cstr(w, name);
+    pgr_writer_put_cstr(w, rewritten ? rewritten : query);
+    pgr_writer_put_bytes(w, rest + ql + 1, rest_len - ql - 1);
+    free(rewritten);
+    return pgr_writer_finish(w);
+}
+
+/* The batch as the nodes get it (w): the first statement's text rewritten by its merge plan,
+ * named statements renamed (and recorded, a Parse; forgotten, a Close). *plan is the plan of the
+ * batch's first statement — a Query, a Parse, or a Bind of a recorded statement. */
+static int
+build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
+            pgr_merge_plan_t *plan, bool *have_plan, bool *read)
+{
+    bool first = true;
+    size_t off = 0;
+    pgr_frame_t f;
+    char name[48];
+    char *rewritten = NULL;
+    int rc = 0;
+
+    *have_plan = *read = false;
+    cl->bcast_need.n = cl->bcast_defs.n = 0;
+    while (rc == 0 && off < len &&
+           pgr_frame_next(batch + off, len - off, PGR_PHASE_FRONTEND, NULL, &f) == PGR_FRAME_OK) {
+        off += f.len;
+        free(rewritten);
+        rewritten = NULL;
+        switch (f.type) {
+        case 'Q': {
+            pgr_fe_query_t q;
+            if (!first || pgr_fe_query_decode(f.body, f.body_len, &q) != 0)
+                goto copy;
+            first = false;
+            if ((rc = stmt_plan(cl, q.sql, q.len, plan, read, NULL, &rewritten)) != 0)
+                break;
+            *have_plan = *read;
+            pgr_fe_write_query(w, rewritten ? rewritten : q.sql);
+            continue;
+        }
+        case 'P': {
+            pgr_fe_parse_t m;
+            pgr_merge_plan_t p;
+            bool r;
+            int cls = 0;
+            if (pgr_fe_parse_decode(f.body, f.body_len, &m) != 0)
+                goto copy;
+            if ((rc = stmt_plan(cl, m.query, strlen(m.query), &p, &r, &cls, &rewritten)) != 0)
+                break;
+            if (first) {
+                *plan = p;
+                *read = r;
+                *have_plan = r;
+            }
+            first = false;
+            if (m.name[0] != '\0') {
+                size_t nl = strlen(m.name) + 1;
+                pgr_stmt_t *sm = pgr_stmts_add(&cl->stmts, m.name, f.body + nl, f.body_len - nl);
+                if (sm == NULL) {
+                    rc = PGR_ELIMIT;
+                    break;
+                }
+                sm->cls = cls;
+                bcast_name(name, sizeof(name), cl, sm->seq);
+                m.name = name;
+                if ((rc = seq_add(&cl->bcast_defs, sm->seq)) != 0)
+                    break;
+            }
+            if (rewritten)
+                m.query = rewritten;
+            pgr_fe_write_parse_msg(w, &m);
+            continue;
+        }
+        case 'B': {
+            pgr_fe_bind_t m;
+            pgr_stmt_t *sm;
+            bool was_first = first;
+            first = false;
+            if (pgr_fe_bind_decode(f.body, f.body_len, &m) != 0 || m.statement[0] == '\0' ||
+                (sm = pgr_stmts_find(&cl->stmts, m.statement)) == NULL)
+                goto copy;
+            if (was_first) {
+                const char *q = (const char *)sm->rest;
+                size_t ql = strnlen(q, sm->rest_len);
+                char *unused = NULL;
+                if ((rc = stmt_plan(cl, q, ql, plan, read, NULL, &unused)) != 0)
+                    break;
+                free(unused);
+                *have_plan = *read;
+            }
+            if (!seq_has(&cl->bcast_defs, sm->seq) && (rc = seq_add(&cl->bcast_need, sm->seq)))
+                break;
+            bcast_name(name, sizeof(name), cl, sm->seq);
+            m.statement = name;
+            pgr_fe_write_bind_msg(w, &m);
+            continue;
+        }
+        case 'D':
+        case 'C': {
+            pgr_fe_target_t m;
+            pgr_stmt_t *sm;
+            if ((f.type == 'D' ? pgr_fe_describe_decode(f.body, f.body_len, &m)
+                               : pgr_fe_close_decode(f.body, f.body_len, &m)) != 0 ||
+                m.kind != 'S' || m.name[0] == '\0' ||
+                (sm = pgr_stmts_find(&cl->stmts, m.name)) == NULL)
+                goto copy;
+            bcast_name(name, sizeof(name), cl, sm->seq);
+            if (f.type == 'D') {
+                if (!seq_has(&cl->bcast_defs, sm->seq) &&
+                    (rc = seq_add(&cl->bcast_need, sm->seq)) != 0)
+                    break;
+                pgr_fe_write_describe(w, 'S', name);
+            } else {
+                pgr_fe_write_close(w, 'S', name);
+                pgr_stmts_remove(&cl->stmts, m.name);
+            }
+            continue;
+        }
+        default:
+            break;
+        }
+        if (rc != 0)
+            break;
+    copy:
+        pgr_writer_put_bytes(w, batch + off - f.len, f.len);
     }
-    pgr_writer_put_bytes(w, batch + first->len, len - first->len);
+    free(rewritten);
+    return rc ? rc : w->err;
+}
+
+/* ---- what a node connection needs first (the fan-out's preamble) ------------------------- */
+
+static int
+prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t **keys,
+           int *n_units)
+{
+    pgr_client_t *cl = arg;
+    pgr_srv_state_t *st = pgr_relay_server_state(srv);
+    uint64_t *k, evicted;
+    char name[48];
+    int n = 0, rc;
+
+    *keys = NULL;
+    *n_units = 0;
+    if (st == NULL || (k = malloc((1 + cl->bcast_need.n) * sizeof(*k))) == NULL)
+        return PGR_ENOMEM;
+    /* Settings only on a connection new to this broadcast: inside its transaction a SET would
+     * be undone by a rollback. */
+    if (fresh && pgr_relay_put_settings(cl, st, w))
+        k[n++] = 0;
+    for (size_t i = 0; i < cl->bcast_need.n; i++) {
+        uint32_t seq = cl->bcast_need.v[i];
+        const pgr_stmt_t *sm = stmt_by_seq(cl, seq);
+        uint64_t key = bcast_key(cl, seq);
+        if (sm == NULL || pgr_srv_state_has(st, key))
+            continue;
+        bcast_name(name, sizeof(name), cl, seq);
+        if ((rc = put_parse(cl, w, name, sm->rest, sm->rest_len)) != 0) {
+            free(k);
+            return rc;
+        }
+        if (pgr_srv_state_add(st, key, &evicted)) {
+            key_name(name, sizeof(name), evicted);
+            pgr_fe_write_close(w, 'S', name);
+        }
+        pgr_fe_write_empty(w, 'S');
+        k[n++] = key;
+    }
+    /* What the batch itself prepares is there after it (an eviction beyond the cap is left on
+     * the connection, as the relay does). */
+    for (size_t i = 0; i < cl->bcast_defs.n; i++)
+        if (pgr_srv_state_add(st, bcast_key(cl, cl->bcast_defs.v[i]), &evicted))
+            pgr_srv_state_forget(st, evicted);
+    *keys = k;
+    *n_units = n;
     return w->err;
+}
+
+static void
+unit_failed_cb(void *arg, pgr_server_t *srv, uint64_t key)
+{
+    pgr_srv_state_t *st = pgr_server_get_data(srv);
+
+    (void)arg;
+    if (st && key)
+        pgr_srv_state_forget(st, key);
+}
+
+static void
+parameter_cb(void *arg, pgr_server_t *srv, const char *name, const char *value)
+{
+    pgr_client_t *cl = arg;
+    pgr_srv_state_t *st = pgr_server_get_data(srv);
+    int k = pgr_params_index(name);
+
+    if (k < 0)
+        return;
+    if ((st && pgr_params_set(&st->params, k, value) != 0) ||
+        pgr_params_set(&cl->want, k, value) != 0)
+        pgr_warn("broadcast", "client %llu: out of memory tracking %s",
+                 (unsigned long long)cl->id, name);
 }
 
 static int
 send_batch(pgr_client_t *cl, size_t len)
 {
     pgr_iobuf_t *in = &cl->conn.in;
-    const uint8_t *batch = pgr_iobuf_data(in);
     pgr_merge_plan_t plan;
-    bool have_plan = false, read = false;
+    bool have_plan, read;
     pgr_merge_policy_t policy;
-    pgr_frame_t first;
-    char *rewritten = NULL;
     pgr_writer_t w;
     int rc;
 
     pgr_writer_init_grow(&w);
-    const char *sql = batch_sql(batch, len, &first);
-    if (sql) {
-        const pgr_classification_t *c;
-        if ((rc = pgr_classify(cl->rt->classifier, sql, strlen(sql), &c)) != 0)
-            return rc;
-        read = c->cls == PGR_CLASS_READ;
-        if (read) {
-            if ((rc = pgr_classify_merge_plan(sql, strlen(sql), &plan, &rewritten)) != 0)
-                return rc;
-            have_plan = true;
-            if (rewritten && (rc = rewrite_batch(batch, len, &first, rewritten, &w)) != 0) {
-                free(rewritten);
-                pgr_writer_free(&w);
-                return rc;
-            }
-            free(rewritten);
-        }
+    if ((rc = build_batch(cl, pgr_iobuf_data(in), len, &w, &plan, &have_plan, &read)) != 0) {
+        pgr_writer_free(&w);
+        return rc;
     }
     switch (cl->rt->cfg->broadcast.on_node_error) {
     case PGR_ONERR_WARN:
@@ -222,10 +466,8 @@ send_batch(pgr_client_t *cl, size_t len)
         policy = read ? PGR_MERGE_WARN : PGR_MERGE_FAIL;
         break;
     }
-    rc = w.len ? pgr_bcast_send(cl->bcast, w.buf, w.len, have_plan ? &plan : NULL, policy,
-                                cl->node_column)
-               : pgr_bcast_send(cl->bcast, batch, len, have_plan ? &plan : NULL, policy,
-                                cl->node_column);
+    rc = pgr_bcast_send(cl->bcast, w.buf, w.len, have_plan ? &plan : NULL, policy,
+                        cl->node_column);
     pgr_writer_free(&w);
     if (rc == 0) {
         pgr_iobuf_consume(in, len);
@@ -279,7 +521,8 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         .timeout_ms = cl->rt->cfg->broadcast.timeout_ms,
         .client_high = CLIENT_OUT_HIGH,
     };
-    static const pgr_bcast_cbs_t cbs = { out_cb, pending_cb, done_cb };
+    static const pgr_bcast_cbs_t cbs = { out_cb, pending_cb, done_cb, prepare_cb,
+                                         unit_failed_cb, parameter_cb };
     if (pgr_bcast_new(cl->rt->cluster, ids, n, &opts, &cbs, cl, &cl->bcast) != 0) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return PGR_DISPATCH_CLOSED;
@@ -352,6 +595,16 @@ pgr_multi_free_results(pgr_client_t *cl)
     free(cl->last_bcast);
     cl->last_bcast = NULL;
     cl->n_last_bcast = 0;
+}
+
+void
+pgr_multi_free(pgr_client_t *cl)
+{
+    pgr_multi_free_results(cl);
+    free(cl->bcast_need.v);
+    free(cl->bcast_defs.v);
+    memset(&cl->bcast_need, 0, sizeof(cl->bcast_need));
+    memset(&cl->bcast_defs, 0, sizeof(cl->bcast_defs));
 }
 
 void

@@ -101,8 +101,8 @@ watch(pgr_client_t *cl)
 }
 
 /* The record of what srv has now, made from its login parameters the first time. */
-static pgr_srv_state_t *
-server_state(pgr_server_t *srv)
+pgr_srv_state_t *
+pgr_relay_server_state(pgr_server_t *srv)
 {
     pgr_srv_state_t *st = pgr_server_get_data(srv);
 
@@ -162,38 +162,46 @@ own_unit_done(pgr_client_t *cl)
  * every statement of the client's that srv lacks — each Parse its own unit, so one that fails
  * (an object missing on this node) does not take the others with it. Each unit ends in a
  * ReadyForQuery that the scanner swallows. Returns PGR_ENOMEM on failure. */
-static int
-build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
+bool
+pgr_relay_put_settings(const pgr_client_t *cl, pgr_srv_state_t *st, pgr_writer_t *w)
 {
-    pgr_writer_t w;
     bool reset = !streq(st->extras, cl->extras);
-    size_t mark;
+    size_t start = w->len, mark;
 
-    pgr_writer_init_grow(&w);
-    pgr_writer_begin(&w, 'Q');
-    mark = w.len;
+    pgr_writer_begin(w, 'Q');
+    mark = w->len;
     if (reset) {
-        pgr_writer_put_bytes(&w, "RESET ALL;", 10);
+        pgr_writer_put_bytes(w, "RESET ALL;", 10);
         if (cl->extras)
-            pgr_writer_put_bytes(&w, cl->extras, strlen(cl->extras));
+            pgr_writer_put_bytes(w, cl->extras, strlen(cl->extras));
         free(st->extras);
         st->extras = cl->extras ? strdup(cl->extras) : NULL;
         if (cl->extras && !st->extras)
-            w.err = PGR_ENOMEM;
+            w->err = PGR_ENOMEM;
     }
     for (int i = 0; i < PGR_N_PARAMS; i++) {
         const char *want = cl->want.v[i];
         if (want && (reset || !streq(want, st->params.v[i])))
-            pgr_state_put_set(&w, pgr_params_name(i), want);
+            pgr_state_put_set(w, pgr_params_name(i), want);
     }
-    if (w.len > mark) {
-        pgr_writer_put_u8(&w, 0);
-        pgr_writer_finish(&w);
-        if (pgr_relay_own_unit(cl, 0) != 0)
-            w.err = PGR_ENOMEM;
-    } else {
-        pgr_writer_reset(&w);
+    if (w->len == mark) {
+        w->len = start; /* nothing to set: no Query (the open message is dropped) */
+        w->start = SIZE_MAX;
+        return false;
     }
+    pgr_writer_put_u8(w, 0);
+    pgr_writer_finish(w);
+    return true;
+}
+
+static int
+build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
+{
+    pgr_writer_t w;
+
+    pgr_writer_init_grow(&w);
+    if (pgr_relay_put_settings(cl, st, &w) && pgr_relay_own_unit(cl, 0) != 0)
+        w.err = PGR_ENOMEM;
     for (size_t i = 0; cl->rewrite && i < cl->stmts.n; i++) {
         const pgr_stmt_t *sm = &cl->stmts.v[i];
         uint64_t key = cl->id << 32 | sm->seq, evicted;
@@ -244,7 +252,7 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     else
         cl->state = PGR_CLIENT_LINKED;
     pgr_router_link(cl->rt->router, cl->node_id);
-    if ((st = server_state(srv)) == NULL || build_preamble(cl, st) != 0 ||
+    if ((st = pgr_relay_server_state(srv)) == NULL || build_preamble(cl, st) != 0 ||
         (!login && pgr_dispatch_release_held(cl) != 0)) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;

@@ -31,6 +31,13 @@ void pgr_relay_client_drained(pgr_client_t *cl);
  * swallowed up to its ReadyForQuery. key: the statement it prepares (forgotten from the
  * connection's record if it fails), or 0. PGR_ENOMEM on failure. */
 int pgr_relay_own_unit(pgr_client_t *cl, uint64_t key);
+/* The record of what srv has now (made from its login parameters the first time), owned by
+ * srv; NULL when out of memory. */
+pgr_srv_state_t *pgr_relay_server_state(pgr_server_t *srv);
+/* Append to w one Query with the SETs (RESET ALL first when the startup settings differ) that
+ * give a connection whose record is st the client's settings, and update st; false (nothing
+ * appended) when st already has them. Memory failure is w's sticky error. */
+bool pgr_relay_put_settings(const pgr_client_t *cl, pgr_srv_state_t *st, pgr_writer_t *w);
 /* The session has a transaction or statement in flight on its server connection. */
 bool pgr_relay_busy(const pgr_client_t *cl);
 /* Forward a cancel for the statement the session is running, if any. */

@@ -344,3 +344,84 @@ def test_prepared_statements_follow_hints_and_survive_a_node_that_lacks_one(thre
             # The hint in the first statement's text still sends it to pg1.
             assert c.execute("/* pgrouter: node=pg1 */ SELECT x FROM only_on_pg1",
                              prepare=True).fetchone()[0] == 7
+
+
+def test_named_prepared_statements_in_a_broadcast(three, router):
+    """A broadcast statement prepared under a name (psycopg prepare=True: Parse "_pg3_n" in one
+    batch, Bind/Execute of it in later ones) runs on every node each time, on whatever pooled
+    connections the batches land on; its ORDER BY / LIMIT / OFFSET merge is kept, its
+    parameters bound per execution; a SET made before it reaches the nodes' connections."""
+    q = "/* pgrouter: broadcast */ SELECT id, v FROM bt WHERE id > %s ORDER BY v DESC LIMIT 4 OFFSET 2"
+    with psycopg.connect(dsn(router.port), autocommit=True) as c, \
+            psycopg.connect(dsn(router.port), autocommit=True) as other:
+        pids = set()
+        for k, floor in enumerate((0, 5, 0, 26, 100, 3)):
+            if k % 2:
+                # Another client holds the connections c used last, so c lands on others, and
+                # the statement must be prepared there first.
+                other.execute("/* pgrouter: broadcast */ BEGIN; SELECT 1")
+            rows = c.execute(q, (floor,), prepare=True).fetchall()
+            expect = sorted([(i, i * 10) for i in range(1, 31) if i > floor],
+                            key=lambda r: -r[1])[2:6]
+            assert rows == expect, floor
+            pids.update(r[0] for r in c.execute(
+                "/* pgrouter: broadcast */ SELECT pg_backend_pid()").fetchall())
+            if k % 2:
+                other.execute("/* pgrouter: broadcast */ COMMIT")
+        assert len(pids) >= 6  # at least two connections per node took part
+        cur = c.execute("/* pgrouter: broadcast */ SELECT count(*), sum(v) FROM bt WHERE id <= %s",
+                        (15,), prepare=True)
+        assert cur.fetchall() == [(15, sum(i * 10 for i in range(1, 16)))]
+        # A write prepared under a name: summed tag on every execution.
+        for _ in range(3):
+            cur = c.execute("/* pgrouter: broadcast */ UPDATE bt SET grp = grp WHERE id > %s",
+                            (20,), prepare=True)
+            assert cur.statusmessage == "UPDATE 10"
+        # A reported setting carried to the node connections a broadcast uses.
+        c.execute("SET TimeZone = 'Asia/Kathmandu'")
+        tz = c.execute("/* pgrouter: broadcast */ SELECT current_setting('TimeZone') AS tz",
+                       prepare=True).fetchall()
+        assert tz == [("Asia/Kathmandu",)] * 3
+        # The other client does not inherit it from the pooled connections.
+        assert other.execute("/* pgrouter: broadcast */ SELECT current_setting('TimeZone')"
+                             ).fetchall() != tz
+
+
+def test_prepared_statement_unknown_name_in_a_broadcast(three, router):
+    """Binding a name never prepared gives PostgreSQL's own error once (26000), not three."""
+    with socket.create_connection(("127.0.0.1", router.port)) as s:
+        raw_startup(s)
+        hint = b"/* pgrouter: broadcast */ SELECT 1"
+        s.sendall(msg(b"P", b"\0" + hint + b"\0\0\0") +
+                  msg(b"B", b"\0nosuch\0\0\0\0\0\0\0") + msg(b"E", b"\0\0\0\0\0") + msg(b"S", b""))
+        types, errors = read_until_ready(s)
+        assert types.count(b"E") == 1 and errors[0][0] == "26000", (types, errors)
+
+
+def msg(t, body):
+    return t + struct.pack("!i", len(body) + 4) + body
+
+
+def raw_startup(s):
+    body = struct.pack("!i", 196608) + b"user\0app\0database\0app\0\0"
+    s.sendall(struct.pack("!i", len(body) + 4) + body)
+    read_until_ready(s)
+
+
+def read_until_ready(s):
+    """Message types up to ReadyForQuery, and (sqlstate, message) of each ErrorResponse."""
+    buf, types, errors = b"", [], []
+    s.settimeout(10)
+    while True:
+        while len(buf) < 5 or len(buf) < 1 + struct.unpack("!i", buf[1:5])[0]:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            buf += chunk
+        n = 1 + struct.unpack("!i", buf[1:5])[0]
+        t, body, buf = buf[:1], buf[5:n], buf[n:]
+        types.append(t)
+        if t == b"E":
+            fields = {f[:1]: f[1:].decode() for f in body.split(b"\0") if f}
+            errors.append((fields.get(b"C"), fields.get(b"M")))
+        if t == b"Z":
+            return types, errors
