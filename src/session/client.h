@@ -130,6 +130,8 @@ typedef struct pgr_client {
     struct pgr_bcast *bcast;     /* a broadcast in flight (state BROADCAST), session/multi.c */
     pgr_multi_seqs_t bcast_need; /* statements the batch uses but does not parse (multi.c) */
     pgr_multi_seqs_t bcast_defs; /* statements the batch parses */
+    uint8_t *bcast_begin;        /* a held BEGIN the broadcast's connections start with */
+    size_t bcast_begin_len;
     struct pgr_multi_result *last_bcast; /* SHOW pgrouter.last_broadcast */
     int n_last_bcast;
     char txn;                    /* last ReadyForQuery status: 'I', 'T', 'E' */

@@ -193,38 +193,47 @@ classify(pgr_client_t *cl, const char *sql, size_t len, const pgr_classification
     return rc;
 }
 
-/* The extended protocol's form of a pgrouter.* statement: Parse ... Sync, all of it in the
- * input already, answered as a server would (ParseComplete, BindComplete, a RowDescription or
- * NoData for Describe, the rows and tag for Execute, ReadyForQuery for Sync). Returns
- * PGR_DISPATCH_WAIT until the Sync is in, ANSWERED when done, or ROUTE when this batch is
- * not one (it goes to a server like any other). */
+/* The end of the extended-protocol batch at the front of the input — Parse, then only Bind /
+ * Describe / Execute / Flush / Close, then Sync — in *end. PGR_DISPATCH_WAIT until the Sync is
+ * in, ROUTE when the front is no such batch, ANSWERED (with *end) when it is. */
 static pgr_dispatch_t
-answer_pgrvar_extended(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
+extended_batch(pgr_client_t *cl, size_t *end)
 {
     pgr_iobuf_t *in = &cl->conn.in;
     const uint8_t *p = pgr_iobuf_data(in);
-    size_t len = pgr_iobuf_len(in), off = 0, end = 0;
+    size_t len = pgr_iobuf_len(in), off = 0;
     pgr_frame_t f;
-    pgr_writer_t result, w;
 
-    /* The whole batch first: Parse, then only Bind / Describe / Execute / Flush / Close, Sync. */
-    while (end == 0) {
+    for (;;) {
         if (pgr_frame_next(p + off, len - off, PGR_PHASE_FRONTEND, NULL, &f) != PGR_FRAME_OK)
             return PGR_DISPATCH_WAIT;
         if (off > 0 && !strchr("BDEHCS", f.type))
             return PGR_DISPATCH_ROUTE;
         off += f.len;
-        if (f.type == 'S')
-            end = off;
+        if (f.type == 'S') {
+            *end = off;
+            return PGR_DISPATCH_ANSWERED;
+        }
     }
-    /* What the statement answers, as the simple protocol would: [T D] C, or E. */
-    pgr_writer_init_grow(&result);
-    pgrvar(cl, st, &result);
-    bool failed = result.len > 0 && result.buf[0] == 'E';
-    size_t rowdesc = 0;
-    if (!failed && result.len > 0 && result.buf[0] == 'T')
-        rowdesc = 1 + pgr_be32(result.buf + 1);
+}
 
+/* Answer the extended batch input[0..end) of one statement as a server would, given what the
+ * statement answers in the simple protocol (result: [T D] C, or E) and the transaction status
+ * after it: ParseComplete, BindComplete, CloseComplete, a RowDescription or NoData for
+ * Describe, the rows and tag for Execute, ReadyForQuery for Sync. */
+static void
+answer_extended(pgr_client_t *cl, size_t end, const pgr_writer_t *result, char status)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    const uint8_t *p = pgr_iobuf_data(in);
+    size_t off;
+    pgr_frame_t f;
+    pgr_writer_t w;
+    bool failed = result->len > 0 && result->buf[0] == 'E';
+    size_t rowdesc = 0;
+
+    if (!failed && result->len > 0 && result->buf[0] == 'T')
+        rowdesc = 1 + pgr_be32(result->buf + 1);
     pgr_writer_init_grow(&w);
     for (off = 0; off < end; off += f.len) {
         (void)pgr_frame_next(p + off, end - off, PGR_PHASE_FRONTEND, NULL, &f);
@@ -244,17 +253,15 @@ answer_pgrvar_extended(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
             if (f.body_len > 0 && f.body[0] == 'S')
                 pgr_be_write_paramdesc(&w, 0, NULL);
             if (rowdesc)
-                pgr_writer_put_bytes(&w, result.buf, rowdesc);
+                pgr_writer_put_bytes(&w, result->buf, rowdesc);
             else
                 pgr_fe_write_empty(&w, 'n');
             break;
         case 'E':
-            if (failed) {
-                pgr_writer_put_bytes(&w, result.buf, result.len);
-                failed = true;
-            } else {
-                pgr_writer_put_bytes(&w, result.buf + rowdesc, result.len - rowdesc);
-            }
+            if (failed)
+                pgr_writer_put_bytes(&w, result->buf, result->len);
+            else
+                pgr_writer_put_bytes(&w, result->buf + rowdesc, result->len - rowdesc);
             break;
         case 'S':
             pgr_be_write_ready(&w, (uint8_t)(failed && status == 'T' ? 'E' : status));
@@ -265,8 +272,25 @@ answer_pgrvar_extended(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
     }
     send_msgs(cl, &w);
     pgr_writer_free(&w);
-    pgr_writer_free(&result);
     pgr_iobuf_consume(in, end);
+}
+
+/* The extended protocol's form of a pgrouter.* statement, answered here. Returns
+ * PGR_DISPATCH_WAIT until the Sync is in, ANSWERED when done, or ROUTE when this batch is
+ * not one (it goes to a server like any other). */
+static pgr_dispatch_t
+answer_pgrvar_extended(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
+{
+    size_t end = 0;
+    pgr_dispatch_t d = extended_batch(cl, &end);
+    pgr_writer_t result;
+
+    if (d != PGR_DISPATCH_ANSWERED)
+        return d;
+    pgr_writer_init_grow(&result);
+    pgrvar(cl, st, &result);
+    answer_extended(cl, end, &result, status);
+    pgr_writer_free(&result);
     return PGR_DISPATCH_ANSWERED;
 }
 
@@ -308,6 +332,44 @@ pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
 }
 
 /* ---- held BEGIN ------------------------------------------------------------------------- */
+
+/* A lone BEGIN (one statement, no hint) that pgrouter answers itself and holds. */
+static bool
+is_lone_begin(const pgr_classification_t *c)
+{
+    return c->n_stmts == 1 && !c->parse_error && c->hint == PGR_HINT_NONE && !c->hint_error &&
+           c->stmts[0].cls == PGR_CLASS_BEGIN;
+}
+
+/* The extended protocol's BEGIN (an unnamed Parse ... Sync): held as the simple Query of its
+ * text, answered as a server would. Returns ROUTE when the batch is more than that. */
+static pgr_dispatch_t
+hold_begin_extended(pgr_client_t *cl, const char *sql, bool read_only)
+{
+    size_t end = 0;
+    pgr_dispatch_t d = extended_batch(cl, &end);
+    pgr_writer_t q, result;
+
+    if (d != PGR_DISPATCH_ANSWERED)
+        return d;
+    pgr_writer_init_grow(&q);
+    pgr_fe_write_query(&q, sql);
+    if (q.err) {
+        pgr_writer_free(&q);
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+        return PGR_DISPATCH_CLOSED;
+    }
+    free(cl->held_msg);
+    cl->held_msg = q.buf; /* taken from the writer */
+    cl->held_len = q.len;
+    cl->held_begin = true;
+    cl->held_read_only = read_only;
+    pgr_writer_init_grow(&result);
+    pgr_be_write_complete(&result, "BEGIN");
+    answer_extended(cl, end, &result, 'T');
+    pgr_writer_free(&result);
+    return PGR_DISPATCH_ANSWERED;
+}
 
 static int
 hold_begin(pgr_client_t *cl, const pgr_frame_t *f, bool read_only)
@@ -406,7 +468,7 @@ begin_query(pgr_client_t *cl, const pgr_frame_t *f)
     }
     if (c->n_stmts == 1 && !c->parse_error && c->hint == PGR_HINT_NONE && !c->hint_error) {
         const pgr_stmt_info_t *st = &c->stmts[0];
-        if (st->cls == PGR_CLASS_BEGIN && !cl->held_begin) {
+        if (is_lone_begin(c) && !cl->held_begin) {
             if (hold_begin(cl, f, st->read_only_txn) != 0) {
                 pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
                 return PGR_DISPATCH_CLOSED;
@@ -446,6 +508,11 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
             return route(cl, NULL, PGR_CLASS_WRITE);
         if (classify(cl, m.query, strlen(m.query), &c) != 0)
             return PGR_DISPATCH_CLOSED;
+        if (m.name[0] == '\0' && !cl->held_begin && is_lone_begin(c)) {
+            pgr_dispatch_t d = hold_begin_extended(cl, m.query, c->stmts[0].read_only_txn);
+            if (d != PGR_DISPATCH_ROUTE)
+                return d;
+        }
         return route(cl, c, c->cls);
     }
     case 'B': {

@@ -72,6 +72,8 @@ done_cb(void *arg, char status)
     pgr_client_t *cl = arg;
 
     keep_results(cl);
+    free(cl->bcast_begin); /* every node connection of the broadcast has had it */
+    cl->bcast_begin = NULL;
     cl->txn = status;
     if (status == 'I') {
         pgr_bcast_free(cl->bcast);
@@ -380,12 +382,16 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
 
     *keys = NULL;
     *n_units = 0;
-    if (st == NULL || (k = malloc((1 + cl->bcast_need.n) * sizeof(*k))) == NULL)
+    if (st == NULL || (k = malloc((2 + cl->bcast_need.n) * sizeof(*k))) == NULL)
         return PGR_ENOMEM;
     /* Settings only on a connection new to this broadcast: inside its transaction a SET would
      * be undone by a rollback. */
     if (fresh && pgr_relay_put_settings(cl, st, w))
         k[n++] = 0;
+    if (fresh && cl->bcast_begin) {
+        pgr_writer_put_bytes(w, cl->bcast_begin, cl->bcast_begin_len);
+        k[n++] = 0;
+    }
     for (size_t i = 0; i < cl->bcast_need.n; i++) {
         uint32_t seq = cl->bcast_need.v[i];
         const pgr_stmt_t *sm = stmt_by_seq(cl, seq);
@@ -492,12 +498,6 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         pgr_dispatch_fail(cl, "0A000", why ? why : "invalid message in a broadcast");
         return PGR_DISPATCH_ANSWERED;
     }
-    if (cl->held_begin) {
-        pgr_dispatch_fail(cl, "0A000",
-                          "a broadcast cannot start inside a transaction begun with a lone BEGIN; "
-                          "broadcast the BEGIN with the statements in one query");
-        return PGR_DISPATCH_ANSWERED;
-    }
     /* Every node of the role takes part; one that is not healthy is reported as failed (the
      * client is told it did not run there) rather than silently left out. */
     size_t nh = pgr_cluster_all_health(cl->rt->cluster, h, 64);
@@ -531,6 +531,16 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         if (down[i])
             pgr_bcast_mark_down(cl->bcast, i, down[i]);
     cl->state = PGR_CLIENT_BROADCAST;
+    /* A lone BEGIN answered by pgrouter opens the transaction on every node connection first
+     * (a preamble unit); from here the broadcast holds the transaction. */
+    if (cl->held_begin) {
+        free(cl->bcast_begin);
+        cl->bcast_begin = cl->held_msg;
+        cl->bcast_begin_len = cl->held_len;
+        cl->held_msg = NULL;
+        cl->held_len = 0;
+        cl->held_begin = false;
+    }
     if (send_batch(cl, (size_t)len) != 0) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory starting a broadcast");
         return PGR_DISPATCH_CLOSED;
@@ -603,6 +613,8 @@ pgr_multi_free(pgr_client_t *cl)
     pgr_multi_free_results(cl);
     free(cl->bcast_need.v);
     free(cl->bcast_defs.v);
+    free(cl->bcast_begin);
+    cl->bcast_begin = NULL;
     memset(&cl->bcast_need, 0, sizeof(cl->bcast_need));
     memset(&cl->bcast_defs, 0, sizeof(cl->bcast_defs));
 }

@@ -425,3 +425,28 @@ def read_until_ready(s):
             errors.append((fields.get(b"C"), fields.get(b"M")))
         if t == b"Z":
             return types, errors
+
+
+def test_broadcast_inside_a_transaction_begun_with_a_lone_begin(three, router):
+    """A driver's own BEGIN (psycopg without autocommit) then a broadcast: every node runs the
+    statements inside one transaction; ROLLBACK undoes them on all, COMMIT keeps them on all."""
+    def values():
+        out = []
+        for n in NODES:
+            with psycopg.connect(three.dsn(n, user="app"), autocommit=True) as d:
+                out += d.execute("SELECT v FROM bt WHERE id IN (1, 11, 21)").fetchall()
+        return sorted(v for (v,) in out)
+
+    before = values()
+    with psycopg.connect(dsn(router.port)) as c:
+        cur = c.execute("/* pgrouter: broadcast */ UPDATE bt SET v = -v WHERE id IN (1, 11, 21)")
+        assert cur.statusmessage == "UPDATE 3"
+        assert c.execute("/* pgrouter: broadcast */ SELECT count(*) FROM bt WHERE v < 0"
+                         ).fetchall() == [(3,)]
+        c.rollback()
+        assert values() == before
+        cur = c.execute("/* pgrouter: broadcast */ UPDATE bt SET v = -v WHERE id IN (1, 11, 21)")
+        c.commit()
+        assert values() == sorted(-v for v in before)
+        # After the transaction the session routes normally again.
+        assert c.execute("SELECT 1").fetchone() == (1,)
