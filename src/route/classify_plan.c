@@ -661,7 +661,22 @@ plan_text(const char *text, pgr_merge_plan_t *plan, char **rewritten)
 
     int rc = 0;
     if (tree->n_stmts > 1) {
-        plan->unsupported = "several statements";
+        /* Only one result set is merged: say so when one of them would need more than
+         * concatenation (SELECT 1; SELECT 2 is just the rows of both). */
+        for (size_t i = 0; i < tree->n_stmts; i++) {
+            const PgQuery__RawStmt *r = tree->stmts[i];
+            if (r == NULL || r->stmt == NULL ||
+                r->stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT ||
+                r->stmt->select_stmt->into_clause != NULL)
+                continue;
+            pgr_merge_plan_t one = { .limit = -1, .offset = -1 };
+            plan_select(r->stmt->select_stmt, &one);
+            if (one.unsupported || one.n_keys > 0 || one.aggregate || one.limit >= 0 ||
+                one.offset >= 0) {
+                plan->unsupported = "several statements";
+                break;
+            }
+        }
         goto out;
     }
     const PgQuery__RawStmt *raw = tree->n_stmts ? tree->stmts[0] : NULL;

@@ -125,7 +125,14 @@ static const plan_case_t cases[] = {
      "", -1, -1, NULL, NULL},
     {"SELECT a FROM t ORDER BY a USING >", "ORDER BY ... USING an operator", "", -1, -1, NULL,
      NULL},
-    {"SELECT a FROM t; SELECT b FROM u", "several statements", "", -1, -1, NULL, NULL},
+    {"SELECT a FROM t ORDER BY a; SELECT b FROM u", "several statements", "", -1, -1, NULL,
+     NULL},
+    {"SELECT a FROM t; SELECT count(*) FROM u", "several statements", "", -1, -1, NULL, NULL},
+    {"SELECT a FROM t; SELECT b FROM u LIMIT 1", "several statements", "", -1, -1, NULL, NULL},
+    /* several statements that need nothing but concatenation: no notice */
+    {"SELECT a FROM t; SELECT b FROM u", NULL, "", -1, -1, NULL, NULL},
+    {"UPDATE t SET a = 1; SELECT b FROM u", NULL, "", -1, -1, NULL, NULL},
+    {"BEGIN; SELECT b FROM u; COMMIT", NULL, "", -1, -1, NULL, NULL},
     {"SELEC a FROM t", "does not parse", "", -1, -1, NULL, NULL},
     {"SELECT a FROM t ORDER BY", "does not parse", "", -1, -1, NULL, NULL},
 };
