@@ -35,10 +35,13 @@ typedef struct pgr_runtime_stats {
 typedef struct pgr_runtime {
     uv_loop_t *loop;
     pgr_config_t *cfg;              /* the current snapshot; replaced whole on reload */
+    pgr_config_t **retired;         /* snapshots replaced by reloads, freed at exit */
+    size_t n_retired;
     struct pgr_cluster *cluster;
     struct pgr_listener *listener;
     struct pgr_cancel_map *cancels;
     struct pgr_classifier *classifier; /* route/classify: statement classes, cached */
+    struct pgr_classifier *old_classifier; /* replaced by the last reload; freed by the next */
     struct pgr_router *router;         /* route/router: the policy */
     /* Hooks the ops layer installs (sessions sit below it and cannot call it directly):
      * admin_execute answers one admin-console Query into out (no ReadyForQuery);

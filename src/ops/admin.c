@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "net/listener.h"
 #include "ops/admin.h"
+#include "ops/reload.h"
 #include "ops/admin_show.h"
 #include "ops/report.h"
 #include "protocol/backend.h"
@@ -702,8 +703,10 @@ pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *
         pause_resume(rt, cmd.verb == PGR_ADMIN_PAUSE, out);
         break;
     case PGR_ADMIN_RELOAD:
-        reply_error(out, "0A000", "change nodes live with ADD NODE, REMOVE NODE and SET NODE",
-                    "RELOAD is not implemented yet");
+        if (rt->shutting_down)
+            reply_error(out, "57P01", NULL, "RELOAD: pgrouter is shutting down");
+        else if (pgr_reload_run(rt, out) == PGR_ENOMEM)
+            return PGR_ENOMEM;
         break;
     case PGR_ADMIN_SHUTDOWN:
         shutdown_cmd(rt, &cmd, out);

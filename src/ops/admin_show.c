@@ -417,7 +417,7 @@ show_help(pgr_writer_t *out)
         { "PAUSE", "stop accepting new connections (they wait in the backlog)" },
         { "RESUME", "accept new connections again" },
         { "SHUTDOWN [WAIT_FOR_CLIENTS]", "graceful shutdown (as SIGTERM)" },
-        { "RELOAD", "not implemented yet" },
+        { "RELOAD", "re-read the config file: nodes added, removed, changed live (also SIGHUP)" },
         { "EXPLAIN ROUTE <sql>", "where a statement would go and why" },
     };
     rows_t r;

@@ -4,7 +4,7 @@
  *   SIGTERM: graceful — stop accepting, idle sessions get 57P01, running transactions may finish
  *            for up to shutdown.drain_timeout, then everything left is closed.
  *   SIGINT:  fast — the same with no drain time.
- *   SIGHUP:  logged (reload is not implemented yet). */
+ *   SIGHUP:  reload the configuration file (ops/reload.h). */
 #include <string.h>
 
 #include "core/log.h"
@@ -13,6 +13,7 @@
 #include "ops/admin.h"
 #include "ops/daemon.h"
 #include "ops/http.h"
+#include "ops/reload.h"
 #include "pgrouter/cluster.h"
 #include "route/classify.h"
 #include "route/router.h"
@@ -106,7 +107,9 @@ signal_cb(uv_signal_t *s, int signum)
     daemon_t *d = s->data;
 
     if (signum == SIGHUP) {
-        pgr_info("main", "SIGHUP received: configuration reload is not implemented yet");
+        pgr_info("main", "SIGHUP received: reloading the configuration");
+        if (!d->stopping)
+            (void)pgr_reload_run(&d->rt, NULL); /* what happened is logged */
         return;
     }
     begin_shutdown(d, signum == SIGTERM ? d->rt.cfg->shutdown.drain_timeout_ms : 0,
@@ -228,6 +231,10 @@ done:
         pgr_cluster_free(rt->cluster);
     pgr_router_free(rt->router);
     pgr_classifier_free(rt->classifier);
+    pgr_classifier_free(rt->old_classifier);
+    pgr_reload_release(rt, cfg);
+    if (rt->cfg != cfg)
+        pgr_config_free(rt->cfg);
     pgr_cancel_map_free(rt);
     uv_run(&loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&loop) != 0)

@@ -194,8 +194,6 @@ def test_errors_and_explain(setup):
     cluster, p, port, _ = setup
     with pytest.raises(psycopg.errors.SyntaxError, match='unrecognized admin command "SELECT 1"'):
         admin(port, "SELECT 1")
-    with pytest.raises(psycopg.errors.FeatureNotSupported, match="RELOAD is not implemented"):
-        admin(port, "RELOAD")
     with pytest.raises(psycopg.errors.SyntaxError):
         admin(port, "SHOW NODES; SHOW POOLS")
     # The session survives errors.
