@@ -45,9 +45,8 @@ set_state(pgr_client_t *cl, pgr_client_state_t s)
 
 /* ---- output helpers ------------------------------------------------------------------------ */
 
-/* Append an encoded message (built by a writer) to the client's output. */
-static void
-send_writer(pgr_client_t *cl, pgr_writer_t *w)
+void
+pgr_client_send_writer(pgr_client_t *cl, pgr_writer_t *w)
 {
     if (w->err != 0) {
         pgr_error("client", "client %llu: cannot encode a message: %s", (unsigned long long)cl->id,
@@ -74,7 +73,7 @@ pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *sqlsta
     va_end(ap);
     pgr_writer_init_fixed(&w, buf, sizeof(buf));
     pgr_be_write_error(&w, notice, severity, sqlstate, msg, detail, NULL);
-    send_writer(cl, &w);
+    pgr_client_send_writer(cl, &w);
     if (strcmp(severity, "FATAL") == 0) {
         pgr_info("client", "client %llu (%s): FATAL %s: %s", (unsigned long long)cl->id,
                  pgr_conn_peer(&cl->conn), sqlstate, msg);
@@ -90,7 +89,7 @@ pgr_client_send_ready(pgr_client_t *cl, char status)
 
     pgr_writer_init_fixed(&w, buf, sizeof(buf));
     pgr_be_write_ready(&w, (uint8_t)status);
-    send_writer(cl, &w);
+    pgr_client_send_writer(cl, &w);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
@@ -261,7 +260,7 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
         pgr_writer_t w;
         pgr_writer_init_grow(&w);
         pgr_fe_startup_write_negotiate(&w, &st);
-        send_writer(cl, &w);
+        pgr_client_send_writer(cl, &w);
         pgr_writer_free(&w);
         break;
     }
@@ -409,11 +408,11 @@ auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
     } else if (out->code != 0 || verdict == PGR_AUTH_CONTINUE) {
         pgr_be_write_auth(&w, out->code, out->data, out->len);
     }
-    send_writer(cl, &w);
+    pgr_client_send_writer(cl, &w);
     if (verdict == PGR_AUTH_OK) {
         pgr_writer_reset(&w);
         pgr_be_write_auth(&w, 0, NULL, 0);
-        send_writer(cl, &w);
+        pgr_client_send_writer(cl, &w);
         begin_login(cl);
     }
 }
@@ -550,7 +549,7 @@ send_login_params(pgr_client_t *cl)
     }
     pgr_be_write_keydata(&w, cl->cancel_pid, cl->cancel_key);
     pgr_be_write_ready(&w, 'I');
-    send_writer(cl, &w);
+    pgr_client_send_writer(cl, &w);
     pgr_writer_free(&w);
 }
 
@@ -622,7 +621,7 @@ admin_login(pgr_client_t *cl)
     pgr_be_write_param(&w, "application_name", cl->application_name ? cl->application_name : "");
     pgr_be_write_keydata(&w, cl->cancel_pid, cl->cancel_key);
     pgr_be_write_ready(&w, 'I');
-    send_writer(cl, &w);
+    pgr_client_send_writer(cl, &w);
     pgr_writer_free(&w);
     uv_timer_stop(&cl->timer);
     set_state(cl, PGR_CLIENT_IDLE);
@@ -666,7 +665,7 @@ admin_input(pgr_client_t *cl)
             pgr_be_write_ready(&w, 'I');
         }
         pgr_iobuf_consume(in, f.len);
-        send_writer(cl, &w);
+        pgr_client_send_writer(cl, &w);
         pgr_writer_free(&w);
     }
 }

@@ -26,6 +26,7 @@
 #include "net/conn.h"
 #include "pgrouter/cluster.h"
 #include "protocol/frame.h"
+#include "protocol/writer.h"
 #include "route/router.h"
 #include "net/iobuf.h"
 #include "session/auth.h"
@@ -152,6 +153,12 @@ void pgr_client_close(pgr_client_t *cl, const char *why);
  * FATAL ones close the session after the bytes are flushed. */
 void pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *sqlstate,
                            const char *detail, const char *fmt, ...) PGR_PRINTF(5, 6);
+
+/* Append the messages a writer encoded to the client's output. A writer that failed (its sticky
+ * error set) is a bug or an allocation failure: it is logged and the session closed, so the
+ * client never waits for a reply that was lost. An output that would overflow closes it too.
+ * The writer stays the caller's. */
+void pgr_client_send_writer(pgr_client_t *cl, pgr_writer_t *w);
 
 /* Queue a ReadyForQuery with the given status. */
 void pgr_client_send_ready(pgr_client_t *cl, char status);

@@ -19,13 +19,6 @@ pgr_dispatch_idle_status(const pgr_client_t *cl)
     return cl->held_begin ? 'T' : 'I';
 }
 
-static void
-send_msgs(pgr_client_t *cl, pgr_writer_t *w)
-{
-    if (w->err == 0 && w->len > 0 && pgr_conn_write(&cl->conn, w->buf, w->len) != 0)
-        pgr_conn_close(&cl->conn, PGR_ELIMIT);
-}
-
 /* CommandComplete tag and ReadyForQuery. */
 static void
 reply_tag(pgr_client_t *cl, const char *tag, char status)
@@ -36,7 +29,7 @@ reply_tag(pgr_client_t *cl, const char *tag, char status)
     pgr_writer_init_fixed(&w, buf, sizeof(buf));
     pgr_be_write_complete(&w, tag);
     pgr_be_write_ready(&w, (uint8_t)status);
-    send_msgs(cl, &w);
+    pgr_client_send_writer(cl, &w);
 }
 
 void
@@ -178,7 +171,7 @@ answer_pgrvars(pgr_client_t *cl, const pgr_classification_t *c, char status)
         }
     }
     pgr_be_write_ready(&w, (uint8_t)status);
-    send_msgs(cl, &w);
+    pgr_client_send_writer(cl, &w);
     pgr_writer_free(&w);
     return true;
 }
@@ -270,7 +263,7 @@ answer_extended(pgr_client_t *cl, size_t end, const pgr_writer_t *result, char s
             break;
         }
     }
-    send_msgs(cl, &w);
+    pgr_client_send_writer(cl, &w);
     pgr_writer_free(&w);
     pgr_iobuf_consume(in, end);
 }
