@@ -32,6 +32,11 @@ typedef struct pgr_runtime_stats {
     uint64_t pinned;            /* sessions pinned to their server connection */
 } pgr_runtime_stats_t;
 
+/* What an admin-console session keeps between its commands (owned by the session). */
+typedef struct pgr_admin_session {
+    bool listening; /* LISTEN pgrouter_events: node events come as NotificationResponses */
+} pgr_admin_session_t;
+
 typedef struct pgr_runtime {
     uv_loop_t *loop;
     pgr_config_t *cfg;              /* the current snapshot; replaced whole on reload */
@@ -44,9 +49,11 @@ typedef struct pgr_runtime {
     struct pgr_classifier *old_classifier; /* replaced by the last reload; freed by the next */
     struct pgr_router *router;         /* route/router: the policy */
     /* Hooks the ops layer installs (sessions sit below it and cannot call it directly):
-     * admin_execute answers one admin-console Query into out (no ReadyForQuery);
+     * admin_execute answers one admin-console Query into out (no ReadyForQuery) for the
+     * session whose state is sess;
      * explain_route writes where sql would go and why. */
-    int (*admin_execute)(struct pgr_runtime *rt, const char *sql, size_t len, pgr_writer_t *out);
+    int (*admin_execute)(struct pgr_runtime *rt, const char *sql, size_t len, pgr_writer_t *out,
+                         pgr_admin_session_t *sess);
     void (*explain_route)(struct pgr_runtime *rt, const char *sql, size_t len, char *out,
                           size_t cap);
     pgr_list_t clients;             /* every pgr_client_t, in accept order */

@@ -476,6 +476,22 @@ pgr_admin_parse(const char *sql, size_t len, pgr_admin_cmd_t *cmd, pgr_admin_err
             goto fail;
         }
         parse_end(&lx, "LISTEN", "LISTEN pgrouter_events");
+    } else if (tok_is(&t, "unlisten")) {
+        cmd->verb = PGR_ADMIN_UNLISTEN;
+        tok_t ch = lex_next(&lx);
+        bool star = ch.kind == T_PUNCT && ch.len == 1 && ch.s[0] == '*';
+        if ((ch.kind != T_WORD && !star) || ch.len >= sizeof(cmd->channel)) {
+            lex_fail(&lx, "UNLISTEN pgrouter_events", "syntax error in UNLISTEN: expected a "
+                     "channel or *, got %s", tok_show(&ch, shown, sizeof(shown)));
+            goto fail;
+        }
+        memcpy(cmd->channel, ch.s, ch.len);
+        if (!pgr_report_utf8_valid(cmd->channel, ch.len)) {
+            lex_fail(&lx, "UNLISTEN pgrouter_events", "syntax error in UNLISTEN: invalid "
+                     "channel name %s", tok_show(&ch, shown, sizeof(shown)));
+            goto fail;
+        }
+        parse_end(&lx, "UNLISTEN", "UNLISTEN pgrouter_events");
     } else {
         goto unrecognized;
     }
@@ -664,8 +680,28 @@ shutdown_cmd(pgr_runtime_t *rt, const pgr_admin_cmd_t *cmd, pgr_writer_t *out)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
+/* LISTEN / UNLISTEN: channel names are case-folded like identifiers; only pgrouter_events
+ * carries anything, as PostgreSQL accepts a LISTEN on a channel nobody notifies. */
+static void
+listen_cmd(const pgr_admin_cmd_t *cmd, pgr_admin_session_t *sess, pgr_writer_t *out)
+{
+    bool ours = strcasecmp(cmd->channel, "pgrouter_events") == 0;
+
+    if (cmd->verb == PGR_ADMIN_LISTEN) {
+        if (ours && sess)
+            sess->listening = true;
+        else
+            reply_notice(out, "nothing is sent on channel \"%s\": pgrouter's events come on "
+                         "pgrouter_events", cmd->channel);
+    } else if ((ours || strcmp(cmd->channel, "*") == 0) && sess) {
+        sess->listening = false;
+    }
+    pgr_be_write_complete(out, pgr_admin_verb_name(cmd->verb));
+}
+
 int
-pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *out)
+pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *out,
+                  pgr_admin_session_t *sess)
 {
     pgr_admin_cmd_t cmd;
     pgr_admin_err_t err;
@@ -712,8 +748,8 @@ pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *
         shutdown_cmd(rt, &cmd, out);
         break;
     case PGR_ADMIN_LISTEN:
-        reply_error(out, "0A000", "SHOW NODES and the HTTP /status endpoint show node health",
-                    "LISTEN %s is not implemented yet", cmd.channel);
+    case PGR_ADMIN_UNLISTEN:
+        listen_cmd(&cmd, sess, out);
         break;
     default:
         /* SHOW * and EXPLAIN ROUTE answer with rows. */

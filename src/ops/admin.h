@@ -29,7 +29,8 @@
     X(RELOAD, "RELOAD")                            \
     X(SHUTDOWN, "SHUTDOWN")                        \
     X(EXPLAIN_ROUTE, "EXPLAIN ROUTE")              \
-    X(LISTEN, "LISTEN")
+    X(LISTEN, "LISTEN")                            \
+    X(UNLISTEN, "UNLISTEN")
 
 typedef enum pgr_admin_verb {
 #define PGR_ADMIN_VERB_ENUM(name, text) PGR_ADMIN_##name,
@@ -79,7 +80,13 @@ void pgr_admin_cmd_free(pgr_admin_cmd_t *cmd);
  * Commands that finish later answer at once and say so in a NOTICE: DRAIN NODE / REMOVE NODE
  * (the node takes no new work now and is removed when drained, up to shutdown.drain_timeout),
  * SHUTDOWN (raises SIGTERM on this process: the daemon's graceful shutdown). */
-int pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *out);
+int pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *out,
+                      pgr_admin_session_t *sess);
+/* Node events for every admin session that listens (LISTEN pgrouter_events): one
+ * NotificationResponse each on channel "pgrouter_events", payload a JSON object
+ * {"event": "node_health", "node": "pg2", "from": "healthy", "to": "unhealthy", "error": ...}
+ * (events node_added, node_removed, node_health). Subscribes to rt->cluster; 0 or an error. */
+int pgr_admin_events_start(pgr_runtime_t *rt);
 
 /* Install the hook: rt->admin_execute = pgr_admin_execute. */
 void pgr_admin_install(pgr_runtime_t *rt);

@@ -194,6 +194,8 @@ pgr_daemon_run(pgr_config_t *cfg)
     }
     rt->explain_route = explain_route;
     pgr_admin_install(rt);
+    if ((rc = pgr_admin_events_start(rt)) != 0)
+        pgr_warn("main", "LISTEN pgrouter_events will not get node events: %s", pgr_strerror(rc));
     if ((rc = pgr_listener_start(&loop, cfg, accept_cb, rt, &rt->listener)) != 0) {
         pgr_error("main", "cannot listen: %s", pgr_strerror(rc));
         pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);

@@ -656,7 +656,7 @@ admin_input(pgr_client_t *cl)
             else if (cl->rt->admin_execute == NULL)
                 pgr_be_write_error(&w, false, "ERROR", "0A000", "the admin console is not available",
                                    NULL, NULL);
-            else if (cl->rt->admin_execute(cl->rt, q.sql, q.len, &w) != 0)
+            else if (cl->rt->admin_execute(cl->rt, q.sql, q.len, &w, &cl->admin_sess) != 0)
                 w.err = PGR_ENOMEM;
             pgr_be_write_ready(&w, 'I');
         } else if (f.type == 'S') {

@@ -68,6 +68,10 @@ typedef struct pgr_multi_seqs {
     size_t n, cap;
 } pgr_multi_seqs_t;
 
+/* Unsent output to a client above which its server side (a relayed connection, or a
+ * broadcast's node connections) is no longer read, until the client has taken some. */
+#define PGR_CLIENT_OUT_HIGH (512 * 1024)
+
 typedef struct pgr_client {
     pgr_conn_t conn;             /* embedded: the client's socket and buffers */
     pgr_runtime_t *rt;
@@ -116,6 +120,7 @@ typedef struct pgr_client {
 
     /* Routing (session/dispatch.c). */
     bool admin;                  /* an admin-console session (database "pgrouter") */
+    pgr_admin_session_t admin_sess; /* its state between commands (LISTEN) */
     pgr_session_route_t route;   /* SET pgrouter.route */
     char route_node[PGR_NODE_ID_MAX];
     bool node_column;            /* SET pgrouter.node_column (broadcast) */

@@ -124,3 +124,52 @@ def test_broken_file_changes_nothing_and_restart_settings_are_kept(cluster_facto
                          autocommit=True) as c:
         rows = c.execute("/* pgrouter: broadcast */ SELECT 1").fetchall()
         assert sorted(rows) == [("pg1", 1), ("pg2", 1)]
+
+
+def test_listen_pgrouter_events(cluster_factory, pgrouter_factory):
+    """An admin session that runs LISTEN pgrouter_events is told of node events as
+    NotificationResponses with a JSON payload: a node going down and coming back, a node added
+    by RELOAD. UNLISTEN stops them; other sessions never get them."""
+    import json
+    cluster = cluster_factory(2)
+    port = free_port()
+    p = pgrouter_factory(config(cluster, port, [("pg1", "")]), port)
+    wait_for("pg1 healthy", lambda: healthy(port) == {"pg1"})
+    events = []
+
+    def collect(conn, until, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            conn.execute("SHOW VERSION")  # a round trip delivers what has arrived
+            if until():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"events so far: {events}")
+
+    with admin_conn(port) as a, admin_conn(port) as quiet:
+        a.prepare_threshold = None  # the console speaks the simple protocol only
+        a.add_notify_handler(lambda n: events.append((n.channel, json.loads(n.payload))))
+        quiet_events = []
+        quiet.add_notify_handler(quiet_events.append)
+        assert a.execute("LISTEN pgrouter_events").statusmessage == "LISTEN"
+        cluster.fault("kill", "pg1")
+        collect(a, lambda: any(e[1].get("event") == "node_health" and e[1]["to"] != "healthy"
+                               for e in events))
+        ch, ev = events[-1]
+        assert ch == "pgrouter_events" and ev["node"] == "pg1" and ev["from"] == "healthy"
+        cluster.fault("restart", "pg1")
+        collect(a, lambda: events[-1][1].get("to") == "healthy", timeout=30)
+
+        p.config.write_text(config(cluster, port, [("pg1", ""), ("pg2", "")]))
+        assert a.execute("RELOAD").statusmessage == "RELOAD"
+        collect(a, lambda: {"event": "node_added", "node": "pg2"} in [e[1] for e in events])
+
+        assert a.execute("UNLISTEN *").statusmessage == "UNLISTEN"
+        seen = len(events)
+        p.config.write_text(config(cluster, port, [("pg1", "")]))
+        assert a.execute("RELOAD").statusmessage == "RELOAD"
+        time.sleep(0.5)
+        a.execute("SHOW VERSION")
+        assert len(events) == seen, events[seen:]
+        quiet.execute("SHOW VERSION")
+        assert quiet_events == []
