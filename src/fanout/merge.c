@@ -531,9 +531,13 @@ pgr_merge_new(const pgr_merge_plan_t *plan, int n, const pgr_merge_node_t *nodes
         if (plan->n_keys < 0 || plan->n_keys > PGR_MERGE_MAX_KEYS || plan->n_aggs < 0 ||
             plan->n_aggs > PGR_MERGE_MAX_AGGS || plan->limit < -1 || plan->offset < -1)
             return PGR_EINVAL;
-        for (int k = 0; k < plan->n_keys; k++)
-            if (plan->keys[k].column < 0)
+        for (int k = 0; k < plan->n_keys; k++) {
+            const pgr_sort_key_t *key = &plan->keys[k];
+            if (memchr(key->name, '\0', sizeof(key->name)) == NULL ||
+                memchr(key->collation, '\0', sizeof(key->collation)) == NULL ||
+                (key->column < 0 && (key->column != -1 || key->name[0] == '\0')))
                 return PGR_EINVAL;
+        }
         for (int k = 0; k < plan->n_aggs; k++)
             if (plan->aggs[k] < PGR_AGG_NONE || plan->aggs[k] > PGR_AGG_MAX)
                 return PGR_EINVAL;

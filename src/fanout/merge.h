@@ -35,7 +35,10 @@
  * for a batch with one row-returning statement. Ordered and aggregate merges need that
  * RowDescription (for the column types); without it, or when a sort/aggregate column's type
  * cannot be compared exactly (datum.h), or when the plan names a column the result lacks, the
- * rows are concatenated and one NOTICE says why. LIMIT n OFFSET m apply to the merged stream
+ * rows are concatenated and one NOTICE says why. A sort key by name (SELECT * ... ORDER BY id:
+ * mergeplan.h) is resolved against that RowDescription (the nodes' own, without the node
+ * column): exactly one field of that name is the key's column; none or several is such a
+ * NOTICE. LIMIT n OFFSET m apply to the merged stream
  * (the nodes must be asked for LIMIT n+m without OFFSET). In an ordered merge each node has at
  * most one buffered row; a node row that sorts before one already sent (a node not sorted in
  * C collation order) or a value that does not parse as its type brings one WARNING that the

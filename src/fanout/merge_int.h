@@ -75,6 +75,7 @@ struct pgr_merge {
         bool have_tag;
         pgr_tag_t tag;    /* the sum so far; text borrows tag_text */
         char *tag_text;
+        int cols[PGR_MERGE_MAX_KEYS];               /* ORDERED: each key's column */
         pgr_datum_kind_t kinds[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG: per column */
         int16_t formats[PGR_MERGE_MAX_AGGS];
         int32_t oids[PGR_MERGE_MAX_AGGS];

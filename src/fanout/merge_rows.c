@@ -56,7 +56,7 @@ row_copy(pgr_merge_t *m, row_t *r, const uint8_t *body, size_t len)
     pgr_be_datarow_iter(&d, &it);
     for (int c = 0; pgr_value_next(&it, &v); c++)
         for (int j = 0; j < m->plan.n_keys; j++)
-            if (m->plan.keys[j].column == c)
+            if (m->rs.cols[j] == c)
                 r->key[j] = v;
     return 0;
 }
@@ -204,6 +204,22 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
         snprintf(why, cap, "%d aggregates planned for %d columns", p->n_aggs, t.nfields);
         return why;
     }
+    /* Keys by name: the one field of that name (the nodes' RowDescription: no node column). */
+    for (int j = 0; !p->aggregate && j < p->n_keys; j++) {
+        int found = 0;
+        m->rs.cols[j] = p->keys[j].column;
+        if (p->keys[j].column >= 0)
+            continue;
+        pgr_be_rowdesc_iter(&t, &it);
+        for (int c = 0; pgr_be_rowdesc_next(&it, &f); c++)
+            if (strcmp(f.name, p->keys[j].name) == 0 && found++ == 0)
+                m->rs.cols[j] = c;
+        if (found != 1) {
+            snprintf(why, cap, "ORDER BY \"%.63s\" %s", p->keys[j].name,
+                     found ? "matches several result columns" : "is not a result column");
+            return why;
+        }
+    }
     pgr_be_rowdesc_iter(&t, &it);
     for (int c = 0; pgr_be_rowdesc_next(&it, &f); c++) {
         pgr_datum_kind_t kind = pgr_datum_kind(f.type_oid, f.format);
@@ -241,7 +257,7 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
             continue;
         }
         for (int j = 0; j < p->n_keys; j++) {
-            if (p->keys[j].column != c)
+            if (m->rs.cols[j] != c)
                 continue;
             if (kind == PGR_DATUM_OTHER) {
                 snprintf(why, cap, "ORDER BY column %d has type OID %u, whose order is unknown",
@@ -254,9 +270,9 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
         }
     }
     for (int j = 0; !p->aggregate && j < p->n_keys; j++)
-        if (p->keys[j].column >= t.nfields) {
+        if (m->rs.cols[j] >= t.nfields) {
             snprintf(why, cap, "ORDER BY column %d is not in the result's %d columns",
-                     p->keys[j].column + 1, t.nfields);
+                     m->rs.cols[j] + 1, t.nfields);
             return why;
         }
     return NULL;
@@ -330,7 +346,7 @@ cmp_warning(pgr_merge_t *m, pgr_writer_t *out, int bad)
     snprintf(why, sizeof(why),
              "values of ORDER BY column %d could not be read as type OID %u (DateStyle not "
              "ISO?); they were compared bytewise",
-             m->plan.keys[bad - 1].column + 1, (unsigned)m->rs.oids[bad - 1]);
+             m->rs.cols[bad - 1] + 1, (unsigned)m->rs.oids[bad - 1]);
     order_warning(m, out, why);
 }
 

@@ -9,13 +9,24 @@
 
 typedef enum { PGR_AGG_NONE, PGR_AGG_COUNT, PGR_AGG_SUM, PGR_AGG_MIN, PGR_AGG_MAX } pgr_agg_t;
 
-/* One ORDER BY key on an output column (0-based, not counting the optional node column).
+/* Identifiers are at most 63 bytes in PostgreSQL (NAMEDATALEN 64). */
+#define PGR_SORT_NAME_MAX 64
+
+/* One ORDER BY key on an output column: by position (column: 0-based, not counting the
+ * optional node column), or by name (column -1, name set) when the position is only known
+ * once the RowDescription arrives (SELECT * ... ORDER BY id): the merge then takes the one
+ * field of that name, and concatenates (with a NOTICE) when there is none or several.
  * PostgreSQL's default NULL placement is NULLS LAST for ASC and NULLS FIRST for DESC: the
- * filler must set nulls_first explicitly. */
+ * filler must set nulls_first explicitly. collation: the collation the key sorts in when the
+ * statement names one (ORDER BY x COLLATE "C", or a select-list item x COLLATE "C" the key
+ * refers to): its name as written, "schema.name" when qualified by another schema than
+ * pg_catalog; "" for the column's own, which the merge takes to be the database's default. */
 typedef struct {
     int column;
     bool desc;
     bool nulls_first;
+    char name[PGR_SORT_NAME_MAX];
+    char collation[PGR_SORT_NAME_MAX];
 } pgr_sort_key_t;
 
 #define PGR_MERGE_MAX_KEYS 8

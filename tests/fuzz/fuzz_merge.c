@@ -171,7 +171,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         plan.n_keys = 1 + take(&in) % 3;
         for (int k = 0; k < plan.n_keys; k++) {
             uint8_t b = take(&in);
-            plan.keys[k] = (pgr_sort_key_t){b % 6, b >> 3 & 1, b >> 4 & 1};
+            plan.keys[k] = (pgr_sort_key_t){.column = b % 6, .desc = b >> 3 & 1,
+                                             .nulls_first = b >> 4 & 1};
         }
         break;
     case 2:

@@ -311,16 +311,28 @@ def test_ordered_limit_and_aggregate_merges_match_one_postgres(three, router):
                           "a NULLS FIRST, c"])
         limit = rnd.choice(["", " LIMIT 7", " LIMIT 20 OFFSET 5", " LIMIT 0"])
         queries.append(f"SELECT a, b, c FROM {{t}} ORDER BY {key}, a, b, c{limit}")
+    # ORDER BY a column of a star: resolved by name against the RowDescription.
+    for _ in range(12):
+        key = rnd.choice(["a, b, c", "c DESC, a, b", "{t}.b NULLS FIRST, a, c", "x, b, c",
+                          "{t}.a DESC, {t}.c, b"])
+        limit = rnd.choice(["", " LIMIT 9", " LIMIT 10 OFFSET 4"])
+        cols = rnd.choice(["*", "{t}.*, a AS x", "*, a AS x"])
+        if "x" in key and "x" not in cols:
+            cols += ", a AS x"
+        queries.append(f"SELECT {cols} FROM {{t}} ORDER BY {key}{limit}")
     queries += ["SELECT count(*), sum(a), min(a), max(a), min(b), max(b), sum(c), count(c) "
                 "FROM {t}",
                 "SELECT count(*) FROM {t} WHERE a > 1000",
                 "SELECT sum(a), max(c) FROM {t} WHERE a IS NULL"]
     with psycopg.connect(dsn(router.port), autocommit=True) as c, \
             psycopg.connect(three.dsn("pg1", user="app"), autocommit=True) as one:
+        notices = []
+        c.add_notice_handler(lambda d: notices.append(d.message_primary))
         for q in queries:
             merged = c.execute("/* pgrouter: broadcast */ " + q.format(t="pt")).fetchall()
             expect = one.execute(q.format(t="pt_all")).fetchall()
             assert merged == expect, q
+            assert notices == [], q
 
 
 def test_prepared_statements_follow_hints_and_survive_a_node_that_lacks_one(three, router):

@@ -28,8 +28,8 @@ run_plan(const pgr_merge_plan_t *plan, int n, bool nodecol, const char *const *c
     return r;
 }
 
-#define ASC(c) {(c), false, false}
-#define DESC(c) {(c), true, true}
+#define ASC(c) {.column = (c)}
+#define DESC(c) {.column = (c), .desc = true, .nulls_first = true}
 
 TEST(ordered_ints)
 {
@@ -98,12 +98,12 @@ TEST(ordered_text_numeric_nulls)
               "T s:25|x:1700\nD B|\\N\nD B|10.5\nD B|9.99\nD a|\\N\nD a|2\nD a|2.000\n"
               "D a|-0.5\nD b|-1\nD \\N|1\nC SELECT 9\nZ I");
     /* ASC NULLS FIRST and DESC NULLS LAST. */
-    pgr_sort_key_t k2[] = {{0, false, true}};
+    pgr_sort_key_t k2[] = {{.column = 0, .nulls_first = true}};
     pgr_merge_plan_t p2 = plan_keys(1, k2);
     const char *const *const s2[] = {S("T n:20", "D \\N", "D 3", "C SELECT 2", "Z I"),
                                      S("T n:20", "D 1", "D 5", "C SELECT 2", "Z I")};
     CHECK_STR(run_plan(&p2, 2, false, s2), "T n:20\nD \\N\nD 1\nD 3\nD 5\nC SELECT 4\nZ I");
-    pgr_sort_key_t k3[] = {{0, true, false}};
+    pgr_sort_key_t k3[] = {{.column = 0, .desc = true}};
     pgr_merge_plan_t p3 = plan_keys(1, k3);
     const char *const *const s3[] = {S("T n:20", "D 3", "D \\N", "C SELECT 2", "Z I"),
                                      S("T n:20", "D 5", "D 1", "C SELECT 2", "Z I")};

@@ -6,7 +6,8 @@
 #include "route/classify.h"
 #include "../harness.h"
 
-/* keys: "<column><a|d><f|l>" per key, space-separated ("0al 2df"); aggs: one letter per
+/* keys: "<column><a|d><f|l>[/collation]" per key, space-separated ("0al 2df/C"), the column
+ * "[name]" for a key by output-column name; aggs: one letter per
  * column (n none, c count, s sum, m min, M max) or NULL when not an aggregate plan; why: the
  * unsupported reason or NULL; rewritten: the node statement or NULL. */
 typedef struct {
@@ -50,6 +51,46 @@ static const plan_case_t cases[] = {
     {"SELECT a FROM t ORDER BY \"A\"", "ORDER BY an expression not in the select list", "",
      -1, -1, NULL, NULL},
     {"SELECT *, a FROM t ORDER BY 2", NULL, "1al", -1, -1, NULL, NULL},
+    /* ORDER BY a column of a star: by output-column name, resolved by the merge */
+    {"SELECT * FROM t ORDER BY id", NULL, "[id]al", -1, -1, NULL, NULL},
+    {"SELECT * FROM t ORDER BY a DESC, \"B c\" NULLS FIRST LIMIT 3", NULL, "[a]df [B c]af",
+     3, -1, NULL, NULL},
+    {"SELECT t.*, b AS x FROM t ORDER BY x", NULL, "[x]al", -1, -1, NULL, NULL},
+    {"SELECT t.*, x FROM t, u ORDER BY id", NULL, "[id]al", -1, -1, NULL, NULL},
+    {"SELECT * FROM t ORDER BY t.id DESC", NULL, "[id]df", -1, -1, NULL, NULL},
+    {"SELECT * FROM t JOIN u ON t.k = u.k ORDER BY u.v", NULL, "[v]al", -1, -1, NULL, NULL},
+    {"SELECT t.*, u.v FROM t JOIN u USING (k) ORDER BY t.id", NULL, "[id]al", -1, -1, NULL,
+     NULL},
+    {"SELECT * FROM t JOIN u USING (k) ORDER BY k", NULL, "[k]al", -1, -1, NULL, NULL},
+    {"SELECT *, 2 AS two FROM t ORDER BY two, 1", NULL, "[two]al 0al", -1, -1, NULL, NULL},
+    {"SELECT * FROM t ORDER BY id OFFSET 2", NULL, "[id]al", -1, 2, NULL,
+     "SELECT * FROM t ORDER BY id"},
+    /* COLLATE */
+    {"SELECT a, b FROM t ORDER BY b COLLATE \"C\"", NULL, "1al/C", -1, -1, NULL, NULL},
+    {"SELECT a, b FROM t ORDER BY b COLLATE pg_catalog.\"en_US\" DESC", NULL, "1df/en_US",
+     -1, -1, NULL, NULL},
+    {"SELECT a FROM t ORDER BY a COLLATE s.\"x\"", NULL, "0al/s.x", -1, -1, NULL, NULL},
+    {"SELECT a AS b, b AS a FROM t ORDER BY a COLLATE \"C\"", NULL, "0al/C", -1, -1, NULL,
+     NULL},
+    {"SELECT a AS b, b AS a FROM t ORDER BY a", NULL, "1al", -1, -1, NULL, NULL},
+    {"SELECT a COLLATE \"POSIX\" AS x FROM t ORDER BY x", NULL, "0al/POSIX", -1, -1, NULL,
+     NULL},
+    {"SELECT a COLLATE \"POSIX\" AS x FROM t ORDER BY a COLLATE \"C\"", NULL, "0al/C", -1,
+     -1, NULL, NULL},
+    {"SELECT a COLLATE \"POSIX\" AS x FROM t ORDER BY a", NULL, "0al", -1, -1, NULL, NULL},
+    {"SELECT a COLLATE \"POSIX\" AS x FROM t ORDER BY x COLLATE \"C\"",
+     "ORDER BY an expression not in the select list", "", -1, -1, NULL, NULL},
+    {"SELECT a COLLATE \"POSIX\" FROM t ORDER BY 1", NULL, "0al/POSIX", -1, -1, NULL, NULL},
+    {"SELECT * FROM t ORDER BY name COLLATE \"C\"", NULL, "[name]al/C", -1, -1, NULL, NULL},
+    {"SELECT t.* FROM t, u ORDER BY t.name COLLATE \"en_US\"", NULL, "[name]al/en_US", -1, -1,
+     NULL, NULL},
+    {"SELECT *, n COLLATE \"C\" AS k FROM t ORDER BY k", NULL, "[k]al/C", -1, -1, NULL, NULL},
+    {"SELECT a FROM t ORDER BY 1 COLLATE \"C\"", "ORDER BY an expression not in the select list",
+     "", -1, -1, NULL, NULL},
+    {"SELECT t.a FROM t ORDER BY a COLLATE \"C\"",
+     "ORDER BY an expression not in the select list", "", -1, -1, NULL, NULL},
+    {"SELECT min(a COLLATE \"C\") FROM t", "COLLATE inside an aggregate", "", -1, -1, NULL,
+     NULL},
     {"SELECT * FROM t ORDER BY 1 DESC", NULL, "0df", -1, -1, NULL, NULL},
     {"VALUES (1, 2), (3, 4) ORDER BY 2 DESC", NULL, "1df", -1, -1, NULL, NULL},
     {"WITH c AS (SELECT a FROM t GROUP BY a) SELECT a FROM c ORDER BY a DESC", NULL, "0df",
@@ -114,9 +155,20 @@ static const plan_case_t cases[] = {
      -1, -1, NULL, NULL},
     {"SELECT a FROM t EXCEPT SELECT a FROM u", "UNION, INTERSECT or EXCEPT", "", -1, -1, NULL,
      NULL},
-    {"SELECT * FROM t ORDER BY a", "ORDER BY a column of SELECT *", "", -1, -1, NULL, NULL},
-    {"SELECT t.*, b AS x FROM t ORDER BY x", "ORDER BY a column of SELECT *", "", -1, -1,
-     NULL, NULL},
+    {"SELECT * FROM t ORDER BY a + 1", "ORDER BY a column of SELECT *", "", -1, -1, NULL,
+     NULL},
+    {"SELECT t.* FROM t JOIN u ON t.a = u.a ORDER BY u.a", "ORDER BY a column of SELECT *", "",
+     -1, -1, NULL, NULL},
+    {"SELECT * FROM t JOIN u USING (a) ORDER BY t.a", "ORDER BY a column of SELECT *", "", -1,
+     -1, NULL, NULL},
+    {"SELECT * FROM t NATURAL JOIN u ORDER BY u.a", "ORDER BY a column of SELECT *", "", -1,
+     -1, NULL, NULL},
+    {"SELECT * FROM (t JOIN u USING (a)) JOIN v ON true ORDER BY a COLLATE \"C\"",
+     "ORDER BY a column of SELECT *", "", -1, -1, NULL, NULL},
+    {"SELECT t.*, 1 AS x FROM t ORDER BY a COLLATE \"C\"", "ORDER BY a column of SELECT *",
+     "", -1, -1, NULL, NULL},
+    {"SELECT * FROM t ORDER BY s.t.a", "ORDER BY a column of SELECT *", "", -1, -1, NULL,
+     NULL},
     {"SELECT a FROM t ORDER BY b", "ORDER BY an expression not in the select list", "", -1,
      -1, NULL, NULL},
     {"SELECT a + 1 FROM t ORDER BY a + 2", "ORDER BY an expression not in the select list",
@@ -143,9 +195,18 @@ keys_text(const pgr_merge_plan_t *p, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (int i = 0; i < p->n_keys && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%d%c%c", i ? " " : "", p->keys[i].column,
-                              p->keys[i].desc ? 'd' : 'a', p->keys[i].nulls_first ? 'f' : 'l');
+    for (int i = 0; i < p->n_keys && n < cap; i++) {
+        const pgr_sort_key_t *k = &p->keys[i];
+        if (k->column >= 0)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? " " : "", k->column);
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "%s[%s]", i ? " " : "", k->name);
+        if (n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, "%c%c", k->desc ? 'd' : 'a',
+                                  k->nulls_first ? 'f' : 'l');
+        if (n < cap && k->collation[0])
+            n += (size_t)snprintf(buf + n, cap - n, "/%s", k->collation);
+    }
 }
 
 static void
