@@ -11,8 +11,8 @@ PKGS=(
     clang libclang-rt-14-dev
     # real PostgreSQL nodes and clients
     postgresql-15 postgresql-client-15 procps util-linux
-    # integration tests and benchmarks
-    python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux
+    # integration tests and benchmarks (locales: en_US.UTF-8 for the collation tests)
+    python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux locales
     # driver tests: pgjdbc (tests/integration/java/)
     libpostgresql-jdbc-java
 )
@@ -42,4 +42,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [[ " ${missing[*]} " == *" pgbouncer "* ]]; then
         systemctl stop pgbouncer 2>/dev/null || service pgbouncer stop 2>/dev/null || true
     fi
+fi
+
+# The broadcast collation tests create databases with LC_COLLATE 'en_US.UTF-8', so the nodes
+# (and pgrouter, which sorts in the same locale) need it generated; a fresh Debian has only C,
+# C.UTF-8 and POSIX. Servers see a locale generated before they start.
+if ! locale -a 2>/dev/null | grep -qix 'en_US.utf-\?8'; then
+    echo "bootstrap: generating the en_US.UTF-8 locale"
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    if grep -q '^# *en_US.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null; then
+        $SUDO sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+    elif ! grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null; then
+        echo 'en_US.UTF-8 UTF-8' | $SUDO tee -a /etc/locale.gen >/dev/null
+    fi
+    $SUDO locale-gen >/dev/null
 fi
