@@ -11,8 +11,6 @@
 #include "session/multi.h"
 #include "session/relay.h"
 
-#define CLIENT_OUT_HIGH (512 * 1024)
-
 typedef struct pgr_multi_result {
     char node_id[PGR_NODE_ID_MAX];
     bool ok;
@@ -519,7 +517,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         .database = cl->database,
         .password = u ? u->password : NULL,
         .timeout_ms = cl->rt->cfg->broadcast.timeout_ms,
-        .client_high = CLIENT_OUT_HIGH,
+        .client_high = PGR_CLIENT_OUT_HIGH,
     };
     static const pgr_bcast_cbs_t cbs = { out_cb, pending_cb, done_cb, prepare_cb,
                                          unit_failed_cb, parameter_cb };

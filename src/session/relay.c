@@ -32,7 +32,6 @@
 
 #define READ_CHUNK      (64 * 1024)
 #define READ_BUDGET     (256 * 1024) /* per wakeup, so one server cannot starve the loop */
-#define CLIENT_OUT_HIGH (512 * 1024) /* stop reading the server above this much unsent output */
 #define CLIENT_IN_HIGH  (1024 * 1024) /* stop reading a client that is waiting for a server */
 
 static void server_io_cb(pgr_server_t *srv, int status, int events, void *arg);
@@ -529,7 +528,7 @@ server_readable(pgr_client_t *cl)
     size_t budget = READ_BUDGET;
 
     while (budget > 0 && cl->srv) {
-        if (pgr_conn_out_pending(&cl->conn) > CLIENT_OUT_HIGH) {
+        if (pgr_conn_out_pending(&cl->conn) > PGR_CLIENT_OUT_HIGH) {
             cl->srv_read_paused = true;
             watch(cl);
             break;
