@@ -1,5 +1,7 @@
 /* Typed comparison and decimal addition of DataRow column values (see datum.h). */
+#include <langinfo.h>
 #include <math.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +31,10 @@ pgr_datum_kind(int32_t type_oid, int16_t format)
         return PGR_DATUM_BOOL;
     case PGR_OID_TEXT:
     case PGR_OID_VARCHAR:
-    case PGR_OID_NAME:
     case PGR_OID_UNKNOWN:
         return PGR_DATUM_TEXT;
+    case PGR_OID_NAME:
+        return PGR_DATUM_NAME;
     case PGR_OID_BPCHAR:
         return PGR_DATUM_BPCHAR;
     case PGR_OID_BYTEA:
@@ -525,9 +528,117 @@ time_text_ok(const uint8_t *us, size_t n)
     return i == n;
 }
 
+/* ---- collations --------------------------------------------------------------------------- */
+
+static bool
+utf8_locale(locale_t loc)
+{
+    const char *cs = nl_langinfo_l(CODESET, loc);
+    return cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
+static locale_t
+try_locale(const char *name)
+{
+    locale_t loc = newlocale(LC_COLLATE_MASK | LC_CTYPE_MASK, name, (locale_t)0);
+    if (loc != (locale_t)0 && !utf8_locale(loc)) {
+        freelocale(loc);
+        loc = (locale_t)0;
+    }
+    return loc;
+}
+
+void
+pgr_datum_coll_open(pgr_coll_t *c, const char *name, char provider)
+{
+    static const char *const bytewise[] = {"C", "POSIX", "ucs_basic", "C.UTF-8", "C.utf8"};
+    char buf[128];
+
+    c->kind = PGR_COLL_UNKNOWN;
+    c->loc = (locale_t)0;
+    if (provider == 'i' || name == NULL || name[0] == '\0')
+        return;
+    for (size_t i = 0; i < PGR_ARRAY_LEN(bytewise); i++)
+        if (strcasecmp(name, bytewise[i]) == 0) {
+            c->kind = PGR_COLL_BYTES;
+            return;
+        }
+    /* A UTF-8 database's pg_collation has "en_US" for en_US.utf8. */
+    if (strchr(name, '.') == NULL && snprintf(buf, sizeof(buf), "%s.UTF-8", name) < (int)sizeof(buf))
+        c->loc = try_locale(buf);
+    if (c->loc == (locale_t)0)
+        c->loc = try_locale(name);
+    if (c->loc != (locale_t)0)
+        c->kind = PGR_COLL_LIBC;
+}
+
+void
+pgr_datum_coll_close(pgr_coll_t *c)
+{
+    if (c->loc != (locale_t)0)
+        freelocale(c->loc);
+    c->loc = (locale_t)0;
+    c->kind = PGR_COLL_UNKNOWN;
+}
+
+/* PostgreSQL's varstr_cmp for a deterministic libc collation: strcoll_l on NUL-terminated
+ * copies, and equal by strcoll is decided bytewise. */
+static int
+coll_cmp(locale_t loc, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, int *cmp)
+{
+    char sa[512], sb[512];
+    char *pa = sa, *pb = sb;
+    int rc = 0;
+
+    *cmp = bytes_cmp(a, alen, b, blen);
+    if (*cmp == 0)
+        return 0;
+    if (alen >= sizeof(sa))
+        pa = malloc(alen + 1);
+    if (blen >= sizeof(sb))
+        pb = malloc(blen + 1);
+    if (pa == NULL || pb == NULL) {
+        rc = PGR_ENOMEM;
+        goto out;
+    }
+    memcpy(pa, a, alen);
+    pa[alen] = '\0';
+    memcpy(pb, b, blen);
+    pb[blen] = '\0';
+    int c = strcoll_l(pa, pb, loc);
+    if (c != 0)
+        *cmp = c < 0 ? -1 : 1;
+out:
+    if (pa != sa)
+        free(pa);
+    if (pb != sb)
+        free(pb);
+    return rc;
+}
+
+static int
+text_cmp(const pgr_coll_t *coll, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+         int *cmp)
+{
+    /* A NUL inside cannot come from PostgreSQL text; strcoll would stop at it. */
+    if (coll == NULL || coll->kind != PGR_COLL_LIBC || memchr(a, '\0', alen) != NULL ||
+        memchr(b, '\0', blen) != NULL) {
+        *cmp = bytes_cmp(a, alen, b, blen);
+        return 0;
+    }
+    return coll_cmp(coll->loc, a, alen, b, blen, cmp);
+}
+
 int
 pgr_datum_compare(pgr_datum_kind_t kind, int16_t format, const uint8_t *a, size_t alen,
                   const uint8_t *b, size_t blen, int *cmp)
+{
+    return pgr_datum_compare_coll(NULL, kind, format, a, alen, b, blen, cmp);
+}
+
+int
+pgr_datum_compare_coll(const pgr_coll_t *coll, pgr_datum_kind_t kind, int16_t format,
+                       const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, int *cmp)
 {
     bool bin = format == 1;
     *cmp = bytes_cmp(a, alen, b, blen);
@@ -575,10 +686,10 @@ pgr_datum_compare(pgr_datum_kind_t kind, int16_t format, const uint8_t *a, size_
         return 0;
     }
     case PGR_DATUM_TEXT:
-        return 0;
+    case PGR_DATUM_NAME:
+        return text_cmp(coll, a, alen, b, blen, cmp);
     case PGR_DATUM_BPCHAR:
-        *cmp = bytes_cmp(a, rtrim_spaces(a, alen), b, rtrim_spaces(b, blen));
-        return 0;
+        return text_cmp(coll, a, rtrim_spaces(a, alen), b, rtrim_spaces(b, blen), cmp);
     case PGR_DATUM_BYTEA:
         return bin || (bytea_hex_ok(a, alen) && bytea_hex_ok(b, blen)) ? 0 : PGR_EINVAL;
     case PGR_DATUM_UUID:

@@ -586,6 +586,7 @@ pgr_merge_free(pgr_merge_t *m)
         free(nd->message);
         free(nd->detail);
         free(nd->err);
+        free(nd->dbcoll);
         free(nd->head.p);
     }
     for (int k = 0; k < m->n_params; k++)
@@ -643,6 +644,33 @@ pgr_merge_fail(pgr_merge_t *m, int i, const char *sqlstate, const char *message,
                                  true);
     int rc2 = progress(m, out);
     return rc ? rc : rc2;
+}
+
+int
+pgr_merge_node_collation(pgr_merge_t *m, int i, const char *name, char provider)
+{
+    pgr_assert(i >= 0 && i < m->n);
+    mnode_t *nd = &m->nodes[i];
+    char *copy = NULL;
+    if (name != NULL && provider != 0 && (copy = strdup(name)) == NULL)
+        return PGR_ENOMEM;
+    free(nd->dbcoll);
+    nd->dbcoll = copy;
+    nd->dbprov = copy ? provider : 0;
+    return 0;
+}
+
+bool
+pgr_merge_plan_compares(const pgr_merge_plan_t *plan)
+{
+    if (plan == NULL || plan->unsupported != NULL)
+        return false;
+    if (!plan->aggregate)
+        return plan->n_keys > 0;
+    for (int k = 0; k < plan->n_aggs && k < PGR_MERGE_MAX_AGGS; k++)
+        if (plan->aggs[k] == PGR_AGG_MIN || plan->aggs[k] == PGR_AGG_MAX)
+            return true;
+    return false;
 }
 
 bool

@@ -40,9 +40,18 @@
  * column): exactly one field of that name is the key's column; none or several is such a
  * NOTICE. LIMIT n OFFSET m apply to the merged stream
  * (the nodes must be asked for LIMIT n+m without OFFSET). In an ordered merge each node has at
- * most one buffered row; a node row that sorts before one already sent (a node not sorted in
- * C collation order) or a value that does not parse as its type brings one WARNING that the
- * order is not guaranteed. In an aggregate merge each node's one row is kept; count/sum add
+ * most one buffered row; a node row that sorts before one already sent (a node that sorts in
+ * another collation than the merge) or a value that does not parse as its type brings one
+ * WARNING that the order is not guaranteed.
+ *
+ * Collations. Text keys (text, varchar, char(n), name) compare in the key's collation: the
+ * plan's COLLATE when it names one, else name's "C", else the database's default collation,
+ * which every live node must have reported alike (pgr_merge_node_collation) — else, and for
+ * ICU or a locale this machine lacks, bytewise (datum.h: pgr_coll_t). A column's own collation
+ * (CREATE TABLE t (x text COLLATE "C")) is not known here: such a column sorts in the
+ * database's default, and the out-of-order WARNING tells when the nodes' order differs. The
+ * collations are fixed at the result set's first comparison. min/max of text use the
+ * database's default the same way. In an aggregate merge each node's one row is kept; count/sum add
  * exactly (int8 and numeric as decimal text, int8 in binary), min/max use the type's order,
  * NULLs as SQL; anything else (a second row, a NULL count, an overflow, a non-aggregate column
  * that differs between nodes, sum of a float) turns into concatenation with a NOTICE.
@@ -106,6 +115,16 @@ int pgr_merge_feed(pgr_merge_t *m, int i, uint8_t type, const uint8_t *body, siz
  * ReadyForQuery is not affected. Returns 0, PGR_ENOMEM or out's sticky error. */
 int pgr_merge_fail(pgr_merge_t *m, int i, const char *sqlstate, const char *message,
                    pgr_writer_t *out);
+
+/* Node i's database default collation as the node reported it (pg_database.datcollate;
+ * provider: datlocprovider, 'c' libc or 'i' ICU); NULL name or provider 0: not known. Call
+ * before node i's rows are fed. Returns 0 or PGR_ENOMEM. */
+int pgr_merge_node_collation(pgr_merge_t *m, int i, const char *name,
+                             char provider) PGR_MUSTCHECK;
+
+/* Does a merge by this plan compare values (ORDER BY keys, min/max), so that the nodes'
+ * default collation matters? */
+bool pgr_merge_plan_compares(const pgr_merge_plan_t *plan);
 
 /* Should the caller read (and feed) node i now? False while node i is ahead of the others,
  * while its buffered row waits in an ordered merge, and once it is finished or failed for

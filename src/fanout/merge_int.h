@@ -30,6 +30,8 @@ typedef struct {
     uint32_t pos;      /* units completed; cur or cur + 1 while live */
     uint64_t rows;     /* DataRows received */
     row_t head;        /* ordered merge: its next row; aggregate: its one row */
+    char *dbcoll;      /* its database's default collation (pgr_merge_node_collation) */
+    char dbprov;       /* and its provider ('c', 'i'); 0: not known */
     char *sqlstate, *message, *detail; /* the failure */
     uint8_t *err;      /* its own ErrorResponse body, for "every node failed the same way" */
     size_t err_len;
@@ -80,6 +82,8 @@ struct pgr_merge {
         int16_t formats[PGR_MERGE_MAX_AGGS];
         int32_t oids[PGR_MERGE_MAX_AGGS];
         row_t last;       /* ORDERED: the last row merged */
+        bool colls_open;  /* colls set (at the first comparison: every node's collation known) */
+        pgr_coll_t colls[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG: per column */
     } rs;
     bool plan_used, plan_noticed, order_warned, halted, done;
     struct { char *s; size_t len; } *params; /* ParameterStatus sent: "name\0value" */
@@ -105,6 +109,8 @@ int pgr_merge_rowdesc_check(pgr_merge_t *m, int i, const uint8_t *body, size_t l
 /* A DataRow, CommandComplete or PortalSuspended of live node i; first: it opens the unit. */
 int pgr_merge_rows_msg(pgr_merge_t *m, int i, bool first, uint8_t type, const uint8_t *body,
                        size_t len, pgr_writer_t *out);
+/* The collations the result set's comparisons use, once (before the first comparison). */
+void pgr_merge_colls_open(pgr_merge_t *m);
 /* Ordered merge: send every row that can be placed now. */
 int pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out);
 /* Every live node completed the result set: the last rows, then its tag. */

@@ -23,6 +23,8 @@ pgr_merge_row_drop(row_t *r)
 void
 pgr_merge_rs_reset(pgr_merge_t *m)
 {
+    for (int j = 0; m->rs.colls_open && j < PGR_MERGE_MAX_AGGS; j++)
+        pgr_datum_coll_close(&m->rs.colls[j]);
     row_t last = m->rs.last;
     free(m->rs.tag_text);
     pgr_merge_row_drop(&last);
@@ -306,6 +308,66 @@ rs_start(pgr_merge_t *m, uint8_t type, int ncols, pgr_writer_t *out)
         m->rs.limit_reached = true;
 }
 
+/* ---- collations --------------------------------------------------------------------------- */
+
+/* The database default every live node reported, or NULL (unknown, or they differ). */
+static const mnode_t *
+default_collation(const pgr_merge_t *m)
+{
+    const mnode_t *first = NULL;
+    for (int i = 0; i < m->n; i++) {
+        const mnode_t *nd = &m->nodes[i];
+        if (nd->failed)
+            continue;
+        if (nd->dbprov == 0 || nd->dbcoll == NULL)
+            return NULL;
+        if (first == NULL)
+            first = nd;
+        else if (nd->dbprov != first->dbprov || strcmp(nd->dbcoll, first->dbcoll) != 0)
+            return NULL;
+    }
+    return first;
+}
+
+static void
+coll_for(const pgr_merge_t *m, pgr_coll_t *c, pgr_datum_kind_t kind, const char *explicit_name)
+{
+    const mnode_t *def;
+    c->kind = PGR_COLL_BYTES;
+    c->loc = (locale_t)0;
+    if (kind != PGR_DATUM_TEXT && kind != PGR_DATUM_BPCHAR && kind != PGR_DATUM_NAME)
+        return;
+    if (explicit_name != NULL && explicit_name[0] != '\0' &&
+        strcmp(explicit_name, "default") != 0) {
+        pgr_datum_coll_open(c, explicit_name, 'c');
+        return;
+    }
+    if (kind == PGR_DATUM_NAME && explicit_name == NULL)
+        return; /* name's own collation is "C" */
+    if ((def = default_collation(m)) == NULL) {
+        c->kind = PGR_COLL_UNKNOWN;
+        return;
+    }
+    pgr_datum_coll_open(c, def->dbcoll, def->dbprov);
+}
+
+void
+pgr_merge_colls_open(pgr_merge_t *m)
+{
+    if (m->rs.colls_open)
+        return;
+    m->rs.colls_open = true;
+    if (m->rs.mode == RS_ORDERED) {
+        for (int j = 0; j < m->plan.n_keys; j++) {
+            const char *name = m->plan.keys[j].collation;
+            coll_for(m, &m->rs.colls[j], m->rs.kinds[j], name[0] ? name : NULL);
+        }
+    } else if (m->rs.mode == RS_AGG) {
+        for (int c = 0; c < m->plan.n_aggs; c++)
+            coll_for(m, &m->rs.colls[c], m->rs.kinds[c], NULL);
+    }
+}
+
 /* ---- ordered merge ------------------------------------------------------------------------ */
 
 /* a vs b by the sort keys; *bad gets the 1-based key whose values did not parse. */
@@ -324,7 +386,8 @@ row_cmp(const pgr_merge_t *m, const row_t *a, const row_t *b, int *bad)
             else
                 c = k->nulls_first ? 1 : -1;
         } else {
-            if (pgr_datum_compare(m->rs.kinds[j], m->rs.formats[j], va.data, (size_t)va.len,
+            if (pgr_datum_compare_coll(&m->rs.colls[j], m->rs.kinds[j], m->rs.formats[j],
+                                       va.data, (size_t)va.len,
                                   vb.data, (size_t)vb.len, &c) != 0 &&
                 *bad == 0)
                 *bad = j + 1;
@@ -350,6 +413,21 @@ cmp_warning(pgr_merge_t *m, pgr_writer_t *out, int bad)
     order_warning(m, out, why);
 }
 
+/* The collation the text keys were compared in, for the out-of-order warning. */
+static const char *
+coll_label(const pgr_merge_t *m)
+{
+    for (int j = 0; j < m->plan.n_keys; j++)
+        if (m->rs.colls[j].kind == PGR_COLL_LIBC) {
+            const char *name = m->plan.keys[j].collation;
+            const mnode_t *def = default_collation(m);
+            if (name[0] && strcmp(name, "default") != 0)
+                return name;
+            return def ? def->dbcoll : "C";
+        }
+    return "C";
+}
+
 /* Node j's head row is the least: to the client (through OFFSET/LIMIT), and it becomes the
  * last row merged. */
 static void
@@ -361,8 +439,8 @@ place(pgr_merge_t *m, int j, pgr_writer_t *out)
         char why[160];
         snprintf(why, sizeof(why),
                  "node %.64s sent a row that sorts before one already merged (is its collation "
-                 "C?)",
-                 nd->id);
+                 "%s?)",
+                 nd->id, coll_label(m));
         order_warning(m, out, why);
     }
     cmp_warning(m, out, bad);
@@ -381,6 +459,18 @@ pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out)
     if (m->rs.mode != RS_ORDERED)
         return 0;
     for (;;) {
+        if (!m->rs.limit_reached && !m->rs.colls_open) {
+            /* Not before every live node has a row or is done: each node's collation is told
+             * before its rows come. */
+            bool all = true;
+            for (int j = 0; j < m->n && all; j++) {
+                const mnode_t *nd = &m->nodes[j];
+                all = nd->failed || nd->pos > m->cur || nd->head.held;
+            }
+            if (!all)
+                return out->err;
+            pgr_merge_colls_open(m);
+        }
         if (m->rs.limit_reached) {
             for (int j = 0; j < m->n; j++)
                 pgr_merge_row_drop(&m->nodes[j].head);
@@ -534,7 +624,8 @@ agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols, pgr
                 continue;
             }
             b = &vals[best * ncols + c];
-            if (pgr_datum_compare(m->rs.kinds[c], fmt, v->data, (size_t)v->len, b->data,
+            if (pgr_datum_compare_coll(&m->rs.colls[c], m->rs.kinds[c], fmt, v->data,
+                                       (size_t)v->len, b->data,
                                   (size_t)b->len, &cmp) != 0) {
                 snprintf(why, cap, "values of column %d cannot be compared as type OID %u", c + 1,
                          (unsigned)m->rs.oids[c]);
@@ -569,6 +660,7 @@ agg_finish(pgr_merge_t *m, pgr_writer_t *out)
         agg_fallback(m, out, "a node returned no row");
         return 0;
     }
+    pgr_merge_colls_open(m);
     pgr_value_t *vals = calloc((size_t)k * (size_t)ncols + 1, sizeof(*vals));
     pgr_value_t *res = calloc((size_t)ncols + 2, sizeof(*res));
     char **owned = calloc((size_t)ncols + 1, sizeof(*owned));
