@@ -83,7 +83,8 @@ def start(cluster, pgrouter_factory, extra=""):
 # ---- the property test ------------------------------------------------------------------------
 
 COLUMNS = "g int4, i4 int4, i8 int8, n numeric, t text, d date, ts timestamptz, b bool, f float8"
-INSERT = "INSERT INTO {t} VALUES (%s, %s, %s, %s::numeric, %s, %s::date, %s::timestamptz, %s, %s::float8)"
+INSERT = ("INSERT INTO {t} VALUES "
+          "(%s, %s, %s, %s::numeric, %s, %s::date, %s::timestamptz, %s, %s::float8)")
 
 # Output expressions: (SQL, type). Values of one numeric never tie with another display
 # ("1.5" / "1.50") and no float is -0, so min/max and ties are deterministic in what they show.
@@ -279,8 +280,8 @@ class Checker:
         self.nodes = nodes      # node id -> direct connection
         self.seed = seed
 
-    def fail(self, q, mode, msg):
-        text = q.text.format(t="pt|pe")
+    def fail(self, q, mode, msg, table="pt|pe"):
+        text = q.text.format(t=table)
         pytest.fail(f"seed={self.seed} mode={mode} query: {text} params={q.params}: {msg}",
                     pytrace=False)
 
@@ -307,39 +308,42 @@ class Checker:
         return out
 
     def check(self, q, table, mode, rows, status, notes, expected, ranks, node_rows=None):
+        def bad(msg):
+            self.fail(q, mode, msg, table)
+
         merge_notes = [n for n in notes if "not merged" in n.message_primary]
         others = [n for n in notes if n not in merge_notes]
         if others:
-            self.fail(q, mode, f"unexpected notices {others}")
+            bad(f"unexpected notices {others}")
         if node_rows is not None:
             if q.kind == "aggregate" and not merge_notes:
                 if len(rows) == 1 and sorted(rows[0][0].split(",")) != sorted(NODES):
-                    self.fail(q, mode, f"node column {rows[0][0]!r} does not list every node")
+                    bad(f"node column {rows[0][0]!r} does not list every node")
                 rows = [r[1:] for r in rows]
             else:
                 stripped = []
                 for r in rows:
                     if r[0] not in NODES:
-                        self.fail(q, mode, f"node column {r[0]!r} is no node")
+                        bad(f"node column {r[0]!r} is no node")
                     if node_rows[r[0]][canon_row(r[1:])] <= 0:
-                        self.fail(q, mode, f"row {r[1:]} is not (or not that often) on {r[0]}")
+                        bad(f"row {r[1:]} is not (or not that often) on {r[0]}")
                     node_rows[r[0]][canon_row(r[1:])] -= 1
                     stripped.append(r[1:])
                 rows = stripped
         got = [canon_row(r) for r in rows]
         if status != f"SELECT {len(got)}":
-            self.fail(q, mode, f"tag {status!r} for {len(got)} rows")
+            bad(f"tag {status!r} for {len(got)} rows")
         if merge_notes:
             if len(merge_notes) != 1 or merge_notes[0].severity != "NOTICE":
-                self.fail(q, mode, f"notices {merge_notes}")
+                bad(f"notices {merge_notes}")
             if q.kind == "unmergeable":
                 pass
             elif not (mode.startswith("binary") and q.numeric_merge):
-                self.fail(q, mode, f"not merged: {merge_notes[0].message_primary}")
+                bad(f"not merged: {merge_notes[0].message_primary}")
             elif q.kind == "aggregate":
                 # Concatenated: one aggregate row per node.
                 if len(got) != len(NODES):
-                    self.fail(q, mode, f"{len(got)} rows concatenated, not one per node")
+                    bad(f"{len(got)} rows concatenated, not one per node")
                 return
             else:
                 # Concatenated: every row is one of the union's (each node ran LIMIT n+m).
@@ -347,39 +351,39 @@ class Checker:
                 for g in ranks[1].values():
                     allrows.update(g)
                 if collections.Counter(got) - allrows:
-                    self.fail(q, mode, f"rows not in the union: {collections.Counter(got) - allrows}")
+                    bad(f"rows not in the union: {collections.Counter(got) - allrows}")
                 return
         elif q.kind == "unmergeable":
-            self.fail(q, mode, "no NOTICE for an ORDER BY that cannot be merged")
+            bad("no NOTICE for an ORDER BY that cannot be merged")
         if q.kind in ("unordered", "unmergeable"):
             if collections.Counter(got) != collections.Counter(expected):
-                self.fail(q, mode, f"rows differ:\n got {sorted(got, key=repr)}\n"
+                bad(f"rows differ:\n got {sorted(got, key=repr)}\n"
                                    f" expected {sorted(expected, key=repr)}")
             return
         if q.kind == "aggregate":
             if got != expected:
-                self.fail(q, mode, f"got {got}, expected {expected}")
+                bad(f"got {got}, expected {expected}")
             return
         # Ordered: ties may come in any order, and LIMIT may cut a group of ties anywhere: the
         # ranks must run as in the expected rows, each row must belong to its rank's group.
         rank_of, groups = ranks
         if len(got) != len(expected):
-            self.fail(q, mode, f"{len(got)} rows, expected {len(expected)}:\n got {got}\n"
+            bad(f"{len(got)} rows, expected {len(expected)}:\n got {got}\n"
                                f" expected {expected}")
         got_ranks = []
         for row in got:
             if row not in rank_of:
-                self.fail(q, mode, f"row {row} is not in the union")
+                bad(f"row {row} is not in the union")
             got_ranks.append(rank_of[row])
         want_ranks = [rank_of[row] for row in expected]
         if got_ranks != want_ranks:
-            self.fail(q, mode, f"order differs:\n got {got}\n expected {expected}")
+            bad(f"order differs:\n got {got}\n expected {expected}")
         by_rank = collections.defaultdict(collections.Counter)
         for row, rk in zip(got, got_ranks):
             by_rank[rk][row] += 1
         for rk, cnt in by_rank.items():
             if cnt - groups[rk]:
-                self.fail(q, mode, f"rows {cnt - groups[rk]} too often")
+                bad(f"rows {cnt - groups[rk]} too often")
 
 
 def execute(conn, notes, mode, q, table):
