@@ -523,8 +523,10 @@ classify_set(pgr_stmt_info_t *st, const PgQuery__VariableSetStmt *vs)
         note_pin(st, "SET ROLE");
     else if (strcmp(name, "session_authorization") == 0)
         note_pin(st, "SET SESSION AUTHORIZATION");
-    else
+    else {
+        st->session_set = true;
         note_pin(st, "session-level SET");
+    }
 }
 
 static void

@@ -76,6 +76,11 @@ typedef struct pgr_stmt_info {
      * (or a third argument that is not the constant true). */
     bool pins;
     const char *pin_reason;    /* static text when pins, else NULL */
+    /* A session-level SET of an ordinary setting: not LOCAL, not TRANSACTION or SESSION
+     * CHARACTERISTICS, not ROLE or SESSION AUTHORIZATION, not pgrouter.*, not RESET or TO
+     * DEFAULT. Such a statement pins for that reason alone (pin_reason "session-level SET"),
+     * which a session that can carry the setting to its next server connection may lift. */
+    bool session_set;
     /* For broadcast merges (top-level SELECT/VALUES/TABLE only; false / -1 otherwise). */
     bool has_order_by, has_limit, has_group_by, has_aggregates, has_distinct, is_set_op;
     bool limit_with_ties;      /* FETCH FIRST n ROWS WITH TIES */

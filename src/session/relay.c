@@ -757,7 +757,7 @@ note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *
         bool session_set = in_text && st->cls == PGR_CLASS_SET && !st->set_local &&
                            st->pgrvar == PGR_PGRVAR_NONE && !st->read_only_txn &&
                            !pgr_state_is_set_transaction(text, st->text_length) &&
-                           (!st->pins || strcmp(st->pin_reason, "session-level SET") == 0);
+                           (!st->pins || st->session_set);
         /* A SET of a reported setting moves with the client (see session/state.h). */
         if (session_set && pgr_state_set_is_tracked(text, st->text_length))
             continue;

@@ -357,22 +357,27 @@ TEST(table)
             bad++;
             continue;
         }
-        bool ro = false, local = false;
+        bool ro = false, local = false, sset_ok = true;
         for (int k = 0; k < r->n_stmts; k++) {
-            ro |= r->stmts[k].read_only_txn;
-            local |= r->stmts[k].set_local;
+            const pgr_stmt_info_t *st = &r->stmts[k];
+            ro |= st->read_only_txn;
+            local |= st->set_local;
+            /* session_set is exactly "pins because it is a session-level SET" */
+            sset_ok &= st->session_set ==
+                       (st->pins && strcmp(st->pin_reason, "session-level SET") == 0);
         }
         bool ok = (int)r->cls == rw->cls && r->n_stmts == rw->n &&
                   ro == !!(rw->flags & RO) && local == !!(rw->flags & LOCAL) &&
                   r->pins == !!(rw->flags & PIN) && r->parse_error == !!(rw->flags & PERR) &&
                   (rw->pin == NULL ? r->pin_reason == NULL
                                    : r->pin_reason && strcmp(r->pin_reason, rw->pin) == 0) &&
-                  !r->hint_error;
+                  sset_ok && !r->hint_error;
         if (!ok) {
-            printf("# row %zu: %s\n#   got class %s n %d ro %d local %d pins %d (%s) perr %d "
+            printf("# row %zu: %s\n#   got class %s n %d ro %d local %d pins %d (%s) sset_ok %d "
+                   "perr %d "
                    "(%s) why \"%s\"\n#   want class %s n %d flags %#x pin %s\n",
                    i, rw->sql, pgr_stmt_class_name(r->cls), r->n_stmts, ro, local, r->pins,
-                   r->pin_reason ? r->pin_reason : "-", r->parse_error, r->error,
+                   r->pin_reason ? r->pin_reason : "-", sset_ok, r->parse_error, r->error,
                    r->n_stmts ? r->stmts[0].why : "", pgr_stmt_class_name(rw->cls), rw->n,
                    rw->flags, rw->pin ? rw->pin : "-");
             bad++;
@@ -404,6 +409,43 @@ one(const char *sql)
     }
     pgr_classifier_free(c);
     return &one_res;
+}
+
+/* session_set: the one pin a session may lift by carrying the setting (session/relay.c). */
+TEST(session_set_flag)
+{
+    static const struct { const char *sql; bool want; } cases[] = {
+        {"SET search_path = public", true},
+        {"SET SESSION work_mem = '1MB'", true},
+        {"SET TIME ZONE 'UTC'", true},
+        {"set my.opt to 'x'", true},
+        {"SET LOCAL search_path = public", false},
+        {"SET work_mem TO DEFAULT", false},
+        {"RESET search_path", false},
+        {"RESET ALL", false},
+        {"SET ROLE admin", false},
+        {"SET SESSION AUTHORIZATION bob", false},
+        {"SET TRANSACTION READ ONLY", false},
+        {"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", false},
+        {"SET pgrouter.route = 'primary'", false},
+        {"SELECT set_config('a.b', '1', false)", false},
+        {"LISTEN ch", false},
+        {"DISCARD ALL", false},
+        {"SELECT 1", false},
+    };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(cases); i++) {
+        const pgr_classification_t *r = one(cases[i].sql);
+        CHECK_INT(r->n_stmts, 1);
+        if (r->stmts[0].session_set != cases[i].want)
+            printf("# %s: session_set %d\n", cases[i].sql, r->stmts[0].session_set);
+        CHECK(r->stmts[0].session_set == cases[i].want);
+    }
+    /* per statement: the second of two, after one that pins for another reason */
+    const pgr_classification_t *r = one("LISTEN ch; SET a.b = 1");
+    CHECK_INT(r->n_stmts, 2);
+    CHECK(!r->stmts[0].session_set);
+    CHECK(r->stmts[1].session_set);
+    CHECK_STR(r->pin_reason, "LISTEN");
 }
 
 TEST(class_names)
@@ -796,9 +838,9 @@ TEST(depth_bound)
 int
 main(void)
 {
-    int rc = RUN(table, class_names, why_text, transaction_options, pgrouter_settings,
-               merge_flags, statement_offsets, parse_error_detail, user_write_functions,
-               deep_statements, depth_bound);
+    int rc = RUN(table, session_set_flag, class_names, why_text, transaction_options,
+               pgrouter_settings, merge_flags, statement_offsets, parse_error_detail,
+               user_write_functions, deep_statements, depth_bound);
     pgr_classify_shutdown();
     return rc;
 }
