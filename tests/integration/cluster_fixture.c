@@ -126,6 +126,26 @@ fx_stop(fx_cluster_t *fx)
     fx_live = NULL;
 }
 
+void
+fx_begin(fx_cluster_t *fx, uv_loop_t *loop, pgr_cluster_t **c, fx_events_t *ev,
+         const fx_setup_t *setup)
+{
+    char err[256] = "";
+
+    fx_start(fx, setup->nodes, setup->replicas);
+    uv_loop_init(loop);
+    pgr_config_t *cfg = fx_config(fx, setup->configured);
+    if (setup->tune)
+        setup->tune(cfg);
+    int rc = pgr_cluster_new(loop, cfg, fx_options(), c, err, sizeof(err));
+    pgr_config_free(cfg); /* the cluster keeps its own copy */
+    if (rc != 0) {
+        printf("Bail out! pgr_cluster_new: %s\n", err);
+        exit(1);
+    }
+    pgr_cluster_subscribe(*c, fx_events_cb, ev);
+}
+
 int
 fx_node(fx_cluster_t *fx, const char *verb, const char *id)
 {

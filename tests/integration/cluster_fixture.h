@@ -33,6 +33,23 @@ typedef struct fx_cluster {
 /* Start n nodes (replicas of pg1 among them); exits the test (Bail out!) on failure. */
 void fx_start(fx_cluster_t *fx, int n, int replicas);
 void fx_stop(fx_cluster_t *fx);
+
+/* What a cluster test program runs against. */
+typedef struct fx_setup {
+    int nodes;                        /* started by tests/cluster.sh */
+    int replicas;                     /* replicas of pg1, among the nodes */
+    int configured;                   /* nodes [0, configured) are in the cluster's config */
+    void (*tune)(pgr_config_t *cfg);  /* edits that config before the cluster is made; NULL */
+} fx_setup_t;
+
+struct fx_events;
+
+/* A test program's start: the nodes started (fx_start), loop initialised, a cluster made on
+ * the configured nodes with fx_options() into *c, every event recorded into ev. Exits the test
+ * (Bail out!) on failure. The caller shuts *c down (fx_shutdown) and stops fx (fx_stop, which
+ * also runs at exit). */
+void fx_begin(fx_cluster_t *fx, uv_loop_t *loop, pgr_cluster_t **c, struct fx_events *ev,
+              const fx_setup_t *setup);
 /* kill | hang | resume | restart | promote a node; 0 on success. */
 int fx_node(fx_cluster_t *fx, const char *verb, const char *id);
 

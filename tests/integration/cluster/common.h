@@ -101,16 +101,29 @@ all_healthy(void *arg)
     return n == (size_t)(intptr_t)arg;
 }
 
+/* main's start: the nodes and the cluster C on LOOP, events into EV (see fx_begin). */
 static void
-new_cluster(pgr_config_t *cfg)
+start(fx_setup_t setup)
 {
-    char err[256] = "";
-    int rc = pgr_cluster_new(&LOOP, cfg, fx_options(), &C, err, sizeof(err));
-    if (rc != 0) {
-        printf("Bail out! pgr_cluster_new: %s\n", err);
-        exit(1);
-    }
-    pgr_cluster_subscribe(C, fx_events_cb, &EV);
+    fx_begin(&FX, &LOOP, &C, &EV, &setup);
+}
+
+/* main's end: the nodes stopped; returns the tests' exit status. */
+static int
+finish(int rc)
+{
+    fx_stop(&FX);
+    return rc;
+}
+
+/* A program's last test: C shuts down (1 s drain), the loop closes clean, and nodes [0, n)
+ * are left with no pgrouter connection. */
+static void
+check_shutdown_clean(int n)
+{
+    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
+    for (int i = 0; i < n; i++)
+        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
 }
 
 /* ---- raw protocol on a lent connection ---- */

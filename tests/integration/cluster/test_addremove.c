@@ -111,21 +111,13 @@ TEST(remove_with_short_drain_forces)
 
 TEST(shutdown_clean)
 {
-    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
-    for (int i = 0; i < 3; i++)
-        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
+    check_shutdown_clean(3);
 }
 
 int
 main(void)
 {
-    fx_start(&FX, 3, 0);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 2);
-    new_cluster(cfg);
-    pgr_config_free(cfg);
-    int rc = RUN(start_with_two, add_validates, add_joins_health_and_queries,
-                 remove_drains_then_closes, remove_with_short_drain_forces, shutdown_clean);
-    fx_stop(&FX);
-    return rc;
+    start((fx_setup_t){ .nodes = 3, .configured = 2 });
+    return finish(RUN(start_with_two, add_validates, add_joins_health_and_queries,
+                      remove_drains_then_closes, remove_with_short_drain_forces, shutdown_clean));
 }

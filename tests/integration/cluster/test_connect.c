@@ -112,22 +112,14 @@ TEST(bad_config_starts_nothing)
 
 TEST(shutdown_clean)
 {
-    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
-    for (int i = 0; i < 3; i++)
-        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
+    check_shutdown_clean(3);
 }
 
 int
 main(void)
 {
-    fx_start(&FX, 3, 0);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 3);
-    new_cluster(cfg);
-    pgr_config_free(cfg); /* the cluster keeps its own copy */
-    int rc = RUN(connects_to_all_nodes_in_parallel, lookups, query_each_node,
-                 application_name_on_every_connection, ssl_settings_map_to_libpq,
-                 bad_config_starts_nothing, shutdown_clean);
-    fx_stop(&FX);
-    return rc;
+    start((fx_setup_t){ .nodes = 3, .configured = 3 });
+    return finish(RUN(connects_to_all_nodes_in_parallel, lookups, query_each_node,
+                      application_name_on_every_connection, ssl_settings_map_to_libpq,
+                      bad_config_starts_nothing, shutdown_clean));
 }

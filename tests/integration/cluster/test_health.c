@@ -90,22 +90,16 @@ TEST(probe_skips_the_backoff)
 
 TEST(shutdown_clean)
 {
-    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
-    for (int i = 0; i < 2; i++)
-        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
+    check_shutdown_clean(2);
 }
 
 int
 main(void)
 {
-    fx_start(&FX, 2, 0);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 2); /* the defaults: 1 s interval/timeout, threshold 2 */
-    new_cluster(cfg);
-    pgr_config_free(cfg);
-    int rc = RUN(healthy_at_start, one_failure_below_threshold_changes_nothing,
-                 killed_node_unhealthy_within_2s_and_back, hung_node_unhealthy_within_3s_and_back,
-                 probe_skips_the_backoff, shutdown_clean);
-    fx_stop(&FX);
-    return rc;
+    /* the config's defaults: 1 s interval/timeout, threshold 2 */
+    start((fx_setup_t){ .nodes = 2, .configured = 2 });
+    return finish(RUN(healthy_at_start, one_failure_below_threshold_changes_nothing,
+                      killed_node_unhealthy_within_2s_and_back,
+                      hung_node_unhealthy_within_3s_and_back, probe_skips_the_backoff,
+                      shutdown_clean));
 }

@@ -108,21 +108,13 @@ TEST(one_node_down)
 
 TEST(shutdown_clean)
 {
-    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
-    for (int i = 0; i < 2; i++)
-        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
+    check_shutdown_clean(2);
 }
 
 int
 main(void)
 {
-    fx_start(&FX, 3, 0);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 3);
-    new_cluster(cfg);
-    pgr_config_free(cfg);
-    int rc = RUN(warm_up, parallel_not_serial, node_errors_are_results,
-                 per_node_timeout_cancels_the_statement, one_node_down, shutdown_clean);
-    fx_stop(&FX);
-    return rc;
+    start((fx_setup_t){ .nodes = 3, .configured = 3 });
+    return finish(RUN(warm_up, parallel_not_serial, node_errors_are_results,
+                      per_node_timeout_cancels_the_statement, one_node_down, shutdown_clean));
 }

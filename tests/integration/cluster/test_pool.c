@@ -185,28 +185,25 @@ TEST(stats_and_events)
 
 TEST(shutdown_clean)
 {
-    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
-    for (int i = 0; i < 2; i++)
-        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
+    check_shutdown_clean(2);
 }
 
-int
-main(void)
+static void
+tune(pgr_config_t *cfg)
 {
-    fx_start(&FX, 3, 0);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 3);
     cfg->nodes[0].pool.max_size = 2;            /* pg1: limits */
     cfg->nodes[0].pool.acquire_timeout_ms = 300;
     cfg->nodes[0].pool.idle_timeout_ms = 400;
     cfg->nodes[1].pool.min_idle = 2;            /* pg2: min_idle (library's pool + app's) */
     cfg->nodes[2].pool.mode = PGR_POOL_SESSION; /* pg3: session mode, one connection */
     cfg->nodes[2].pool.max_size = 1;
-    new_cluster(cfg);
-    pgr_config_free(cfg);
-    int rc = RUN(acquire_honours_max_size_and_timeout, idle_timeout_closes_idle, min_idle_fills,
-                 session_mode_resets, connect_failures_counted_and_reported, stats_and_events,
-                 shutdown_clean);
-    fx_stop(&FX);
-    return rc;
+}
+
+int
+main(void)
+{
+    start((fx_setup_t){ .nodes = 3, .configured = 3, .tune = tune });
+    return finish(RUN(acquire_honours_max_size_and_timeout, idle_timeout_closes_idle,
+                      min_idle_fills, session_mode_resets, connect_failures_counted_and_reported,
+                      stats_and_events, shutdown_clean));
 }

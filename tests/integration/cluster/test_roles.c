@@ -75,22 +75,19 @@ TEST(promotion_is_followed)
 
 TEST(shutdown_clean)
 {
-    CHECK_INT(fx_shutdown(C, &LOOP, 1000), 0);
-    for (int i = 0; i < 2; i++)
-        CHECK_INT(fx_wait_conns(&FX, i, "pgrouter", 0, 3.0), 0);
+    check_shutdown_clean(2);
+}
+
+static void
+tune(pgr_config_t *cfg)
+{
+    cfg->health.interval_ms = 10000;
 }
 
 int
 main(void)
 {
-    fx_start(&FX, 2, 1);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 2);
-    cfg->health.interval_ms = 10000;
-    new_cluster(cfg);
-    pgr_config_free(cfg);
-    int rc = RUN(roles_as_reported, io_error_triggers_a_check, promotion_is_followed,
-                 shutdown_clean);
-    fx_stop(&FX);
-    return rc;
+    start((fx_setup_t){ .nodes = 2, .replicas = 1, .configured = 2, .tune = tune });
+    return finish(RUN(roles_as_reported, io_error_triggers_a_check, promotion_is_followed,
+                      shutdown_clean));
 }

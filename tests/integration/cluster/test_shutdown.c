@@ -86,12 +86,6 @@ TEST(nothing_left)
 int
 main(void)
 {
-    fx_start(&FX, 2, 0);
-    uv_loop_init(&LOOP);
-    pgr_config_t *cfg = fx_config(&FX, 2);
-    new_cluster(cfg);
-    pgr_config_free(cfg);
-    int rc = RUN(shutdown_drains_and_closes, nothing_left);
-    fx_stop(&FX);
-    return rc;
+    start((fx_setup_t){ .nodes = 2, .configured = 2 });
+    return finish(RUN(shutdown_drains_and_closes, nothing_left));
 }
