@@ -21,7 +21,7 @@ import random
 import psycopg
 import pytest
 
-from conftest import free_port
+from conftest import Cluster, free_port
 
 NODES = ("pg1", "pg2", "pg3")
 HINT = "/* pgrouter: broadcast */ "
@@ -78,6 +78,15 @@ def start(cluster, pgrouter_factory, extra=""):
             pass
         time.sleep(0.1)
     raise TimeoutError("the three nodes never became healthy behind pgrouter")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One set of three nodes for the whole module (starting nodes is most of the runtime);
+    each test starts its own pgrouter and (re)creates the tables it uses."""
+    c = Cluster(3)
+    yield c
+    c.stop()
 
 
 # ---- the property test ------------------------------------------------------------------------
@@ -176,6 +185,7 @@ def load_property_data(cluster, rnd):
     for n in NODES:
         with psycopg.connect(cluster.dsn(n, user="app"), autocommit=True) as d:
             for t in ("pt", "pe"):
+                d.execute(f"DROP TABLE IF EXISTS {t}, {t}_all")
                 d.execute(f"CREATE TABLE {t} ({COLUMNS})")
                 with d.cursor() as cur:
                     if data[(t, n)]:
@@ -404,7 +414,7 @@ def execute(conn, notes, mode, q, table):
     return rows, cur.statusmessage, list(notes)
 
 
-def test_merges_match_one_postgres_in_every_client_mode(cluster_factory, pgrouter_factory):
+def test_merges_match_one_postgres_in_every_client_mode(cluster, pgrouter_factory):
     """Random queries over int4/int8/numeric/text/date/timestamptz/bool/float8 with NULLs,
     duplicates across nodes and an empty node; random ORDER BY (ASC/DESC, NULLS FIRST/LAST,
     positions, aliases, expressions), LIMIT/OFFSET, aggregates and filters; each in the simple
@@ -413,7 +423,6 @@ def test_merges_match_one_postgres_in_every_client_mode(cluster_factory, pgroute
     seed = int(os.environ.get("PGR_BCAST_SEED", "20261128"))
     print(f"PGR_BCAST_SEED={seed}")
     rnd = random.Random(seed)
-    cluster = cluster_factory(3)
     load_property_data(cluster, rnd)
     router = start(cluster, pgrouter_factory)
 
@@ -456,11 +465,12 @@ def test_merges_match_one_postgres_in_every_client_mode(cluster_factory, pgroute
 # ---- cancel, disconnect, timeout, transactions ------------------------------------------------
 
 @pytest.fixture
-def three(cluster_factory):
-    """pg1 has ids 1-10, pg2 11-20, pg3 21-30 (v = id * 10)."""
-    c = cluster_factory(3)
+def three(cluster):
+    """The module's nodes with a fresh bt: pg1 has ids 1-10, pg2 11-20, pg3 21-30 (v = id * 10)."""
+    c = cluster
     for k, n in enumerate(NODES):
         with psycopg.connect(c.dsn(n, user="app"), autocommit=True) as d:
+            d.execute("DROP TABLE IF EXISTS bt")
             d.execute("CREATE TABLE bt (id int primary key, v int)")
             d.execute("INSERT INTO bt SELECT g, g * 10 FROM generate_series(%s::int, %s::int) g",
                       (k * 10 + 1, k * 10 + 10))
@@ -654,6 +664,23 @@ def test_multi_statement_simple_query_and_rolled_back_transaction(three, pgroute
     for k, n in enumerate(NODES):
         assert after[n] == [(i, i * 10 + (1 if i % 10 < 3 else 0))
                             for i in range(k * 10 + 1, k * 10 + 11)], n
+
+    # A statement failing on every node ends the Query there, as on one server: the error
+    # once, the transaction block left aborted (COMMIT not run); ROLLBACK undoes the UPDATE
+    # on every node.
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        notes = collect(c)
+        cur = psycopg.ClientCursor(c)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            cur.execute(HINT + "BEGIN; UPDATE bt SET v = -1; SELECT 1 / 0; COMMIT")
+        assert not notes, notes
+        assert c.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            cur.execute("SELECT 1")
+        cur.execute("ROLLBACK")
+        assert c.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert cur.execute(HINT + "SELECT count(*) FROM bt WHERE v = -1").fetchall() == [(0,)]
+    assert bt_values(three) == after
 
     before = after
     for simple in (True, False):
