@@ -140,6 +140,16 @@ int pgr_cluster_add_node_conninfo(pgr_cluster_t *c, const char *id, const char *
 int pgr_cluster_set_node_weight(pgr_cluster_t *c, const char *id, int weight);
 int pgr_cluster_set_node_role(pgr_cluster_t *c, const char *id, pgr_role_t role);
 
+/* Small facts a borrower learned about a database on node id over its own connections (the
+ * broadcast merge: the database's default collation), kept with the node until it is removed,
+ * at most 256 per node (the oldest is forgotten first). set replaces the value of (database,
+ * key): 0, PGR_ENOENT (no such node) or PGR_ENOMEM. get: the value, valid until the next set
+ * on that node or its removal; NULL when not known. */
+int pgr_cluster_note_set(pgr_cluster_t *c, const char *id, const char *database,
+                         const char *key, const char *value);
+const char *pgr_cluster_note_get(const pgr_cluster_t *c, const char *id, const char *database,
+                                 const char *key);
+
 typedef void (*pgr_done_cb)(pgr_cluster_t *c, int status, void *arg);
 /* Remove node id: it leaves health checking and takes no new work at once (state REMOVED),
  * waiters fail with PGR_EREMOVED, in-flight work may finish for up to drain_timeout_ms (< 0:

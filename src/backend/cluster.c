@@ -169,6 +169,71 @@ pgr_cluster_has_node(const pgr_cluster_t *c, const char *id)
     return pgr_node_find(c, id) != NULL;
 }
 
+/* ---- notes -------------------------------------------------------------------------------- */
+
+static pgr_node_note_t **
+note_find(pgr_node_t *n, const char *database, const char *key)
+{
+    for (pgr_node_note_t **pp = &n->notes; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->database, database) == 0 && strcmp((*pp)->key, key) == 0)
+            return pp;
+    return NULL;
+}
+
+PGR_API int
+pgr_cluster_note_set(pgr_cluster_t *c, const char *id, const char *database, const char *key,
+                     const char *value)
+{
+    pgr_node_t *n = pgr_node_find(c, id);
+    pgr_node_note_t *nt = NULL, **pp;
+    if (n == NULL)
+        return PGR_ENOENT;
+    if ((nt = calloc(1, sizeof(*nt))) == NULL || (nt->database = strdup(database)) == NULL ||
+        (nt->key = strdup(key)) == NULL || (nt->value = strdup(value)) == NULL)
+        goto fail;
+    if ((pp = note_find(n, database, key)) != NULL) {
+        pgr_node_note_t *old = *pp;
+        *pp = old->next;
+        n->n_notes--;
+        free(old->database);
+        free(old->key);
+        free(old->value);
+        free(old);
+    }
+    nt->next = n->notes;
+    n->notes = nt;
+    if (++n->n_notes > PGR_NODE_MAX_NOTES) {
+        /* drop the oldest */
+        for (pp = &n->notes; (*pp)->next; pp = &(*pp)->next)
+            ;
+        pgr_node_note_t *old = *pp;
+        *pp = NULL;
+        n->n_notes--;
+        free(old->database);
+        free(old->key);
+        free(old->value);
+        free(old);
+    }
+    return 0;
+fail:
+    if (nt) {
+        free(nt->database);
+        free(nt->key);
+        free(nt->value);
+        free(nt);
+    }
+    return PGR_ENOMEM;
+}
+
+PGR_API const char *
+pgr_cluster_note_get(const pgr_cluster_t *c, const char *id, const char *database,
+                     const char *key)
+{
+    pgr_node_t *n = pgr_node_find(c, id);
+    pgr_node_note_t **pp = n ? note_find(n, database, key) : NULL;
+    return pp ? (*pp)->value : NULL;
+}
+
 static void
 node_info(const pgr_node_t *n, pgr_node_info_t *out)
 {

@@ -255,6 +255,20 @@ pgr_node_busy(const pgr_node_t *node)
     return n;
 }
 
+void
+pgr_node_notes_free(pgr_node_t *node)
+{
+    while (node->notes) {
+        pgr_node_note_t *nt = node->notes;
+        node->notes = nt->next;
+        free(nt->database);
+        free(nt->key);
+        free(nt->value);
+        free(nt);
+    }
+    node->n_notes = 0;
+}
+
 /* ---- removal ------------------------------------------------------------------------------ */
 
 static void
@@ -273,6 +287,7 @@ maybe_gone(pgr_node_t *node)
     }
     if (node->remove_cb)
         node->remove_cb(c, 0, node->remove_arg);
+    pgr_node_notes_free(node);
     free_cfg(&node->cfg);
     free(node);
 }

@@ -30,7 +30,19 @@ typedef struct pgr_node {
     uint64_t drain_deadline;      /* loop time (ms) */
     pgr_done_cb remove_cb;
     void *remove_arg;
+    struct pgr_node_note *notes;  /* pgr_cluster_note_set, newest first */
+    int n_notes;
 } pgr_node_t;
+
+/* One fact learned about (node, database): "key" = "value". */
+typedef struct pgr_node_note {
+    struct pgr_node_note *next;
+    char *database, *key, *value;
+} pgr_node_note_t;
+
+#define PGR_NODE_MAX_NOTES 256
+
+void pgr_node_notes_free(pgr_node_t *node);
 
 struct pgr_cluster {
     uv_loop_t *loop;

@@ -33,6 +33,8 @@ typedef struct bnode {
     int n_units;
     uint64_t *unit_keys;
     bool unit_error;      /* the preamble unit being answered failed */
+    bool probing;         /* the last preamble unit asks the database's collation */
+    char probe[160];      /* its answer so far: "provider:name" */
     bool write_blocked;
     bool watching_read;
     char status;          /* last ReadyForQuery status */
@@ -55,7 +57,17 @@ struct pgr_bcast {
     bool in_feed;         /* re-entrancy guard */
     uint8_t *batch;       /* the batch, for nodes whose connection is still being acquired */
     size_t batch_len;
+    bool compares;        /* the batch's merge compares values: the collation matters */
 };
+
+/* The database's default collation, asked once per (node, database) — kept as a cluster note
+ * "collation" = "provider:name" — before the first batch whose merge compares values. Through
+ * to_jsonb so that a server without datlocprovider (before 15: libc only) answers NULL
+ * instead of failing inside the client's transaction. */
+#define COLL_NOTE  "collation"
+#define COLL_PROBE "SELECT d.datcollate, pg_catalog.to_jsonb(d) ->> 'datlocprovider' " \
+                   "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()"
+
 
 static void node_io_cb(pgr_server_t *srv, int status, int events, void *arg);
 static void pump(pgr_bcast_t *b);
@@ -191,13 +203,59 @@ progress(pgr_bcast_t *b)
 
 /* ---- reading and framing ---------------------------------------------------------------- */
 
-/* A reply to the preamble (cbs.prepare): taken here, never merged. */
+/* Tell the merge node nd's collation from a note "provider:name" (NULL: not known). Only
+ * for a connection whose values come in UTF-8: the merge compares the bytes it gets. */
+static void
+tell_collation(bnode_t *nd, const char *note)
+{
+    pgr_bcast_t *b = nd->b;
+    const char *enc = nd->srv ? pgr_server_parameter(nd->srv, "client_encoding") : NULL;
+    if (note == NULL || note[0] == '\0' || note[1] != ':' || enc == NULL ||
+        strcmp(enc, "UTF8") != 0)
+        note = NULL;
+    if (b->merge && pgr_merge_node_collation(b->merge, nd->idx, note ? note + 2 : NULL,
+                                             note ? note[0] : 0) != 0)
+        pgr_warn("broadcast", "node %s: no memory for its collation", nd->id);
+}
+
+/* The reply to the collation probe (COLL_PROBE), the last preamble unit. */
+static void
+probe_reply(bnode_t *nd, const pgr_frame_t *f)
+{
+    pgr_bcast_t *b = nd->b;
+    pgr_be_datarow_t d;
+    pgr_value_iter_t it;
+    pgr_value_t coll, prov;
+
+    if (f->type == 'D' && pgr_be_datarow_decode(f->body, f->body_len, &d) == 0 && d.ncols == 2) {
+        pgr_be_datarow_iter(&d, &it);
+        if (pgr_value_next(&it, &coll) && pgr_value_next(&it, &prov) && coll.len > 0 &&
+            (size_t)coll.len < sizeof(nd->probe) - 2 && prov.len <= 1)
+            /* NULL provider: a server before 15, libc only */
+            snprintf(nd->probe, sizeof(nd->probe), "%c:%.*s",
+                     prov.len == 1 ? (char)prov.data[0] : 'c', (int)coll.len,
+                     (const char *)coll.data);
+    } else if (f->type == 'Z') {
+        if (!nd->unit_error && nd->probe[0]) {
+            if (pgr_cluster_note_set(b->cluster, nd->id, b->database ? b->database : "",
+                                     COLL_NOTE, nd->probe) != 0)
+                pgr_warn("broadcast", "node %s: cannot keep its collation", nd->id);
+            tell_collation(nd, nd->probe);
+        }
+        nd->probing = false;
+    }
+}
+
+/* A reply to the preamble (cbs.prepare, then the collation probe): taken here, never
+ * merged. */
 static void
 preamble_reply(bnode_t *nd, const pgr_frame_t *f)
 {
     pgr_bcast_t *b = nd->b;
     pgr_be_notice_t e;
 
+    if (nd->probing && nd->unit == nd->n_units)
+        probe_reply(nd, f);
     if (f->type == 'E') {
         nd->unit_error = true;
         if (pgr_be_notice_decode(f->body, f->body_len, &e) == 0)
@@ -385,6 +443,27 @@ queue_batch(bnode_t *nd, bool fresh)
             return rc;
         nd->swallow = nd->n_units;
     }
+    nd->probing = false;
+    nd->probe[0] = '\0';
+    if (b->compares) {
+        const char *note = pgr_cluster_note_get(b->cluster, nd->id,
+                                                b->database ? b->database : "", COLL_NOTE);
+        if (note != NULL) {
+            tell_collation(nd, note);
+        } else {
+            pgr_writer_init_grow(&w);
+            pgr_writer_begin(&w, 'Q');
+            pgr_writer_put_cstr(&w, COLL_PROBE);
+            rc = pgr_writer_finish(&w);
+            if (rc == 0)
+                rc = pgr_iobuf_append(&nd->out, w.buf, w.len);
+            pgr_writer_free(&w);
+            if (rc != 0)
+                return rc;
+            nd->probing = true;
+            nd->swallow++;
+        }
+    }
     return pgr_iobuf_append(&nd->out, b->batch, b->batch_len);
 }
 
@@ -518,6 +597,7 @@ pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_
     b->merge = NULL;
     if ((rc = pgr_merge_new(plan, b->n, mn, policy, node_column, &b->merge)) != 0)
         return rc;
+    b->compares = pgr_merge_plan_compares(plan);
     free(b->batch);
     if ((b->batch = malloc(len ? len : 1)) == NULL)
         return PGR_ENOMEM;
