@@ -32,12 +32,32 @@ compact(pgr_iobuf_t *b)
     b->end = len;
 }
 
+/* Move the data to offset 0 of a fresh block of cap bytes (cap >= the data's length), freeing
+ * the old one; rather than realloc, which would copy the consumed prefix too. On PGR_ENOMEM
+ * the buffer is unchanged. */
+static int
+rehome(pgr_iobuf_t *b, size_t cap)
+{
+    size_t len = pgr_iobuf_len(b);
+    uint8_t *mem = malloc(cap);
+
+    if (mem == NULL)
+        return PGR_ENOMEM;
+    if (len > 0)
+        memcpy(mem, b->mem + b->start, len);
+    free(b->mem);
+    b->mem = mem;
+    b->start = 0;
+    b->end = len;
+    b->cap = cap;
+    return 0;
+}
+
 int
 pgr_iobuf_ensure(pgr_iobuf_t *b, size_t n)
 {
     size_t len = pgr_iobuf_len(b);
     size_t need, cap;
-    uint8_t *mem;
 
     if (b->cap - b->end >= n)
         return 0;
@@ -54,18 +74,7 @@ pgr_iobuf_ensure(pgr_iobuf_t *b, size_t n)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > b->limit)
         cap = b->limit;
-    /* Compact into a fresh block rather than realloc: realloc would copy the consumed prefix. */
-    mem = malloc(cap);
-    if (mem == NULL)
-        return PGR_ENOMEM;
-    if (len > 0)
-        memcpy(mem, b->mem + b->start, len);
-    free(b->mem);
-    b->mem = mem;
-    b->start = 0;
-    b->end = len;
-    b->cap = cap;
-    return 0;
+    return rehome(b, cap);
 }
 
 uint8_t *
@@ -113,7 +122,6 @@ pgr_iobuf_trim(pgr_iobuf_t *b)
 {
     size_t len = pgr_iobuf_len(b);
     size_t cap;
-    uint8_t *mem;
 
     if (len == 0) {
         pgr_iobuf_free(b);
@@ -126,13 +134,5 @@ pgr_iobuf_trim(pgr_iobuf_t *b)
         cap *= 2;
     if (cap >= b->cap)
         return;
-    mem = malloc(cap);
-    if (mem == NULL)
-        return;
-    memcpy(mem, b->mem + b->start, len);
-    free(b->mem);
-    b->mem = mem;
-    b->start = 0;
-    b->end = len;
-    b->cap = cap;
+    (void)rehome(b, cap); /* out of memory: keep the larger block */
 }
