@@ -85,14 +85,6 @@ pgr_health_parse_lsn(const char *s, uint64_t *out)
 
 /* ---- the checker -------------------------------------------------------------------------- */
 
-static uint64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int64_t
 wall_ms(void)
 {
@@ -159,7 +151,7 @@ act(pgr_health_checker_t *h, pgr_health_action_t a)
     uint64_t delay = 0;
     switch (a) {
     case PGR_HACT_NEXT_INTERVAL: {
-        uint64_t elapsed_ms = (mono_ns() - h->last_start_ns) / 1000000u;
+        uint64_t elapsed_ms = (uv_hrtime() - h->last_start_ns) / 1000000u;
         uint64_t iv = (uint64_t)c->health.interval_ms;
         delay = elapsed_ms < iv ? iv - elapsed_ms : 0;
         break;
@@ -236,7 +228,7 @@ got_result(pgr_server_t *srv, pgr_qresult_t *q, void *arg)
         h->rec.lsn = lsn;
     const char *lag = pgr_result_value(r, 0, 2);
     h->rec.lag_s = lag ? strtod(lag, NULL) : 0;
-    h->rec.latency_us = (int64_t)((mono_ns() - h->check_start_ns) / 1000);
+    h->rec.latency_us = (int64_t)((uv_hrtime() - h->check_start_ns) / 1000);
     pgr_server_idle(srv, lost, h); /* between checks: notice a lost connection at once */
     check_done(h, NULL);
 }
@@ -296,7 +288,7 @@ begin_check(pgr_health_checker_t *h)
     if (h->stopping || h->in_check)
         return;
     h->in_check = true;
-    h->check_start_ns = h->last_start_ns = mono_ns();
+    h->check_start_ns = h->last_start_ns = uv_hrtime();
     uv_timer_start(&h->deadline, timed_out, (uint64_t)c->health.timeout_ms, 0);
     if (h->srv && h->srv_ready && pgr_server_usable(h->srv)) {
         send_check(h);
@@ -381,7 +373,7 @@ pgr_health_poke(pgr_health_checker_t *h)
     if (h->rec.state != PGR_NODE_HEALTHY && h->rec.state != PGR_NODE_CONNECTING)
         return;
     /* Errors come in bursts: at most one triggered check per 100 ms. */
-    uint64_t since_ms = (mono_ns() - h->last_start_ns) / 1000000u;
+    uint64_t since_ms = (uv_hrtime() - h->last_start_ns) / 1000000u;
     uint64_t delay = since_ms < 100 ? 100 - since_ms : 0;
     if (uv_is_active((uv_handle_t *)&h->tick) && uv_timer_get_due_in(&h->tick) <= delay)
         return; /* a check comes soon enough anyway */

@@ -44,14 +44,6 @@ struct batch {
     op_t *ops;
 };
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 const char *
 pgr_parallel_sqlstate(int status)
 {
@@ -124,7 +116,7 @@ end(op_t *op)
     if (op->ended)
         return;
     op->ended = true;
-    b->res[op->idx].pub.duration_us = (int64_t)((now_ns() - op->start_ns) / 1000);
+    b->res[op->idx].pub.duration_us = (int64_t)((uv_hrtime() - op->start_ns) / 1000);
     pgr_list_remove(&op->link);
     op->node->n_ops--;
     op->node = NULL;
@@ -264,7 +256,7 @@ pgr_parallel_run(struct pgr_cluster *c, pgr_node_t **nodes, size_t n, const char
         op->b = b;
         op->idx = i;
         op->node = nodes[i];
-        op->start_ns = now_ns();
+        op->start_ns = uv_hrtime();
         snprintf(b->ids[i], sizeof(b->ids[i]), "%s", nodes[i]->cfg.id);
         uv_timer_init(c->loop, &op->timer);
         op->timer.data = op;

@@ -30,14 +30,6 @@ pgr_server_mode_name(pgr_server_mode_t m)
     return (unsigned)m < PGR_ARRAY_LEN(mode_names) ? mode_names[m] : "unknown";
 }
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* libpq messages end with a newline; copy one without it. */
 static void
 copy_msg(char *dst, size_t len, const char *src)
@@ -396,7 +388,7 @@ query_finish(pgr_server_t *srv, int status, const char *msg)
 {
     pgr_qresult_t q;
     memset(&q, 0, sizeof(q));
-    q.pub.duration_us = (int64_t)((now_ns() - srv->query_start_ns) / 1000);
+    q.pub.duration_us = (int64_t)((uv_hrtime() - srv->query_start_ns) / 1000);
     if (status != 0) {
         PQclear(srv->keep);
         srv->keep = NULL;
@@ -490,7 +482,7 @@ pgr_server_query(pgr_server_t *srv, const char *sql, int n_params, const char *c
     srv->keep = NULL;
     srv->query_cb = cb;
     srv->query_arg = arg;
-    srv->query_start_ns = now_ns();
+    srv->query_start_ns = uv_hrtime();
     srv->mode = PGR_SRV_QUERY;
     if (arm(srv, UV_READABLE | (srv->flushing ? UV_WRITABLE : 0)) != 0) {
         srv->mode = PGR_SRV_DEAD;
