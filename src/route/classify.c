@@ -1,6 +1,8 @@
 /* The statement classifier (see classify.h): libpg_query's protobuf parse tree, unpacked with
- * protobuf-c, walked to class each statement, with results cached by full text (qcache.c).
+ * protobuf-c, walked to class each statement, with results cached (qcache.c) by full text or,
+ * for statements whose result cannot depend on their constants, by shape (sqlscan.h).
  * This is the only file that includes pg_query.h. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -47,6 +49,11 @@ struct pgr_classifier {
     pgr_bigstack_t *stack;      /* for long statements, made on first need */
     char *text;                 /* NUL-terminated copy of the query for the parser */
     size_t text_cap;
+    char *shape_key;            /* PGR_SQLSCAN_KEY_CAP(PGR_SQLSCAN_SHAPE_MAX) bytes, with a cache */
+    /* During a parse whose text has a shape not yet in the cache: that shape, and the
+     * parse's verdict on whether the result holds for every text of the shape. */
+    const pgr_sqlshape_t *shape_pending;
+    bool shape_free;
 };
 
 /* Scratch buffers above these sizes are released after use, so one huge query does not keep
@@ -65,6 +72,9 @@ pgr_classifier_new(size_t cache_size, const char *const *write_functions, size_t
     int rc = PGR_ENOMEM;
     c->cache_size = cache_size;
     if (pgr_qcache_new(cache_size, cache_size * PGR_CLASSIFY_BYTES_PER_ENTRY, &c->cache) != 0)
+        goto fail;
+    if (cache_size > 0 &&
+        (c->shape_key = malloc(PGR_SQLSCAN_KEY_CAP(PGR_SQLSCAN_SHAPE_MAX))) == NULL)
         goto fail;
     rc = pgr_funcs_new(write_functions, n, &c->funcs);
     if (rc != 0)
@@ -85,6 +95,7 @@ pgr_classifier_free(pgr_classifier_t *c)
     pgr_funcs_free(c->funcs);
     free(c->scratch_stmts);
     free(c->text);
+    free(c->shape_key);
     pgr_bigstack_free(c->stack);
     free(c);
 }
@@ -747,6 +758,105 @@ classify_stmt(const pgr_classifier_t *c, pgr_stmt_info_t *st, const PgQuery__Nod
         st->cls = PGR_CLASS_UTILITY;
 }
 
+/* ---- shapes: one cache entry for statements that differ only in constants -------------------
+ *
+ * pgbench -M simple, and many drivers and ORMs, send their statements with the constants
+ * written in (WHERE aid = 48213), so a cache keyed by the exact text never hits them. A
+ * statement's shape (pgr_sqlscan_shape) is its text with the constants' bodies replaced by
+ * placeholders; two texts with the same shape are the same tokens with other constant values
+ * of the same kinds (the contract in sqlscan.h). A shape's entry is one of:
+ *
+ *   literal-free   the result of the first text parsed with this shape, valid for every text
+ *                  of the shape once its statement's offset and length (which move with the
+ *                  constants' lengths) are set from the scan;
+ *   not            the shape's results may depend on constants: look up the exact text.
+ *
+ * The verdict is taken from the parse tree of the first text, by shape_literal_free: one
+ * statement, SELECT/INSERT/UPDATE/DELETE, where nothing this file reports is read from a
+ * constant. For those statement kinds only these facts come from constants (the rest from
+ * keywords, identifiers and the tree's form, which the shape fixes): LIMIT and OFFSET values
+ * (const_int), and set_config's third argument (const_true). Whoever makes the walk read
+ * another constant must add it to shape_literal_free; the shape tests in
+ * tests/unit/route/test_classify_shape.c check the whole table against fresh parses. The
+ * hint comes from the leading comments, which the shape keeps. */
+
+typedef struct shape_entry {
+    bool literal_free;
+    pgr_classification_t r;    /* when literal_free; its one statement follows the entry */
+} shape_entry_t;
+
+/* A call of set_config anywhere (whether it pins depends on its third argument's value). */
+static bool
+visit_set_config(walk_t *w, const ProtobufCMessage *m)
+{
+    if (m->descriptor == &pg_query__func_call__descriptor) {
+        const char *schema, *name = func_name((const PgQuery__FuncCall *)m, &schema);
+        if (name != NULL && strcmp(name, "set_config") == 0)
+            w->found = true;
+    }
+    return !w->found;
+}
+
+/* A LIMIT or OFFSET value: none, NULL, or a constant the shape keeps as written (so the same
+ * for every text of the shape). A constant the shape replaced (LIMIT (5), LIMIT -5) is not. */
+static bool
+limit_fixed(const PgQuery__Node *n, const pgr_sqlshape_t *shape)
+{
+    if (n == NULL || n->node_case != PG_QUERY__NODE__NODE_A_CONST || n->a_const == NULL)
+        return true;
+    const PgQuery__AConst *k = n->a_const;
+    if (k->isnull || k->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL)
+        return true;            /* NULL, TRUE, FALSE: keywords */
+    for (size_t i = 0; i < shape->n_kept; i++)
+        if (k->location >= 0 && (uint32_t)k->location == shape->kept[i])
+            return true;
+    return false;
+}
+
+/* Does the result in c->scratch, parsed from tree, hold for every text of the shape? */
+static bool
+shape_literal_free(const pgr_classifier_t *c, const PgQuery__ParseResult *tree,
+                   const pgr_sqlshape_t *shape)
+{
+    const pgr_classification_t *r = &c->scratch;
+    if (r->parse_error || r->n_stmts != 1 || tree->n_stmts != 1 || tree->stmts[0] == NULL)
+        return false;
+    const PgQuery__Node *n = tree->stmts[0]->stmt;
+    if (n == NULL)
+        return false;
+    const ProtobufCMessage *root;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+        if (!limit_fixed(n->select_stmt->limit_count, shape) ||
+            !limit_fixed(n->select_stmt->limit_offset, shape))
+            return false;
+        root = &n->select_stmt->base;
+        break;
+    case PG_QUERY__NODE__NODE_INSERT_STMT: root = &n->insert_stmt->base; break;
+    case PG_QUERY__NODE__NODE_UPDATE_STMT: root = &n->update_stmt->base; break;
+    case PG_QUERY__NODE__NODE_DELETE_STMT: root = &n->delete_stmt->base; break;
+    default:
+        return false;
+    }
+    /* the scan's offsets are the parser's, or the shape cannot stand in for the parse */
+    if (r->stmts[0].text_offset != shape->stmt_offset ||
+        r->stmts[0].text_length != shape->stmt_length)
+        return false;
+    pgr_stmt_info_t unused;     /* for note_write, should the walk find the tree too deep */
+    walk_t w = { .c = c, .st = &unused, .visit = visit_set_config, .root = root };
+    walk_msg(&w, root);
+    return !w.found && !w.writes;      /* writes: only "nested too deeply" can set it here */
+}
+
+/* Too deep to parse (classify_text's check), for a text found by its shape. The depth bound
+ * is at most two levels a byte, so short text needs no scan. */
+static bool
+too_deep(const char *sql, size_t len)
+{
+    return len > PGR_CLASSIFY_MAX_DEPTH / 2 &&
+           pgr_sqlscan_depth(sql, len, PGR_CLASSIFY_MAX_DEPTH + 1) > PGR_CLASSIFY_MAX_DEPTH;
+}
+
 /* ---- the whole string ----------------------------------------------------------------------- */
 
 static pgr_stmt_class_t
@@ -918,9 +1028,28 @@ parse_and_walk(pgr_classifier_t *c, size_t len)
     }
     r->n_stmts = (int)tree->n_stmts;
     r->cls = combine(c->scratch_stmts, r->n_stmts);
+    if (c->shape_pending != NULL)
+        c->shape_free = shape_literal_free(c, tree, c->shape_pending);
 out:
     pg_query__parse_result__free_unpacked(tree, NULL);
     return rc;
+}
+
+/* Keep the result in c->scratch under the shape key: literal_free, or not (then the caller
+ * keeps it under the exact text too). Returns the cached result, or NULL when not kept. */
+static const pgr_classification_t *
+put_shape(pgr_classifier_t *c, const pgr_sqlshape_t *shape, uint64_t hash, bool literal_free)
+{
+    size_t vsize = literal_free ? sizeof(shape_entry_t) + sizeof(pgr_stmt_info_t)
+                                : offsetof(shape_entry_t, r);
+    shape_entry_t *e = pgr_qcache_put(c->cache, c->shape_key, shape->key_len, hash, vsize);
+    if (e == NULL || !literal_free)
+        return NULL;
+    e->literal_free = true;
+    e->r = c->scratch;
+    e->r.stmts = (pgr_stmt_info_t *)(e + 1);
+    e->r.stmts[0] = c->scratch_stmts[0];
+    return &e->r;
 }
 
 int
@@ -938,21 +1067,58 @@ pgr_classify(pgr_classifier_t *c, const char *sql, size_t len, const pgr_classif
         c->scratch_stmts = NULL;
         c->scratch_cap = 0;
     }
-    uint64_t h = pgr_qcache_hash(c->cache, sql, len);
-    const pgr_classification_t *hit = pgr_qcache_get(c->cache, sql, len, h);
-    if (hit != NULL) {
-        *out = hit;
-        return 0;
+    /* The exact text first (a repeated statement: one hash and one lookup), then the shape (a
+     * statement seen before with other constants: a scan and one more lookup). Shape keys
+     * start with a zero byte; a text that does too is never cached (it does not parse
+     * anyway), so the two kinds of key cannot meet. */
+    bool keyable = len == 0 || sql[0] != '\0';
+    uint64_t h = 0;
+    if (keyable) {
+        h = pgr_qcache_hash(c->cache, sql, len);
+        const pgr_classification_t *hit = pgr_qcache_peek(c->cache, sql, len, h);
+        if (hit != NULL) {
+            pgr_qcache_count(c->cache, true);
+            *out = hit;
+            return 0;
+        }
     }
+    pgr_sqlshape_t shape;
+    uint64_t shape_hash = 0;
+    bool shaped = c->shape_key != NULL && pgr_sqlscan_shape(sql, len, c->shape_key, &shape);
+    if (shaped) {
+        shape_hash = pgr_qcache_hash(c->cache, c->shape_key, shape.key_len);
+        shape_entry_t *e = pgr_qcache_peek(c->cache, c->shape_key, shape.key_len, shape_hash);
+        if (e != NULL && e->literal_free && !too_deep(sql, len)) {
+            pgr_qcache_count(c->cache, true);
+            e->r.stmts[0].text_offset = shape.stmt_offset;
+            e->r.stmts[0].text_length = shape.stmt_length;
+            *out = &e->r;
+            return 0;
+        }
+        if (e != NULL)
+            shaped = false;     /* known: by the exact text (or, too deep, not at all) */
+    }
+    pgr_qcache_count(c->cache, false);
     if (pgq_exited)
         return PGR_ESHUTDOWN;
     pgq_used = true;
+    c->shape_pending = shaped ? &shape : NULL;
+    c->shape_free = false;
     int rc = classify_text(c, sql, len);
+    c->shape_pending = NULL;
     if (rc != 0)
         return rc;
+    if (shaped) {
+        const pgr_classification_t *kept = put_shape(c, &shape, shape_hash, c->shape_free);
+        if (kept != NULL) {
+            *out = kept;
+            return 0;
+        }
+    }
     size_t n = (size_t)c->scratch.n_stmts;
-    pgr_classification_t *r =
-        pgr_qcache_put(c->cache, sql, len, h, sizeof(*r) + n * sizeof(pgr_stmt_info_t));
+    pgr_classification_t *r = keyable ? pgr_qcache_put(c->cache, sql, len, h,
+                                                       sizeof(*r) + n * sizeof(pgr_stmt_info_t))
+                                      : NULL;
     if (r == NULL) {
         c->uncached++;
         *out = &c->scratch;

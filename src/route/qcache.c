@@ -180,7 +180,7 @@ pgr_qcache_set_max_bytes(pgr_qcache_t *q, size_t max_bytes)
 }
 
 void *
-pgr_qcache_get(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash)
+pgr_qcache_peek(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash)
 {
     for (entry_t *e = q->buckets[hash & (q->nbuckets - 1)]; e != NULL; e = e->hnext) {
         if (e->hash == hash && e->klen == klen && memcmp(entry_key(e), key, klen) == 0) {
@@ -188,12 +188,27 @@ pgr_qcache_get(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash)
                 lru_unlink(q, e);
                 lru_push_newest(q, e);
             }
-            q->hits++;
             return e->value;
         }
     }
-    q->misses++;
     return NULL;
+}
+
+void
+pgr_qcache_count(pgr_qcache_t *q, bool hit)
+{
+    if (hit)
+        q->hits++;
+    else
+        q->misses++;
+}
+
+void *
+pgr_qcache_get(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash)
+{
+    void *v = pgr_qcache_peek(q, key, klen, hash);
+    pgr_qcache_count(q, v != NULL);
+    return v;
 }
 
 void *

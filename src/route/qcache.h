@@ -1,4 +1,4 @@
-/* A bounded LRU map from a byte string (a query's full text) to a fixed-size value, with both an
+/* A bounded LRU map from a byte string (a query's text, or its shape: route/sqlscan.h) to a value, with both an
  * entry cap and a byte budget. The classifier's cache; knows nothing of SQL.
  *
  * Each entry is one allocation:
@@ -36,6 +36,10 @@ uint64_t pgr_qcache_hash(const pgr_qcache_t *q, const void *key, size_t klen);
 /* The value stored for the key, made most recently used, or NULL (a miss). Counts the hit or
  * miss. The pointer stays valid until the next put, set_max_bytes or free. */
 void *pgr_qcache_get(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash);
+/* The same without counting a hit or a miss: for a caller that tries more than one key for
+ * one request and counts the outcome itself with pgr_qcache_count. */
+void *pgr_qcache_peek(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash);
+void pgr_qcache_count(pgr_qcache_t *q, bool hit);
 
 /* Insert the key (which must not be present) with vsize bytes of zeroed value storage, evicting
  * least recently used entries to make room, and return that storage (aligned for any type) for
