@@ -2,7 +2,8 @@
  * parser (libpg_query; classify.c is its only user), gives each a class (read, write, DDL,
  * transaction control, setting, utility) and the facts routing needs (READ ONLY, SET LOCAL,
  * pgrouter.* settings, pinning, LIMIT/ORDER BY), reads hints from leading comments, and caches
- * the result by the full text in a bounded LRU (qcache.c). */
+ * the result in a bounded LRU (qcache.c) by the full text, or by shape (the text with its
+ * constants taken out, route/sqlscan.h) when the result cannot depend on the constants. */
 #ifndef PGR_ROUTE_CLASSIFY_H
 #define PGR_ROUTE_CLASSIFY_H
 
@@ -126,7 +127,8 @@ typedef struct pgr_classifier pgr_classifier_t;
 #define PGR_CLASSIFY_BYTES_PER_ENTRY 2048
 
 /* cache_size entries (LRU keyed by the full text: a repeated statement costs one hash lookup
- * and no parse; 0 disables the cache), with a byte budget of cache_size *
+ * and no parse; or by shape: a SELECT/INSERT/UPDATE/DELETE seen before with other constants
+ * costs a scan and a second lookup; 0 disables the cache), with a byte budget of cache_size *
  * PGR_CLASSIFY_BYTES_PER_ENTRY (see pgr_classifier_set_max_bytes). write_functions are extra
  * function names (lower case; "name" matches a call of name in any schema, "schema.name" a
  * call of schema.name or of an unqualified name) that make a SELECT a write, besides the
@@ -154,7 +156,9 @@ void pgr_classifier_set_max_bytes(pgr_classifier_t *c, size_t max_bytes);
 int pgr_classify(pgr_classifier_t *c, const char *sql, size_t len,
                  const pgr_classification_t **out) PGR_MUSTCHECK;
 
-/* Counters: hits, misses, evictions, entries, bytes. */
+/* Counters: hits, misses, evictions, entries, bytes. Each pgr_classify call is one hit or one
+ * miss; a text whose shape's results depend on constants takes two entries (its shape's, saying
+ * so, and its own). */
 void pgr_classifier_stats(const pgr_classifier_t *c, pgr_classify_stats_t *st);
 
 /* The merge plan of a broadcast statement (one SELECT), parsing sql[0..len) afresh (not
