@@ -329,6 +329,16 @@ to_node(const cand_t *c, int n, const char *id, const char *why, pgr_route_t *ou
     route_error(out, "42704", "node \"%s\" does not exist%s", id, "");
 }
 
+/* Every healthy node (a hint or pgrouter.route said so); why starts the reason. */
+static void
+to_all(bool read, const char *why, pgr_route_t *out)
+{
+    out->kind = PGR_ROUTE_BROADCAST;
+    out->role = PGR_ROLE_AUTO;
+    out->read = read;
+    snprintf(out->reason, sizeof(out->reason), "%s -> every healthy node", why);
+}
+
 void
 pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
 {
@@ -350,10 +360,7 @@ pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
         to_node(c, n, req->hint_node ? req->hint_node : "", "hint node", out);
         return;
     case PGR_HINT_BROADCAST:
-        out->kind = PGR_ROUTE_BROADCAST;
-        out->role = PGR_ROLE_AUTO;
-        out->read = read;
-        snprintf(out->reason, sizeof(out->reason), "hint broadcast -> every healthy node");
+        to_all(read, "hint broadcast", out);
         return;
     case PGR_HINT_NONE:
         break;
@@ -369,10 +376,7 @@ pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
         to_node(c, n, req->session_node ? req->session_node : "", "pgrouter.route node", out);
         return;
     case PGR_SESSION_ROUTE_BROADCAST:
-        out->kind = PGR_ROUTE_BROADCAST;
-        out->role = PGR_ROLE_AUTO;
-        out->read = read;
-        snprintf(out->reason, sizeof(out->reason), "pgrouter.route broadcast -> every healthy node");
+        to_all(read, "pgrouter.route broadcast", out);
         return;
     case PGR_SESSION_ROUTE_AUTO:
         break;
