@@ -82,6 +82,14 @@ pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *sqlsta
 }
 
 void
+pgr_client_bad_frame(pgr_client_t *cl, const pgr_frame_t *f, const char *fallback)
+{
+    cl->rt->stats.protocol_errors++;
+    pgr_client_send_error(cl, "FATAL", f->sqlstate ? f->sqlstate : "08P01", NULL, "%s",
+                          f->reason ? f->reason : fallback);
+}
+
+void
 pgr_client_send_ready(pgr_client_t *cl, char status)
 {
     uint8_t buf[8];
@@ -342,9 +350,7 @@ startup_input(pgr_client_t *cl)
         if (rc == PGR_FRAME_NEED_MORE)
             return;
         if (rc == PGR_FRAME_BAD) {
-            cl->rt->stats.protocol_errors++;
-            pgr_client_send_error(cl, "FATAL", f.sqlstate ? f.sqlstate : "08P01", NULL, "%s",
-                                  f.reason ? f.reason : "invalid startup packet");
+            pgr_client_bad_frame(cl, &f, "invalid startup packet");
             return;
         }
         switch (f.startup) {

@@ -165,6 +165,10 @@ void pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *s
  * The writer stays the caller's. */
 void pgr_client_send_writer(pgr_client_t *cl, pgr_writer_t *w);
 
+/* The client sent a frame pgr_frame_next() called PGR_FRAME_BAD: count a protocol error and
+ * end the session with FATAL (f's SQLSTATE, else 08P01) and f's reason, else fallback. */
+void pgr_client_bad_frame(pgr_client_t *cl, const pgr_frame_t *f, const char *fallback);
+
 /* Queue a ReadyForQuery with the given status. */
 void pgr_client_send_ready(pgr_client_t *cl, char status);
 

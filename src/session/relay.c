@@ -937,9 +937,7 @@ pgr_relay_client_input(pgr_client_t *cl)
         if (rc == PGR_FRAME_NEED_MORE)
             break;
         if (rc == PGR_FRAME_BAD) {
-            cl->rt->stats.protocol_errors++;
-            pgr_client_send_error(cl, "FATAL", f.sqlstate ? f.sqlstate : "08P01", NULL, "%s",
-                                  f.reason ? f.reason : "invalid message");
+            pgr_client_bad_frame(cl, &f, "invalid message");
             return;
         }
         if (f.type == 'X') {
