@@ -226,13 +226,16 @@ grow(pgr_pool_t *p)
         start_connect(p);
 }
 
-/* Hand idle connections to waiters, oldest first; then grow. Runs only from callbacks. */
+/* Hand idle connections to waiters, oldest waiter first; then grow. The connection given is
+ * the one idle for the shortest time (LIFO, as PgBouncer): its backend process is the one most
+ * likely still on a CPU and in cache, and the least used ones age at the front of the list,
+ * where idle_timeout reaps them. Runs only from callbacks. */
 static void
 dispatch(pgr_pool_t *p)
 {
     pgr_list_t *w, *s;
     while (!p->closing && (w = pgr_list_first(&p->waiters)) != NULL &&
-           (s = pgr_list_first(&p->lists[PGR_PS_IDLE])) != NULL) {
+           (s = pgr_list_last(&p->lists[PGR_PS_IDLE])) != NULL) {
         pgr_server_t *srv = pgr_container_of(s, pgr_server_t, link);
         if (!pgr_server_usable(srv)) {
             close_server(p, srv);

@@ -122,7 +122,14 @@ arm(pgr_server_t *srv, int events)
         p->data = srv;
         srv->poll = p;
         srv->poll_fd = fd;
+        srv->poll_events = 0;
     }
+    /* uv_poll_start stops the watch first (an epoll_ctl DEL, then an ADD at the next poll):
+     * asking again for what is already watched must not cost that. */
+    bool active = uv_is_active((uv_handle_t *)srv->poll);
+    if ((events == srv->poll_events && active) || (events == 0 && !active))
+        return 0;
+    srv->poll_events = events;
     if (events == 0)
         return uv_poll_stop(srv->poll) == 0 ? 0 : PGR_EIO;
     return uv_poll_start(srv->poll, events, on_poll) == 0 ? 0 : PGR_EIO;
@@ -532,8 +539,10 @@ on_poll(uv_poll_t *h, int status, int events)
         idle_step(srv, status);
         break;
     case PGR_SRV_LENT:
-        if (srv->io_cb)
+        if (srv->io_cb && !srv->io_paused)
             srv->io_cb(srv, status < 0 ? PGR_EIO : 0, events, srv->io_arg);
+        else
+            (void)arm(srv, 0); /* the lazy stop of pgr_server_watch / lend, made real */
         break;
     case PGR_SRV_DEAD:
         (void)arm(srv, 0);
@@ -561,7 +570,8 @@ pgr_server_lend(pgr_server_t *srv)
     srv->mode = PGR_SRV_LENT;
     srv->lost_cb = NULL;
     srv->io_cb = NULL;
-    (void)arm(srv, 0);
+    /* The idle watch stays armed: the borrower's first pgr_server_watch for reading then
+     * costs no epoll_ctl (an event before it only stops the watch, see on_poll). */
 }
 
 void
@@ -623,8 +633,19 @@ pgr_server_watch(pgr_server_t *srv, bool want_read, bool want_write, pgr_server_
         return srv->dead_status ? srv->dead_status : PGR_ECLOSED;
     if (srv->mode != PGR_SRV_LENT)
         return PGR_EINVAL;
+    if (!want_read && !want_write) {
+        /* A lazy stop: no callback is delivered from now on, and the watch itself is stopped
+         * only if an event comes (on_poll) — so the common "stop, give back to the pool, idle
+         * watch for reading" and "lend, watch for reading" turn no epoll_ctl at all. cb stays
+         * registered for errors (pgr_server_kill). */
+        srv->io_cb = cb;
+        srv->io_arg = arg;
+        srv->io_paused = true;
+        return 0;
+    }
     srv->io_cb = cb;
     srv->io_arg = arg;
+    srv->io_paused = false;
     return arm(srv, (want_read ? UV_READABLE : 0) | (want_write ? UV_WRITABLE : 0));
 }
 

@@ -73,6 +73,7 @@ struct pgr_server {
 
     uv_poll_t *poll;            /* heap: replaced when PQsocket changes during connect */
     int poll_fd;
+    int poll_events;            /* what srv->poll was last started with (UV_READABLE...) */
     uv_timer_t timer;           /* connect timeout */
     bool timer_closed;
     int pending_closes;         /* handles whose close callback has not run */
@@ -101,6 +102,7 @@ struct pgr_server {
 
     /* lent */
     pgr_server_io_cb io_cb;
+    bool io_paused;             /* watch(false, false): io_cb gets errors only (lazy stop) */
     void *io_arg;
     int dead_status;            /* why the connection was closed under its borrower */
 

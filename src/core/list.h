@@ -54,6 +54,13 @@ pgr_list_first(const pgr_list_t *head)
     return pgr_list_empty(head) ? NULL : head->next;
 }
 
+/* The last link or NULL. */
+static inline pgr_list_t *
+pgr_list_last(const pgr_list_t *head)
+{
+    return pgr_list_empty(head) ? NULL : head->prev;
+}
+
 /* Iterate where the body may unlink (and free) pos. */
 #define pgr_list_foreach_safe(pos, tmp, head) \
     for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)

@@ -14,6 +14,8 @@
 static void conn_close_cb(uv_handle_t *h);
 static void write_cb(uv_write_t *req, int status);
 
+#define SYNC_FLUSH_MAX PGR_CONN_SYNC_FLUSH_MAX
+
 /* ---- raw byte I/O ------------------------------------------------------------------------
  * The only two places that move bytes between the socket and the buffers. A TLS layer replaces
  * them: raw_recv() would hand out a ciphertext buffer and decrypt into c->in on completion;
@@ -243,8 +245,27 @@ pgr_conn_flush(pgr_conn_t *c)
             pgr_conn_close(c, c->reason);
         return;
     }
-    /* The pending buffer becomes the in-flight one; new bytes go to the other. libuv's
-     * uv_write itself writes what the socket takes at once, so no uv_try_write first. */
+    /* A small output is first tried without blocking: when the socket takes it all, as it
+     * usually does, no uv_write is started — that would cost an epoll_ctl for the write watch
+     * and a loop turn for its callback on every reply. No one can be waiting for on_drain
+     * then: writers pause only above SYNC_FLUSH_MAX (see conn.h), and a pause ends in
+     * write_cb. */
+    if (pgr_iobuf_len(b) <= SYNC_FLUSH_MAX && pgr_conn_out_pending(c) == pgr_iobuf_len(b)) {
+        rc = raw_send(c, pgr_iobuf_data(b), pgr_iobuf_len(b), true);
+        if (rc < 0) {
+            pgr_debug("conn", "%s: write: %s", c->peer, uv_strerror(rc));
+            pgr_conn_close(c, PGR_EIO);
+            return;
+        }
+        pgr_iobuf_consume(b, (size_t)rc);
+        if (pgr_iobuf_len(b) == 0) {
+            out_trim(c);
+            if (c->close_pending)
+                pgr_conn_close(c, c->reason);
+            return;
+        }
+    }
+    /* The pending buffer becomes the in-flight one; new bytes go to the other. */
     rc = raw_send(c, pgr_iobuf_data(b), pgr_iobuf_len(b), false);
     if (rc != 0) {
         pgr_debug("conn", "%s: write: %s", c->peer, uv_strerror(rc));

@@ -70,6 +70,10 @@ int pgr_conn_accept(uv_stream_t *server, pgr_conn_t *c, const pgr_conn_cbs_t *cb
  * out_limit caps pending output (0: same default); low_water is the on_drain mark. */
 void pgr_conn_set_limits(pgr_conn_t *c, size_t in_limit, size_t out_limit, size_t low_water);
 
+/* pgr_conn_flush writes up to this much pending output at once, without a uv_write, when the
+ * socket takes it. A writer that pauses for on_drain must pause only above this mark. */
+#define PGR_CONN_SYNC_FLUSH_MAX (64 * 1024)
+
 /* Backpressure: stop / resume reading (idempotent; no-ops once closing). read_start does not
  * replay bytes already in c->in. */
 void pgr_conn_read_start(pgr_conn_t *c);

@@ -555,6 +555,10 @@ server_readable(pgr_client_t *cl)
                                   cl->preamble_error);
             return;
         }
+        /* A short read took what the socket had: the next read would only say EAGAIN (the
+         * watch is level-triggered, so anything that comes meanwhile is not missed). */
+        if ((size_t)n < READ_CHUNK && cl->srv && pgr_server_pending(cl->srv) == 0)
+            break;
     }
     pgr_conn_flush(&cl->conn);
     maybe_release(cl);
