@@ -1,7 +1,7 @@
 /* The statement classifier (see classify.h): libpg_query's protobuf parse tree, unpacked with
- * protobuf-c, walked to class each statement, with results cached (qcache.c) by full text or,
- * for statements whose result cannot depend on their constants, by shape (sqlscan.h).
- * This is the only file that includes pg_query.h. */
+ * protobuf-c, walked to class each statement, and the verdict on whether a result can stand for
+ * every statement of its shape. The object and its cache are in classify_cache.c. This file
+ * and classify_plan.c are the only ones that include pg_query.h. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +10,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
-#include "route/classify.h"
-#include "route/bigstack.h"
-#include "route/funcs.h"
-#include "route/qcache.h"
-#include "route/sqlscan.h"
+#include "route/classify_int.h"
 
 /* ---- names --------------------------------------------------------------------------- */
 
@@ -34,71 +30,7 @@ pgr_stmt_class_name(pgr_stmt_class_t c)
     return class_names[c];
 }
 
-/* ---- the classifier object ------------------------------------------------------------- */
-
-struct pgr_classifier {
-    pgr_qcache_t *cache;
-    size_t cache_size;
-    pgr_funcs_t *funcs;         /* the configured write functions */
-    uint64_t uncached;
-    /* Scratch space for one result that is not cached, and for building one that will be:
-     * valid until the next pgr_classify. */
-    pgr_classification_t scratch;
-    pgr_stmt_info_t *scratch_stmts;
-    size_t scratch_cap;
-    pgr_bigstack_t *stack;      /* for long statements, made on first need */
-    char *text;                 /* NUL-terminated copy of the query for the parser */
-    size_t text_cap;
-    char *shape_key;            /* PGR_SQLSCAN_KEY_CAP(PGR_SQLSCAN_SHAPE_MAX) bytes, with a cache */
-    /* During a parse whose text has a shape not yet in the cache: that shape, and the
-     * parse's verdict on whether the result holds for every text of the shape. */
-    const pgr_sqlshape_t *shape_pending;
-    bool shape_free;
-};
-
-/* Scratch buffers above these sizes are released after use, so one huge query does not keep
- * its memory for the classifier's life. */
-#define KEEP_TEXT_BYTES  (64 * 1024)
-#define KEEP_STMTS       256
-
-int
-pgr_classifier_new(size_t cache_size, const char *const *write_functions, size_t n,
-                   pgr_classifier_t **out)
-{
-    pgr_classifier_t *c = calloc(1, sizeof(*c));
-    *out = NULL;
-    if (c == NULL)
-        return PGR_ENOMEM;
-    int rc = PGR_ENOMEM;
-    c->cache_size = cache_size;
-    if (pgr_qcache_new(cache_size, cache_size * PGR_CLASSIFY_BYTES_PER_ENTRY, &c->cache) != 0)
-        goto fail;
-    if (cache_size > 0 &&
-        (c->shape_key = malloc(PGR_SQLSCAN_KEY_CAP(PGR_SQLSCAN_SHAPE_MAX))) == NULL)
-        goto fail;
-    rc = pgr_funcs_new(write_functions, n, &c->funcs);
-    if (rc != 0)
-        goto fail;
-    *out = c;
-    return 0;
-fail:
-    pgr_classifier_free(c);
-    return rc;
-}
-
-void
-pgr_classifier_free(pgr_classifier_t *c)
-{
-    if (c == NULL)
-        return;
-    pgr_qcache_free(c->cache);
-    pgr_funcs_free(c->funcs);
-    free(c->scratch_stmts);
-    free(c->text);
-    free(c->shape_key);
-    pgr_bigstack_free(c->stack);
-    free(c);
-}
+/* ---- libpg_query's per-thread memory ----------------------------------------------------- */
 
 /* libpg_query's memory lives in per-thread contexts it sets up on first use and can free only
  * once (pg_query_exit; it does not set itself up again afterwards). These two per-thread flags
@@ -112,29 +44,6 @@ pgr_classify_shutdown(void)
     if (pgq_used && !pgq_exited)
         pg_query_exit();
     pgq_exited = true;
-}
-
-void
-pgr_classifier_set_max_bytes(pgr_classifier_t *c, size_t max_bytes)
-{
-    pgr_qcache_set_max_bytes(c->cache, max_bytes ? max_bytes
-                                                 : c->cache_size * PGR_CLASSIFY_BYTES_PER_ENTRY);
-}
-
-void
-pgr_classifier_stats(const pgr_classifier_t *c, pgr_classify_stats_t *st)
-{
-    pgr_qcache_stats_t q;
-    pgr_qcache_stats(c->cache, &q);
-    memset(st, 0, sizeof(*st));
-    st->hits = q.hits;
-    st->misses = q.misses;
-    st->evictions = q.evictions;
-    st->uncached = c->uncached;
-    st->entries = q.entries;
-    st->bytes = q.bytes;
-    st->max_entries = q.max_entries;
-    st->max_bytes = q.max_bytes;
 }
 
 /* ---- the tree walk ------------------------------------------------------------------------
@@ -764,14 +673,9 @@ classify_stmt(const pgr_classifier_t *c, pgr_stmt_info_t *st, const PgQuery__Nod
  * written in (WHERE aid = 48213), so a cache keyed by the exact text never hits them. A
  * statement's shape (pgr_sqlscan_shape) is its text with the constants' bodies replaced by
  * placeholders; two texts with the same shape are the same tokens with other constant values
- * of the same kinds (the contract in sqlscan.h). A shape's entry is one of:
- *
- *   literal-free   the result of the first text parsed with this shape, valid for every text
- *                  of the shape once its statement's offset and length (which move with the
- *                  constants' lengths) are set from the scan;
- *   not            the shape's results may depend on constants: look up the exact text.
- *
- * The verdict is taken from the parse tree of the first text, by shape_literal_free: one
+ * of the same kinds (the contract in sqlscan.h). classify_cache.c keeps one entry per shape
+ * when the result cannot depend on the constants: the verdict is taken here, from the parse
+ * tree of the first text of the shape, by shape_literal_free: one
  * statement, SELECT/INSERT/UPDATE/DELETE, where nothing this file reports is read from a
  * constant. For those statement kinds only these facts come from constants (the rest from
  * keywords, identifiers and the tree's form, which the shape fixes): LIMIT and OFFSET values
@@ -779,11 +683,6 @@ classify_stmt(const pgr_classifier_t *c, pgr_stmt_info_t *st, const PgQuery__Nod
  * another constant must add it to shape_literal_free; the shape tests in
  * tests/unit/route/test_classify_shape.c check the whole table against fresh parses. The
  * hint comes from the leading comments, which the shape keeps. */
-
-typedef struct shape_entry {
-    bool literal_free;
-    pgr_classification_t r;    /* when literal_free; its one statement follows the entry */
-} shape_entry_t;
 
 /* A call of set_config anywhere (whether it pins depends on its third argument's value). */
 static bool
@@ -842,19 +741,16 @@ shape_literal_free(const pgr_classifier_t *c, const PgQuery__ParseResult *tree,
     if (r->stmts[0].text_offset != shape->stmt_offset ||
         r->stmts[0].text_length != shape->stmt_length)
         return false;
+    /* Every text of the shape must pass the depth check too. The depth scan reads a number
+     * with a signed exponent (1e+5) as three tokens and other constants as one, so a text of
+     * the shape is at most two levels deeper per constant than this one: leave that room. */
+    if (c->depth > PGR_CLASSIFY_MAX_DEPTH ||
+        shape->n_replaced > (PGR_CLASSIFY_MAX_DEPTH - c->depth) / 2)
+        return false;
     pgr_stmt_info_t unused;     /* for note_write, should the walk find the tree too deep */
     walk_t w = { .c = c, .st = &unused, .visit = visit_set_config, .root = root };
     walk_msg(&w, root);
     return !w.found && !w.writes;      /* writes: only "nested too deeply" can set it here */
-}
-
-/* Too deep to parse (classify_text's check), for a text found by its shape. The depth bound
- * is at most two levels a byte, so short text needs no scan. */
-static bool
-too_deep(const char *sql, size_t len)
-{
-    return len > PGR_CLASSIFY_MAX_DEPTH / 2 &&
-           pgr_sqlscan_depth(sql, len, PGR_CLASSIFY_MAX_DEPTH + 1) > PGR_CLASSIFY_MAX_DEPTH;
 }
 
 /* ---- the whole string ----------------------------------------------------------------------- */
@@ -961,6 +857,7 @@ classify_text(pgr_classifier_t *c, const char *sql, size_t len)
     c->text[len] = '\0';
 
     size_t depth = pgr_sqlscan_depth(sql, len, PGR_CLASSIFY_MAX_DEPTH + 1);
+    c->depth = depth;
     if (depth > PGR_CLASSIFY_MAX_DEPTH) {
         char msg[96];
         snprintf(msg, sizeof(msg), "not parsed: nested deeper than the classifier's limit (%u)",
@@ -1035,99 +932,11 @@ out:
     return rc;
 }
 
-/* Keep the result in c->scratch under the shape key: literal_free, or not (then the caller
- * keeps it under the exact text too). Returns the cached result, or NULL when not kept. */
-static const pgr_classification_t *
-put_shape(pgr_classifier_t *c, const pgr_sqlshape_t *shape, uint64_t hash, bool literal_free)
-{
-    size_t vsize = literal_free ? sizeof(shape_entry_t) + sizeof(pgr_stmt_info_t)
-                                : offsetof(shape_entry_t, r);
-    shape_entry_t *e = pgr_qcache_put(c->cache, c->shape_key, shape->key_len, hash, vsize);
-    if (e == NULL || !literal_free)
-        return NULL;
-    e->literal_free = true;
-    e->r = c->scratch;
-    e->r.stmts = (pgr_stmt_info_t *)(e + 1);
-    e->r.stmts[0] = c->scratch_stmts[0];
-    return &e->r;
-}
-
 int
-pgr_classify(pgr_classifier_t *c, const char *sql, size_t len, const pgr_classification_t **out)
+pgr_classify_parse(pgr_classifier_t *c, const char *sql, size_t len)
 {
-    *out = NULL;
-    /* The previous result may live in the scratch space: only now may it go. */
-    if (c->text_cap > KEEP_TEXT_BYTES) {
-        free(c->text);
-        c->text = NULL;
-        c->text_cap = 0;
-    }
-    if (c->scratch_cap > KEEP_STMTS) {
-        free(c->scratch_stmts);
-        c->scratch_stmts = NULL;
-        c->scratch_cap = 0;
-    }
-    /* The exact text first (a repeated statement: one hash and one lookup), then the shape (a
-     * statement seen before with other constants: a scan and one more lookup). Shape keys
-     * start with a zero byte; a text that does too is never cached (it does not parse
-     * anyway), so the two kinds of key cannot meet. */
-    bool keyable = len == 0 || sql[0] != '\0';
-    uint64_t h = 0;
-    if (keyable) {
-        h = pgr_qcache_hash(c->cache, sql, len);
-        const pgr_classification_t *hit = pgr_qcache_peek(c->cache, sql, len, h);
-        if (hit != NULL) {
-            pgr_qcache_count(c->cache, true);
-            *out = hit;
-            return 0;
-        }
-    }
-    pgr_sqlshape_t shape;
-    uint64_t shape_hash = 0;
-    bool shaped = c->shape_key != NULL && pgr_sqlscan_shape(sql, len, c->shape_key, &shape);
-    if (shaped) {
-        shape_hash = pgr_qcache_hash(c->cache, c->shape_key, shape.key_len);
-        shape_entry_t *e = pgr_qcache_peek(c->cache, c->shape_key, shape.key_len, shape_hash);
-        if (e != NULL && e->literal_free && !too_deep(sql, len)) {
-            pgr_qcache_count(c->cache, true);
-            e->r.stmts[0].text_offset = shape.stmt_offset;
-            e->r.stmts[0].text_length = shape.stmt_length;
-            *out = &e->r;
-            return 0;
-        }
-        if (e != NULL)
-            shaped = false;     /* known: by the exact text (or, too deep, not at all) */
-    }
-    pgr_qcache_count(c->cache, false);
     if (pgq_exited)
         return PGR_ESHUTDOWN;
     pgq_used = true;
-    c->shape_pending = shaped ? &shape : NULL;
-    c->shape_free = false;
-    int rc = classify_text(c, sql, len);
-    c->shape_pending = NULL;
-    if (rc != 0)
-        return rc;
-    if (shaped) {
-        const pgr_classification_t *kept = put_shape(c, &shape, shape_hash, c->shape_free);
-        if (kept != NULL) {
-            *out = kept;
-            return 0;
-        }
-    }
-    size_t n = (size_t)c->scratch.n_stmts;
-    pgr_classification_t *r = keyable ? pgr_qcache_put(c->cache, sql, len, h,
-                                                       sizeof(*r) + n * sizeof(pgr_stmt_info_t))
-                                      : NULL;
-    if (r == NULL) {
-        c->uncached++;
-        *out = &c->scratch;
-        return 0;
-    }
-    *r = c->scratch;
-    r->stmts = n ? (pgr_stmt_info_t *)(r + 1) : NULL;
-    if (n)
-        memcpy(r->stmts, c->scratch_stmts, n * sizeof(pgr_stmt_info_t));
-    *out = r;
-    return 0;
+    return classify_text(c, sql, len);
 }

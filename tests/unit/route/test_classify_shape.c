@@ -755,6 +755,41 @@ chain(const char *k, size_t n, size_t *len)
     return s;
 }
 
+TEST(depth_per_constant)
+{
+    /* classify.c keeps a shape only with room for its constants to read two levels deeper each
+     * in the depth pre-scan (1e+5 is three tokens there, 1.0 one): texts of one shape must
+     * never differ by more */
+    static const char *const base[] = {
+        "SELECT 1e+5+(2.0*3)-(((4)))+ 'a' || E'b' || $$c$$, 1.5E-3 BETWEEN 1 AND 2e+1",
+        "SELECT * FROM t WHERE a = 1e+1 AND (b = 2 OR c = (3e-3 + 4.0)) LIMIT 5",
+        "INSERT INTO t VALUES (1e+5, 2, (3 + (4 * 5e-1)))",
+    };
+    char buf[512];
+    seed_rng();
+    int bad = 0, compared = 0;
+    for (int t = 0; t < 20000 && bad < 3; t++) {
+        const char *q = base[pick(PGR_ARRAY_LEN(base))];
+        size_t n = variant(q, strlen(q), buf, sizeof(buf));
+        pgr_sqlshape_t a, b;
+        char ka[2 * sizeof(buf) + 1];
+        if (!pgr_sqlscan_shape(q, strlen(q), ka, &a) || !pgr_sqlscan_shape(buf, n, keybuf, &b))
+            continue;
+        if (a.key_len != b.key_len || memcmp(ka, keybuf, a.key_len) != 0)
+            continue;                   /* another shape: nothing to compare */
+        compared++;
+        size_t da = pgr_sqlscan_depth(q, strlen(q), 100000);
+        size_t db = pgr_sqlscan_depth(buf, n, 100000);
+        if (db > da + 2 * a.n_replaced || da > db + 2 * a.n_replaced) {
+            printf("# depth %zu vs %zu, %zu constants: %.*s\n", da, db, a.n_replaced, (int)n, buf);
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    printf("# %d same-shape pairs compared\n", compared);
+    CHECK(compared >= 500);
+}
+
 TEST(too_deep_by_shape)
 {
     /* the depth pre-scan reads 1e+5 as three tokens and 1.0 as one: same shape, but only
@@ -835,7 +870,8 @@ TEST(bounded)
 int
 main(void)
 {
-    int rc = RUN(shape_keys, shape_refusals, sharing, limits_and_offsets, too_deep_by_shape,
+    int rc = RUN(shape_keys, shape_refusals, sharing, limits_and_offsets, depth_per_constant,
+                 too_deep_by_shape,
                  keys_never_meet, bounded, table_differential, random_constants);
     pgr_classify_shutdown();
     return rc;
