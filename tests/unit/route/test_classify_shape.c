@@ -275,9 +275,10 @@ puts_(sbuf_t *b, const char *s)
     put(b, s, strlen(s));
 }
 
-/* Text that can stand inside '' (and E'', N''): no lone quote, no backslash. */
+/* Text that can stand inside '' (and E'', N''; dollar quotes when !dollar_ok): no lone
+ * quote; a backslash (literal in '', an escape in E'') only when backslash_ok. */
 static void
-rand_plain(sbuf_t *b, bool dollar_ok)
+rand_plain(sbuf_t *b, bool dollar_ok, bool backslash_ok)
 {
     static const char *const bits[] = {
         "a", "Z", "0", "9", " ", ";", "--", "/*", "*/", "\"", "é", "pgrouter: primary", "''",
@@ -289,6 +290,8 @@ rand_plain(sbuf_t *b, bool dollar_ok)
         if (!dollar_ok && strchr(s, '$') != NULL)
             continue;
         puts_(b, s);
+        if (backslash_ok && pick(8) == 0)
+            puts_(b, "\\");
     }
 }
 
@@ -384,11 +387,11 @@ variant(const char *s, size_t len, char *out, size_t cap)
                         "\\377", "\\uD800",
                     };
                     for (size_t k = pick(4); k > 0; k--) {
-                        rand_plain(&b, true);
+                        rand_plain(&b, true, false);
                         puts_(&b, esc[pick(pick(5) ? 5 : PGR_ARRAY_LEN(esc))]);
                     }
                 } else {
-                    rand_plain(&b, true);
+                    rand_plain(&b, true, true);
                 }
                 puts_(&b, "'");
             }
@@ -410,7 +413,7 @@ variant(const char *s, size_t len, char *out, size_t cap)
                     copy_span(&b, s, i, end == len ? len : end + dl);
                 } else {
                     copy_span(&b, s, i, t + 1);
-                    rand_plain(&b, false);
+                    rand_plain(&b, false, true);
                     copy_span(&b, s, i, t + 1);
                 }
                 j = end == len ? len : end + dl;
