@@ -670,12 +670,23 @@ pgr_bcast_cancel(pgr_bcast_t *b)
     }
 }
 
+bool
+pgr_bcast_running(const pgr_bcast_t *b)
+{
+    return b->running;
+}
+
 void
 pgr_bcast_free(pgr_bcast_t *b)
 {
     if (b == NULL)
         return;
     stop_timer(b);
+    /* Freed mid-batch (the client went away): a node still running the statement is told to
+     * stop — closing its connection alone would not, a backend busy without writing does not
+     * notice a closed socket. */
+    if (b->running)
+        pgr_bcast_cancel(b);
     for (int i = 0; i < b->n; i++) {
         release(&b->nodes[i], b->running);
         pgr_iobuf_free(&b->nodes[i].in);

@@ -63,7 +63,10 @@ void pgr_bcast_mark_down(pgr_bcast_t *b, int i, const char *state);
 void pgr_bcast_resume(pgr_bcast_t *b);
 /* Forward a cancel to every node still running the batch. */
 void pgr_bcast_cancel(pgr_bcast_t *b);
-/* Give every connection back (clean ones to idle, the rest closed) and free. */
+/* A batch is in flight (sent, its final ReadyForQuery not yet given to the client). */
+bool pgr_bcast_running(const pgr_bcast_t *b);
+/* Give every connection back (clean ones to idle, the rest closed) and free. Nodes still
+ * running a batch get a cancel first. */
 void pgr_bcast_free(pgr_bcast_t *b);
 
 /* The last batch, node by node (valid until the next send or free). */

@@ -11,6 +11,8 @@
 #include "session/multi.h"
 #include "session/relay.h"
 
+#define CLIENT_IN_HIGH (1024 * 1024) /* input beyond the running batch: stop reading above */
+
 typedef struct pgr_multi_result {
     char node_id[PGR_NODE_ID_MAX];
     bool ok;
@@ -543,7 +545,10 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory starting a broadcast");
         return PGR_DISPATCH_CLOSED;
     }
-    pgr_conn_read_stop(&cl->conn);
+    /* The client is still read while the broadcast runs (its input waits in the buffer, up to
+     * a mark), so a client that goes away is seen at once and its broadcast cancelled. */
+    if (pgr_iobuf_len(&cl->conn.in) > CLIENT_IN_HIGH)
+        pgr_conn_read_stop(&cl->conn);
     return PGR_DISPATCH_ROUTE;
 }
 
@@ -557,6 +562,12 @@ pgr_multi_client_input(pgr_client_t *cl)
 
     if (cl->bcast == NULL || cl->state != PGR_CLIENT_BROADCAST)
         return;
+    if (pgr_bcast_running(cl->bcast)) {
+        /* The next batch waits for this one's end (done_cb takes it up). */
+        if (pgr_iobuf_len(in) > CLIENT_IN_HIGH)
+            pgr_conn_read_stop(&cl->conn);
+        return;
+    }
     /* Terminate inside a broadcast transaction: the connections are rolled back by closing. */
     if (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
             PGR_FRAME_OK && f.type == 'X') {
@@ -572,7 +583,7 @@ pgr_multi_client_input(pgr_client_t *cl)
     }
     if (send_batch(cl, (size_t)len) != 0)
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory in a broadcast");
-    else
+    else if (pgr_iobuf_len(in) > CLIENT_IN_HIGH)
         pgr_conn_read_stop(&cl->conn);
 }
 

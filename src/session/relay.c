@@ -277,6 +277,10 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
     }
     if (cl->srv) {
         pgr_release_t how = server_clean(cl) ? PGR_RELEASE_CLEAN : PGR_RELEASE_CLOSE;
+        /* The client left while its statement runs: stop it, since a backend busy without
+         * writing does not notice that its connection was closed. */
+        if (closing && how == PGR_RELEASE_CLOSE && cl->pending_syncs > 0)
+            (void)pgr_server_cancel(cl->srv, 2000, NULL, NULL);
         if (how == PGR_RELEASE_CLEAN && !closing)
             cl->rt->stats.transactions++;
         pgr_router_unlink(cl->rt->router, cl->node_id);

@@ -705,3 +705,31 @@ def test_multi_statement_simple_query_and_rolled_back_transaction(three, pgroute
             c.rollback()
     assert bt_values(three) == before
     assert wait_until("pools idle", lambda: nothing_active(router.port), 3)
+
+
+def test_client_disconnect_during_a_silent_broadcast_releases_every_node(three, pgrouter_factory):
+    """A client that closes its socket while a broadcast sleeps (nothing flows back, so only the
+    closed socket tells pgrouter): every node stops within 3 s, no connection stays active."""
+    router = start(three, pgrouter_factory)
+    s = raw_connect(router.port)
+    raw_query(s, HINT + "SELECT pg_sleep(5)")
+    wait_until("the sleep running on every node",
+               lambda: running(three, "pg_sleep(5)") == {n: 1 for n in NODES}, 3)
+    s.close()
+    t0 = time.monotonic()
+    wait_until("every node stopping the sleep",
+               lambda: running(three, "pg_sleep(5)") == {n: 0 for n in NODES}, 3)
+    assert time.monotonic() - t0 < 3
+    wait_until("pools idle", lambda: nothing_active(router.port), 3)
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        assert c.execute(HINT + "SELECT count(*) FROM bt").fetchall() == [(30,)]
+
+
+def test_client_disconnect_during_a_silent_relayed_statement_stops_it(three, pgrouter_factory):
+    """The same through the one-node relay: the backend is cancelled, not only disconnected."""
+    router = start(three, pgrouter_factory)
+    s = raw_connect(router.port)
+    raw_query(s, "/* pgrouter: node=pg2 */ SELECT pg_sleep(5)")
+    wait_until("the sleep running on pg2", lambda: running(three, "pg_sleep(5)")["pg2"] == 1, 3)
+    s.close()
+    wait_until("pg2 stopping the sleep", lambda: running(three, "pg_sleep(5)")["pg2"] == 0, 3)
