@@ -302,6 +302,58 @@ parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f)
     return &c->stmts[0];
 }
 
+/* A named pgrouter.* statement (recorded when its Parse was answered here): the Bind or
+ * Describe of it at the front of the input starts a batch answered here too. NULL when f is
+ * not about one. */
+static const pgr_stmt_info_t *
+local_stmt(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    const char *name = NULL;
+    pgr_fe_bind_t b;
+    pgr_fe_target_t t;
+    const pgr_stmt_t *sm;
+    const pgr_classification_t *c;
+
+    if (f->type == 'B' && pgr_fe_bind_decode(f->body, f->body_len, &b) == 0)
+        name = b.statement;
+    else if (f->type == 'D' && pgr_fe_describe_decode(f->body, f->body_len, &t) == 0 &&
+             t.kind == 'S')
+        name = t.name;
+    if (name == NULL || name[0] == '\0' || (sm = pgr_stmts_find(&cl->stmts, name)) == NULL ||
+        sm->cls != PGR_STMT_LOCAL)
+        return NULL;
+    const char *sql = (const char *)sm->rest;
+    if (pgr_classify(cl->rt->classifier, sql, strnlen(sql, sm->rest_len), &c) != 0 ||
+        c->n_stmts != 1 || c->stmts[0].pgrvar == PGR_PGRVAR_NONE)
+        return NULL;
+    return &c->stmts[0];
+}
+
+/* A Parse of a pgrouter.* statement answered here: a named one is recorded (PGR_STMT_LOCAL)
+ * so that its later Bind / Describe are answered here too. */
+static pgr_dispatch_t
+answer_parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f, const pgr_stmt_info_t *st,
+                    char status)
+{
+    pgr_fe_parse_t m;
+    uint8_t *copy = NULL;
+    size_t len = f->body_len;
+
+    /* The frame lives in the input, which the answer consumes. */
+    if (pgr_fe_parse_decode(f->body, f->body_len, &m) == 0 && m.name[0] != '\0' &&
+        (copy = malloc(len)) != NULL)
+        memcpy(copy, f->body, len);
+    pgr_dispatch_t d = answer_pgrvar_extended(cl, st, status);
+    if (d == PGR_DISPATCH_ANSWERED && copy) {
+        size_t nl = strlen((const char *)copy) + 1;
+        pgr_stmt_t *sm = pgr_stmts_add(&cl->stmts, (const char *)copy, copy + nl, len - nl);
+        if (sm)
+            sm->cls = PGR_STMT_LOCAL;
+    }
+    free(copy);
+    return d;
+}
+
 pgr_dispatch_t
 pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
 {
@@ -311,6 +363,8 @@ pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
     char status = cl->srv ? cl->txn : pgr_dispatch_idle_status(cl);
 
     if ((st = parse_pgrvar(cl, f)) != NULL)
+        return answer_parse_pgrvar(cl, f, st, status);
+    if ((st = local_stmt(cl, f)) != NULL)
         return answer_pgrvar_extended(cl, st, status);
     if (f->type != 'Q' || pgr_fe_query_decode(f->body, f->body_len, &q) != 0 ||
         memmem(q.sql, q.len, "pgrouter.", 9) == NULL)
@@ -493,7 +547,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         pgr_fe_parse_t m;
         const pgr_stmt_info_t *st = parse_pgrvar(cl, f);
         if (st) {
-            pgr_dispatch_t d = answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
+            pgr_dispatch_t d = answer_parse_pgrvar(cl, f, st, pgr_dispatch_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
@@ -510,6 +564,12 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
     }
     case 'B': {
         pgr_fe_bind_t m;
+        const pgr_stmt_info_t *st = local_stmt(cl, f);
+        if (st) {
+            pgr_dispatch_t d = answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
+            if (d != PGR_DISPATCH_ROUTE)
+                return d;
+        }
         if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0)
             return route(cl, NULL, PGR_CLASS_WRITE);
         if (m.statement[0] == '\0')
@@ -523,10 +583,17 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
             return PGR_DISPATCH_CLOSED;
         return route(cl, c, c->cls);
     }
-    default:
+    default: {
+        const pgr_stmt_info_t *st = local_stmt(cl, f);
+        if (st) {
+            pgr_dispatch_t d = answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
+            if (d != PGR_DISPATCH_ROUTE)
+                return d;
+        }
         /* Describe, Execute, Sync, Flush, FunctionCall, Close: whatever they touch was made on
          * the primary, or they are harmless there. */
         return route(cl, NULL, PGR_CLASS_WRITE);
+    }
     }
 }
 

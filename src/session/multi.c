@@ -317,7 +317,8 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
             bool was_first = first;
             first = false;
             if (pgr_fe_bind_decode(f.body, f.body_len, &m) != 0 || m.statement[0] == '\0' ||
-                (sm = pgr_stmts_find(&cl->stmts, m.statement)) == NULL)
+                (sm = pgr_stmts_find(&cl->stmts, m.statement)) == NULL ||
+                sm->cls == PGR_STMT_LOCAL)
                 goto copy;
             if (was_first) {
                 const char *q = (const char *)sm->rest;
@@ -342,7 +343,7 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
             if ((f.type == 'D' ? pgr_fe_describe_decode(f.body, f.body_len, &m)
                                : pgr_fe_close_decode(f.body, f.body_len, &m)) != 0 ||
                 m.kind != 'S' || m.name[0] == '\0' ||
-                (sm = pgr_stmts_find(&cl->stmts, m.name)) == NULL)
+                (sm = pgr_stmts_find(&cl->stmts, m.name)) == NULL || sm->cls == PGR_STMT_LOCAL)
                 goto copy;
             bcast_name(name, sizeof(name), cl, sm->seq);
             if (f.type == 'D') {

@@ -205,7 +205,7 @@ build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
         const pgr_stmt_t *sm = &cl->stmts.v[i];
         uint64_t key = cl->id << 32 | sm->seq, evicted;
         char name[48];
-        if (pgr_srv_state_has(st, key))
+        if (sm->cls == PGR_STMT_LOCAL || pgr_srv_state_has(st, key))
             continue;
         pgr_stmt_server_name(name, sizeof(name), cl->id, sm->seq);
         pgr_writer_begin(&w, 'P');
@@ -979,7 +979,7 @@ pgr_relay_client_input(pgr_client_t *cl)
             pgr_relay_acquire(cl, relay_acquired);
             return;
         }
-        if ((f.type == 'Q' || f.type == 'P') && cl->fwd == 0 &&
+        if ((f.type == 'Q' || f.type == 'P' || f.type == 'B' || f.type == 'D') && cl->fwd == 0 &&
             pgr_iobuf_len(&cl->to_srv) == 0 && cl->pending_syncs == 0 && cl->swallow == 0 &&
             !cl->unsynced) {
             pgr_dispatch_t d = pgr_dispatch_local(cl, &f);

@@ -49,8 +49,11 @@ typedef struct pgr_stmt {
     uint32_t seq;       /* pgrouter's name is "pgr_<client id>_<seq>" */
     uint8_t *rest;      /* the Parse body after the name: query\0, int16 n, n x int32 */
     size_t rest_len;
-    int cls;            /* its route/classify class (pgr_stmt_class_t) */
+    int cls;            /* its route/classify class (pgr_stmt_class_t), or PGR_STMT_LOCAL */
 } pgr_stmt_t;
+
+/* A statement pgrouter answers itself (a pgrouter.* SHOW / SET): never sent to a server. */
+#define PGR_STMT_LOCAL (-1)
 
 typedef struct pgr_stmts {
     pgr_stmt_t *v;

@@ -271,3 +271,25 @@ def test_session_route_in_the_extended_protocol(replicated, router):
         r = pg.exec_params(b"RESET pgrouter.route", [])
         assert r.command_status == b"RESET"
         assert c.execute("SHOW pgrouter.route").fetchone()[0] == "auto"
+
+
+def test_named_prepared_pgrouter_statements(replicated, router):
+    """Drivers prepare a statement after a few runs (psycopg, pgjdbc: 5): a named SHOW / SET
+    pgrouter.* is answered by pgrouter at every execution, in and out of a transaction, and a
+    statement prepared that way is never sent to a node."""
+    ports = {n: replicated.port(n) for n in NODES}
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        for k in range(8):  # psycopg prepares it from the 6th run on
+            assert c.execute("SHOW pgrouter.route").fetchone() == ("auto",), k
+        c.execute("SET pgrouter.route = 'node:pg2'", prepare=True)
+        c.execute("SET pgrouter.route = 'node:pg2'", prepare=True)
+        assert c.execute("SHOW pgrouter.route", prepare=True).fetchone() == ("node:pg2",)
+        assert c.execute("SELECT inet_server_port()").fetchone()[0] == ports["pg2"]
+        c.execute("RESET pgrouter.route", prepare=True)
+        with c.transaction():
+            c.execute("SELECT 1")
+            for _ in range(3):
+                assert c.execute("SHOW pgrouter.route", prepare=True).fetchone() == ("auto",)
+        # Other prepared statements still go to the nodes and work.
+        for _ in range(7):
+            assert c.execute("SELECT %s::int + 1", (1,)).fetchone() == (2,)
