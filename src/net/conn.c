@@ -1,6 +1,7 @@
 /* conn: a client stream driven by libuv: reads land directly in the input iobuf (alloc_cb hands
  * out its tail), output goes through two iobufs with one uv_write in flight, and the close is
- * reported exactly once from the uv_close callback. */
+ * reported exactly once from the uv_close callback. With TLS, reads land in the session's
+ * ciphertext buffer and are decrypted into the input at once; output is encrypted at flush. */
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -10,6 +11,8 @@
 
 /* The smallest read worth a system call when the tail already has room. */
 #define PGR_CONN_MIN_READ ((size_t)8192)
+/* A TLS record's largest plaintext: what one decryption may produce. */
+#define TLS_RECORD_MAX ((size_t)16384)
 
 static void conn_close_cb(uv_handle_t *h);
 static void write_cb(uv_write_t *req, int status);
@@ -17,20 +20,23 @@ static void write_cb(uv_write_t *req, int status);
 #define SYNC_FLUSH_MAX PGR_CONN_SYNC_FLUSH_MAX
 
 /* ---- raw byte I/O ------------------------------------------------------------------------
- * The only two places that move bytes between the socket and the buffers. A TLS layer replaces
- * them: raw_recv() would hand out a ciphertext buffer and decrypt into c->in on completion;
- * raw_send() would encrypt into the socket. Everything above them sees plaintext only. */
+ * The only two places that move bytes between the socket and the buffers. With TLS, raw_recv()
+ * hands out the session's ciphertext buffer (read_cb then decrypts into c->in, tls_decrypt),
+ * and raw_send() sends ciphertext that flush encrypted into out[] (tls_encrypt). */
 
 /* alloc_cb side: where the next read lands (buf), or a zero-length buf to end this wakeup's
- * reads (libuv then reports UV_ENOBUFS). On nread > 0 (done == true) commit nread bytes. */
+ * reads (libuv then reports UV_ENOBUFS). On nread > 0 (done == true) commit nread bytes. The
+ * input cap counts plaintext; a ciphertext read is capped the same way (it never decrypts to
+ * more than it is). */
 static void
 raw_recv(pgr_conn_t *c, uv_buf_t *buf, bool done, size_t nread)
 {
+    pgr_iobuf_t *dst = c->tls ? pgr_tls_rx(c->tls) : &c->in;
     size_t want, room;
     uint8_t *p;
 
     if (done) {
-        pgr_iobuf_commit(&c->in, nread);
+        pgr_iobuf_commit(dst, nread);
         return;
     }
     *buf = uv_buf_init(NULL, 0);
@@ -39,8 +45,8 @@ raw_recv(pgr_conn_t *c, uv_buf_t *buf, bool done, size_t nread)
     want = c->budget;
     /* Room already at the tail (a partial message being completed) is used as it is, rather
      * than growing the buffer to a full budget. */
-    if (pgr_iobuf_tail(&c->in) >= PGR_CONN_MIN_READ && pgr_iobuf_tail(&c->in) < want)
-        want = pgr_iobuf_tail(&c->in);
+    if (pgr_iobuf_tail(dst) >= PGR_CONN_MIN_READ && pgr_iobuf_tail(dst) < want)
+        want = pgr_iobuf_tail(dst);
     /* Near the cap, read only what still fits; nothing fits: the peer overran the cap. */
     room = pgr_iobuf_len(&c->in) < c->in.limit ? c->in.limit - pgr_iobuf_len(&c->in) : 0;
     if (want > room)
@@ -49,7 +55,7 @@ raw_recv(pgr_conn_t *c, uv_buf_t *buf, bool done, size_t nread)
         c->in_err = PGR_ELIMIT;
         return;
     }
-    p = pgr_iobuf_reserve(&c->in, want);
+    p = pgr_iobuf_reserve(dst, want);
     if (p == NULL) {
         c->in_err = PGR_ENOMEM;
         return;
@@ -73,6 +79,84 @@ raw_send(pgr_conn_t *c, const uint8_t *p, size_t n, bool sync)
     return uv_write(&c->wreq, &c->h.stream, &b, 1, write_cb);
 }
 
+/* ---- TLS --------------------------------------------------------------------------------- */
+
+/* The session's sink: ciphertext joins the pending output (never the buffer in flight). The
+ * output cap was checked on the plaintext, so it is not checked again here. */
+static int
+tls_sink(void *arg, const uint8_t *p, size_t n)
+{
+    pgr_conn_t *c = arg;
+
+    return pgr_iobuf_append(&c->out[c->pend], p, n);
+}
+
+/* Decrypt everything the session can give into c->in (and run the handshake, whose replies go
+ * to out[] through the sink). Nothing decrypted may be left in the session: no socket event
+ * would announce it. Sets *got to the bytes added; returns 0 or the PGR_E* code to close with
+ * (PGR_ELIMIT when the plaintext would pass the input cap). */
+static int
+tls_decrypt(pgr_conn_t *c, size_t *got)
+{
+    *got = 0;
+    for (;;) {
+        size_t len = pgr_iobuf_len(&c->in);
+        size_t room = len < c->in.limit ? c->in.limit - len : 0;
+        size_t want = pgr_iobuf_tail(&c->in) > TLS_RECORD_MAX ? pgr_iobuf_tail(&c->in)
+                                                               : TLS_RECORD_MAX;
+        if (want > room)
+            want = room;
+        if (want == 0)
+            return pgr_tls_buffered(c->tls) > 0 ? PGR_ELIMIT : 0;
+        uint8_t *p = pgr_iobuf_reserve(&c->in, want);
+        if (p == NULL)
+            return PGR_ENOMEM;
+        ssize_t n = pgr_tls_read(c->tls, p, want);
+        if (n < 0) {
+            if (n != PGR_ECLOSED && pgr_tls_ready(c->tls))
+                pgr_debug("conn", "%s: TLS error: %s", c->peer, pgr_tls_error(c->tls));
+            else if (n != PGR_ECLOSED)
+                pgr_info("conn", "%s: TLS handshake failed: %s", c->peer, pgr_tls_error(c->tls));
+            return (int)n;
+        }
+        if (n == 0)
+            return 0;
+        pgr_iobuf_commit(&c->in, (size_t)n);
+        *got += (size_t)n;
+    }
+}
+
+/* Encrypt what waits in clear into out[pend], once the handshake allows. Returns false when
+ * that failed and the conn is closing. */
+static bool
+tls_encrypt(pgr_conn_t *c)
+{
+    int rc;
+
+    if (pgr_iobuf_len(&c->clear) == 0)
+        return true;
+    rc = pgr_tls_write(c->tls, pgr_iobuf_data(&c->clear), pgr_iobuf_len(&c->clear));
+    if (rc == PGR_EBUSY)
+        return true; /* handshake still running: read_cb flushes when it ends */
+    if (rc != 0) {
+        pgr_debug("conn", "%s: TLS write: %s", c->peer, pgr_tls_error(c->tls));
+        pgr_conn_close(c, rc == PGR_ENOMEM ? rc : PGR_EIO);
+        return false;
+    }
+    pgr_iobuf_consume(&c->clear, pgr_iobuf_len(&c->clear));
+    return true;
+}
+
+int
+pgr_conn_start_tls(pgr_conn_t *c, pgr_tls_ctx_t *ctx)
+{
+    if (pgr_conn_is_closing(c))
+        return PGR_ECLOSED;
+    if (c->tls != NULL || pgr_conn_out_pending(c) > 0 || pgr_iobuf_len(&c->in) > 0)
+        return PGR_EBUSY;
+    return pgr_tls_session_new(ctx, tls_sink, c, &c->tls);
+}
+
 /* ---- reading ---------------------------------------------------------------------------- */
 
 static void
@@ -94,6 +178,19 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         /* A short read ends libuv's read loop for this wakeup: the next one gets a full budget. */
         if ((size_t)nread < buf->len)
             c->budget = PGR_CONN_READ_BUDGET;
+        if (c->tls != NULL) {
+            size_t got;
+            int rc = tls_decrypt(c, &got);
+            if (pgr_iobuf_len(pgr_tls_rx(c->tls)) == 0)
+                pgr_iobuf_trim(pgr_tls_rx(c->tls));
+            if (rc != 0) {
+                pgr_conn_close(c, rc);
+                return;
+            }
+            pgr_conn_flush(c); /* handshake replies; plaintext queued before it ended */
+            if (got == 0 || c->closing)
+                return;
+        }
         c->cbs->on_read(c, c->arg);
         if (!c->closing && pgr_iobuf_len(&c->in) == 0)
             pgr_iobuf_trim(&c->in);
@@ -183,6 +280,8 @@ pgr_conn_accept(uv_stream_t *server, pgr_conn_t *c, const pgr_conn_cbs_t *cbs, v
     pgr_iobuf_init(&c->in, 0);
     pgr_iobuf_init(&c->out[0], 0);
     pgr_iobuf_init(&c->out[1], 0);
+    pgr_iobuf_init(&c->clear, 0);
+    c->tls = NULL;
     snprintf(c->peer, sizeof(c->peer), "?");
 
     /* uv_tcp_init (AF_UNSPEC) and uv_pipe_init cannot fail: no socket exists yet. */
@@ -218,7 +317,15 @@ pgr_conn_set_limits(pgr_conn_t *c, size_t in_limit, size_t out_limit, size_t low
 size_t
 pgr_conn_out_pending(const pgr_conn_t *c)
 {
-    return pgr_iobuf_len(&c->out[0]) + pgr_iobuf_len(&c->out[1]);
+    /* clear is empty on a plain conn. */
+    return pgr_iobuf_len(&c->out[0]) + pgr_iobuf_len(&c->out[1]) + pgr_iobuf_len(&c->clear);
+}
+
+/* Where new plaintext output goes. */
+static inline pgr_iobuf_t *
+out_tail(pgr_conn_t *c)
+{
+    return c->tls ? &c->clear : &c->out[c->pend];
 }
 
 /* Release output memory once nothing is pending or in flight. */
@@ -228,6 +335,8 @@ out_trim(pgr_conn_t *c)
     if (!c->writing && pgr_conn_out_pending(c) == 0) {
         pgr_iobuf_trim(&c->out[0]);
         pgr_iobuf_trim(&c->out[1]);
+        if (c->tls)
+            pgr_iobuf_trim(&c->clear);
     }
 }
 
@@ -238,6 +347,10 @@ pgr_conn_flush(pgr_conn_t *c)
     int rc;
 
     if (c->closing || c->writing)
+        return;
+    /* Plaintext is encrypted only here, when no write is in flight, so what piled up while one
+     * was becomes one batch of full records. */
+    if (c->tls && !tls_encrypt(c))
         return;
     if (pgr_iobuf_len(b) == 0) {
         out_trim(c);
@@ -313,7 +426,19 @@ pgr_conn_write(pgr_conn_t *c, const void *p, size_t n)
     /* The cap is checked before any byte goes out, so a refused write sends nothing. */
     if (pgr_conn_out_pending(c) > c->out_limit || n > c->out_limit - pgr_conn_out_pending(c))
         return PGR_ELIMIT;
-    if (!c->writing && pgr_conn_out_pending(c) == 0) {
+    if (c->tls && pgr_iobuf_len(&c->clear) == 0 && pgr_tls_ready(c->tls)) {
+        /* Encrypt from the caller's bytes; nothing older waits in clear, so the order holds. */
+        rc = pgr_tls_write(c->tls, bytes, n);
+        if (rc != 0) {
+            pgr_debug("conn", "%s: TLS write: %s", c->peer, pgr_tls_error(c->tls));
+            rc = rc == PGR_ENOMEM ? rc : PGR_EIO;
+            pgr_conn_close(c, rc);
+            return rc;
+        }
+        pgr_conn_flush(c);
+        return c->closing ? PGR_EIO : 0;
+    }
+    if (!c->tls && !c->writing && pgr_conn_out_pending(c) == 0) {
         rc = raw_send(c, bytes, n, true);
         if (rc < 0) {
             pgr_debug("conn", "%s: write: %s", c->peer, uv_strerror(rc));
@@ -325,7 +450,7 @@ pgr_conn_write(pgr_conn_t *c, const void *p, size_t n)
         if (n == 0)
             return 0;
     }
-    rc = pgr_iobuf_append(&c->out[c->pend], bytes, n);
+    rc = pgr_iobuf_append(out_tail(c), bytes, n);
     if (rc != 0) {
         pgr_warn("conn", "%s: queueing %zu output bytes: %s", c->peer, n, pgr_strerror(rc));
         pgr_conn_close(c, rc);
@@ -342,13 +467,13 @@ pgr_conn_out_reserve(pgr_conn_t *c, size_t n)
 
     if (pgr_conn_is_closing(c) || pending > c->out_limit || n > c->out_limit - pending)
         return NULL;
-    return pgr_iobuf_reserve(&c->out[c->pend], n);
+    return pgr_iobuf_reserve(out_tail(c), n);
 }
 
 void
 pgr_conn_out_commit(pgr_conn_t *c, size_t n)
 {
-    pgr_iobuf_commit(&c->out[c->pend], n);
+    pgr_iobuf_commit(out_tail(c), n);
 }
 
 /* ---- closing ---------------------------------------------------------------------------- */
@@ -374,6 +499,15 @@ pgr_conn_close_after_flush(pgr_conn_t *c, int reason)
     c->reason = reason;
     c->close_pending = 1;
     pgr_conn_read_stop(c);
+    if (c->tls && !c->writing) {
+        /* The last plaintext, then close_notify behind it (a write in flight: write_cb's flush
+         * sends the plaintext; the alert is skipped, as a lost one only costs the peer a
+         * clean-EOF check). */
+        if (!tls_encrypt(c))
+            return;
+        if (pgr_iobuf_len(&c->clear) == 0)
+            pgr_tls_shutdown(c->tls);
+    }
     pgr_conn_flush(c);
 }
 
@@ -385,5 +519,8 @@ conn_close_cb(uv_handle_t *h)
     pgr_iobuf_free(&c->in);
     pgr_iobuf_free(&c->out[0]);
     pgr_iobuf_free(&c->out[1]);
+    pgr_iobuf_free(&c->clear);
+    pgr_tls_session_free(c->tls);
+    c->tls = NULL;
     c->cbs->on_close(c, c->arg, c->reason);
 }

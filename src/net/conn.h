@@ -1,6 +1,7 @@
 /* conn: one client stream (TCP or Unix socket) on the loop: an input buffer filled straight from
  * the socket, a two-buffer output side with at most one write in flight, read backpressure,
- * and a close that reports exactly once. TLS will slot in behind two static functions. */
+ * a close that reports exactly once, and optional TLS underneath (pgr_conn_start_tls), which
+ * the owner sees only as plaintext. */
 #ifndef PGR_NET_CONN_H
 #define PGR_NET_CONN_H
 
@@ -8,6 +9,7 @@
 
 #include "core/base.h"
 #include "net/iobuf.h"
+#include "net/tls.h"
 
 typedef struct pgr_conn pgr_conn_t;
 
@@ -37,7 +39,15 @@ typedef struct pgr_conn_cbs {
  *
  * Output: out[pend] takes new bytes (write / out_reserve+commit); out[!pend] is the buffer a
  * uv_write is reading from while WRITING is set, so its bytes never move under libuv. When
- * that write completes the buffers swap roles. Both are freed when output drains. */
+ * that write completes the buffers swap roles. Both are freed when output drains.
+ *
+ * With TLS (tls != NULL) the same two buffers carry ciphertext, and plaintext waits in clear:
+ *
+ *   write / out_reserve+commit ──► clear ──(flush: encrypt)──► out[pend] ──► out[!pend] ──► socket
+ *   socket ──► tls rx (ciphertext) ──(read_cb: decrypt all)──► in
+ *
+ * A write with nothing in clear and the handshake done is encrypted straight from the caller's
+ * bytes. clear is empty and unallocated on a plain conn, so the plain path moves no extra byte. */
 struct pgr_conn {
     union {
         uv_handle_t handle;
@@ -48,6 +58,8 @@ struct pgr_conn {
     uv_write_t wreq;
     pgr_iobuf_t in;
     pgr_iobuf_t out[2];
+    pgr_tls_session_t *tls; /* NULL: plaintext */
+    pgr_iobuf_t clear;      /* TLS: plaintext not yet encrypted */
     const pgr_conn_cbs_t *cbs;
     void *arg;
     size_t budget;     /* read bytes left in this wakeup */
@@ -92,7 +104,8 @@ uint8_t *pgr_conn_out_reserve(pgr_conn_t *c, size_t n);
 void pgr_conn_out_commit(pgr_conn_t *c, size_t n);
 /* Start writing committed bytes if no write is in flight. */
 void pgr_conn_flush(pgr_conn_t *c);
-/* Bytes queued and not yet taken by the kernel (in flight included). */
+/* Bytes queued and not yet taken by the kernel (in flight included; with TLS, plaintext not yet
+ * encrypted plus ciphertext). */
 size_t pgr_conn_out_pending(const pgr_conn_t *c);
 
 /* Close now: stop reading, drop queued output, uv_close; on_close(reason) follows. Idempotent:
@@ -106,6 +119,27 @@ static inline bool
 pgr_conn_is_closing(const pgr_conn_t *c)
 {
     return c->closing || c->close_pending;
+}
+
+/* Switch the conn to TLS as the server side, with ctx: call it right after writing the 'S' that
+ * answers an SSLRequest. Every later byte in either direction is TLS; the handshake runs as the
+ * client's bytes arrive (bound it with the owner's login timer) and on_read fires only for
+ * decrypted bytes. A failed handshake closes the conn (PGR_EIO, logged with OpenSSL's reason).
+ * Returns 0; PGR_EBUSY when output is still queued or input is buffered (bytes sent before the
+ * answer, which must not be read as either plaintext or TLS), PGR_ECLOSED once closing,
+ * PGR_ENOMEM. On failure the conn is unchanged. */
+int pgr_conn_start_tls(pgr_conn_t *c, pgr_tls_ctx_t *ctx) PGR_MUSTCHECK;
+/* NULL on a plain conn; else the negotiated protocol ("TLSv1.3"), "" until the handshake ends. */
+static inline const char *
+pgr_conn_tls_version(const pgr_conn_t *c)
+{
+    return c->tls ? pgr_tls_version(c->tls) : NULL;
+}
+/* true for a Unix-socket conn (where TLS is never offered nor required). */
+static inline bool
+pgr_conn_is_unix(const pgr_conn_t *c)
+{
+    return c->h.handle.type == UV_NAMED_PIPE;
 }
 
 /* The peer's address for log lines: "127.0.0.1:50432", "[::1]:50432" or "unix". */
