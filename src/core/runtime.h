@@ -18,6 +18,7 @@ struct pgr_cancel_map;
 struct pgr_auth_secret;
 struct pgr_classifier;
 struct pgr_router;
+struct pgr_tls_ctx;
 
 typedef struct pgr_runtime_stats {
     uint64_t clients_accepted;
@@ -59,6 +60,9 @@ typedef struct pgr_runtime {
     pgr_list_t clients;             /* every pgr_client_t, in accept order */
     size_t n_clients;
     struct pgr_auth_secret *auth_secret; /* random per process: mock SCRAM salts */
+    struct pgr_tls_ctx *tls;        /* client-facing TLS (net/tls), or NULL: built at start when
+                                       tls.mode is not disable and tls.cert is set; kept across
+                                       reloads (tls is restart-bound) */
     bool shutting_down;             /* new queries get 57P01, no new clients */
     pgr_runtime_stats_t stats;
 } pgr_runtime_t;

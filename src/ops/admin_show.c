@@ -201,7 +201,7 @@ show_clients(pgr_runtime_t *rt, pgr_writer_t *out)
     static const col_t cols[] = {
         { "id", OID_INT8 },     { "user", OID_TEXT },   { "database", OID_TEXT },
         { "peer", OID_TEXT },   { "state", OID_TEXT },  { "node", OID_TEXT },
-        { "pinned", OID_TEXT }, { "application_name", OID_TEXT },
+        { "pinned", OID_TEXT }, { "application_name", OID_TEXT }, { "tls", OID_TEXT },
     };
     rows_t r;
     pgr_list_t *pos;
@@ -221,6 +221,8 @@ show_clients(pgr_runtime_t *rt, pgr_writer_t *out)
             /* The value it SET last, else the one from its startup packet. */
             cl->want.v[PGR_PARAM_APPLICATION_NAME] ? cl->want.v[PGR_PARAM_APPLICATION_NAME]
                                                    : cl->application_name,
+            /* "TLSv1.3"; NULL in the clear, "" while the handshake runs */
+            pgr_conn_tls_version(&cl->conn),
         };
         rows_add(&r, vals);
     }

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "net/listener.h"
+#include "net/tls.h"
 #include "ops/admin.h"
 #include "ops/daemon.h"
 #include "ops/http.h"
@@ -178,6 +179,12 @@ pgr_daemon_run(pgr_config_t *cfg)
         goto fail;
     }
     rt->auth_secret = &d->secret;
+    if (cfg->tls.mode != PGR_TLS_DISABLE && cfg->tls.cert != NULL) {
+        if ((rc = pgr_tls_ctx_new(cfg->tls.cert, cfg->tls.key, &rt->tls, err, sizeof(err))) != 0) {
+            pgr_error("main", "cannot set up TLS: %s", err);
+            goto fail;
+        }
+    }
 
     if ((rc = pgr_cluster_new(&loop, cfg, NULL, &rt->cluster, err, sizeof(err))) != 0) {
         pgr_error("main", "cannot start the cluster: %s", err);
@@ -239,6 +246,7 @@ done:
         pgr_config_free(rt->cfg);
     pgr_cancel_map_free(rt);
     uv_run(&loop, UV_RUN_NOWAIT);
+    pgr_tls_ctx_free(rt->tls); /* after the loop's last close callbacks freed the sessions */
     if (uv_loop_close(&loop) != 0)
         pgr_warn("main", "event loop closed with handles still open");
     rc = d->exit_code;

@@ -338,6 +338,43 @@ on_cancel_request(pgr_client_t *cl, const pgr_frame_t *f)
     pgr_client_close(cl, "cancel request");
 }
 
+/* SSLRequest (ssl) or GSSENCRequest: 'S' and a TLS handshake when a context exists, tls.mode
+ * is not disable and the client is on TCP; else 'N', and the client goes on in the clear.
+ * Bytes sent after the request, before reading our answer, are refused: they would be taken
+ * as plaintext or as TLS, both wrong (CVE-2021-23222). Returns false when the session closed. */
+static bool
+on_encryption_request(pgr_client_t *cl, bool ssl)
+{
+    bool offer = ssl && cl->rt->tls != NULL && cl->rt->cfg->tls.mode != PGR_TLS_DISABLE &&
+                 !pgr_conn_is_unix(&cl->conn);
+    int rc;
+
+    if (pgr_iobuf_len(&cl->conn.in) > 0) {
+        cl->rt->stats.protocol_errors++;
+        pgr_client_send_error(cl, "FATAL", "08P01", NULL,
+                              "received unencrypted data after %s request",
+                              ssl ? "SSL" : "GSSAPI encryption");
+        return false;
+    }
+    if (cl->conn.tls != NULL) {
+        cl->rt->stats.protocol_errors++;
+        pgr_client_send_error(cl, "FATAL", "08P01", NULL,
+                              "encryption request received over an encrypted connection");
+        return false;
+    }
+    if (pgr_conn_write(&cl->conn, offer ? "S" : "N", 1) != 0) {
+        pgr_client_close(cl, "write failed");
+        return false;
+    }
+    if (offer && (rc = pgr_conn_start_tls(&cl->conn, cl->rt->tls)) != 0) {
+        pgr_info("client", "client %llu (%s): cannot start TLS: %s", (unsigned long long)cl->id,
+                 pgr_conn_peer(&cl->conn), pgr_strerror(rc));
+        pgr_client_close(cl, "TLS start failed");
+        return false;
+    }
+    return true;
+}
+
 /* Untyped startup forms, until a StartupMessage moves the session on. */
 static void
 startup_input(pgr_client_t *cl)
@@ -357,22 +394,19 @@ startup_input(pgr_client_t *cl)
         case PGR_STARTUP_SSL:
         case PGR_STARTUP_GSSENC:
             pgr_iobuf_consume(in, f.len);
-            /* No encryption yet: 'N', and the client goes on in the clear. Bytes it sent
-             * after the request, before reading our answer, are a protocol violation. */
-            if (pgr_iobuf_len(in) > 0) {
-                pgr_client_send_error(cl, "FATAL", "08P01", NULL,
-                                      "received unencrypted data after SSL request");
+            if (!on_encryption_request(cl, f.startup == PGR_STARTUP_SSL))
                 return;
-            }
-            if (pgr_conn_write(&cl->conn, "N", 1) != 0) {
-                pgr_client_close(cl, "write failed");
-                return;
-            }
             break;
         case PGR_STARTUP_CANCEL:
             on_cancel_request(cl, &f);
             return;
         case PGR_STARTUP_MESSAGE:
+            /* As PgBouncer: tls.mode require holds for TCP clients; a Unix socket is local. */
+            if (cl->rt->cfg->tls.mode == PGR_TLS_REQUIRE && cl->conn.tls == NULL &&
+                !pgr_conn_is_unix(&cl->conn)) {
+                pgr_client_send_error(cl, "FATAL", "28000", NULL, "SSL required");
+                return;
+            }
             if (!on_startup_message(cl, &f))
                 return;
             pgr_iobuf_consume(in, f.len);

@@ -3,8 +3,9 @@
  *
  *   STARTUP ─► AUTH ─► LOGIN ─► IDLE ⇄ WAITING ─► LINKED ─► IDLE ...      (any) ─► CLOSING
  *
- * STARTUP reads the untyped startup forms (SSLRequest and GSSENCRequest are answered 'N', a
- * CancelRequest is handled and the connection closed). AUTH runs trust/md5/SCRAM (session/auth).
+ * STARTUP reads the untyped startup forms (an SSLRequest is answered 'S' and the connection
+ * turns TLS when tls is configured, else 'N'; GSSENCRequest gets 'N'; a CancelRequest is
+ * handled and the connection closed). AUTH runs trust/md5/SCRAM (session/auth).
  * LOGIN borrows a server connection of the target node to learn the server's ParameterStatus
  * values (and to surface the node's own FATAL errors, such as an unknown database). IDLE has no
  * server connection (transaction mode between transactions); WAITING has asked the pool for one;

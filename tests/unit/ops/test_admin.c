@@ -292,7 +292,7 @@ TEST(show_stats_config_version_help)
     CHECK(reply_has(rt, "SHOW HELP", "D EXPLAIN ROUTE <sql>|"));
     /* No sessions: headers only. */
     CHECK(reply_has(rt, "SHOW CLIENTS", "T id,user,database,peer,state,node,pinned,"
-                    "application_name\nC SHOW\n"));
+                    "application_name,tls\nC SHOW\n"));
     CHECK(reply_has(rt, "SHOW SERVERS", "T node,backend_pid,client_id,user,database,state,"
                     "pinned,server_version\nC SHOW\n"));
     rt->n_clients = 0;
