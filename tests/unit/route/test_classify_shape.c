@@ -149,6 +149,46 @@ TEST(shape_refusals)
                 "(SELECT 1 LIMIT 1) e") == NULL);
 }
 
+static uint64_t rng_state;
+static size_t pick(size_t n);
+static void seed_rng(void);
+
+TEST(shape_any_bytes)
+{
+    /* whatever the bytes, the scan stays inside the text and the key buffer (ASan checks the
+     * reads and writes), and what it reports is consistent */
+    static const char alphabet[] = "''''\"\"$$$eEbBxXnNuU&--//**;;(()).. 0123456789+aLIMITfloat\\"
+                                   "\x01\t\n\r\v\f\x80\xff";
+    char s[96];
+    static char key[PGR_SQLSCAN_KEY_CAP(sizeof(s)) + 16];
+    seed_rng();
+    int bad = 0, shaped = 0;
+    for (int t = 0; t < 300000 && bad < 3; t++) {
+        size_t n = 1 + pick(sizeof(s));
+        for (size_t i = 0; i < n; i++)
+            s[i] = alphabet[pick(sizeof(alphabet) - 1)];
+        if (pick(2))
+            memcpy(s, "SELECT ", n < 7 ? n : 7);
+        memset(key, 0x55, sizeof(key));
+        pgr_sqlshape_t sh;
+        if (!pgr_sqlscan_shape(s, n, key, &sh))
+            continue;
+        shaped++;
+        bool ok = key[0] == '\0' && sh.key_len <= PGR_SQLSCAN_KEY_CAP(n) &&
+                  (unsigned char)key[PGR_SQLSCAN_KEY_CAP(n)] == 0x55 && sh.n_replaced > 0 &&
+                  sh.stmt_offset == 0 && sh.stmt_length <= n && sh.n_kept <= PGR_SQLSCAN_MAX_KEPT;
+        for (size_t k = 0; k < sh.n_kept; k++)
+            ok &= sh.kept[k] < n;
+        if (!ok) {
+            printf("# inconsistent shape for %.*s\n", (int)n, s);
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    printf("# %d of 300000 random texts shaped\n", shaped);
+    CHECK(shaped > 1000);
+}
+
 /* ---- comparing results --------------------------------------------------------------------- */
 
 /* Every field of two results, named in *what when one differs. */
@@ -236,8 +276,6 @@ check_same(pgr_classifier_t *shared, pgr_classifier_t *fresh, const char *sql, s
 }
 
 /* ---- random variants: the same statement with other constants ------------------------------ */
-
-static uint64_t rng_state;
 
 static uint64_t
 rnd(void)
@@ -873,7 +911,7 @@ TEST(bounded)
 int
 main(void)
 {
-    int rc = RUN(shape_keys, shape_refusals, sharing, limits_and_offsets, depth_per_constant,
+    int rc = RUN(shape_keys, shape_refusals, shape_any_bytes, sharing, limits_and_offsets, depth_per_constant,
                  too_deep_by_shape,
                  keys_never_meet, bounded, table_differential, random_constants);
     pgr_classify_shutdown();
