@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "fanout/datum.h"
+#include "fanout/numeric.h"
 #include "protocol/reader.h"
 
 pgr_datum_kind_t
 pgr_datum_kind(int32_t type_oid, int16_t format)
 {
-    bool bin = format == 1;
     if (format != 0 && format != 1)
         return PGR_DATUM_OTHER;
     switch (type_oid) {
@@ -26,7 +26,7 @@ pgr_datum_kind(int32_t type_oid, int16_t format)
     case PGR_OID_FLOAT8:
         return PGR_DATUM_FLOAT;
     case PGR_OID_NUMERIC:
-        return bin ? PGR_DATUM_OTHER : PGR_DATUM_NUMERIC;
+        return PGR_DATUM_NUMERIC;
     case PGR_OID_BOOL:
         return PGR_DATUM_BOOL;
     case PGR_OID_TEXT:
@@ -647,7 +647,7 @@ pgr_datum_compare_coll(const pgr_coll_t *coll, pgr_datum_kind_t kind, int16_t fo
     case PGR_DATUM_OID:
     case PGR_DATUM_NUMERIC:
         if (bin)
-            return kind == PGR_DATUM_NUMERIC ? PGR_EINVAL
+            return kind == PGR_DATUM_NUMERIC ? pgr_numeric_compare(a, alen, b, blen, cmp)
                                              : int_bin_cmp(a, alen, b, blen,
                                                            kind == PGR_DATUM_OID, cmp);
         {

@@ -1,7 +1,7 @@
 /* Typed column values of DataRows, as the broadcast merge needs them: which type OIDs (in which
  * format) can be compared exactly, the comparison itself (PostgreSQL's order for the type; text
  * bytewise or in a libc collation), and exact decimal addition for merging count/sum. Pure: no
- * I/O (opening a collation reads the system's locale files). */
+ * I/O (opening a collation reads the system's locale files). Binary numeric is numeric.h's. */
 #ifndef PGR_FANOUT_DATUM_H
 #define PGR_FANOUT_DATUM_H
 
@@ -14,7 +14,8 @@ typedef enum {
     PGR_DATUM_INT,       /* int2, int4, int8: text decimal or big-endian binary */
     PGR_DATUM_OID,       /* oid: text decimal or unsigned big-endian binary */
     PGR_DATUM_FLOAT,     /* float4, float8 (NaN above everything, -0 = 0) */
-    PGR_DATUM_NUMERIC,   /* numeric, text only: exact decimal order, NaN above Infinity */
+    PGR_DATUM_NUMERIC,   /* numeric: exact decimal order, NaN above Infinity; text, or
+                          * binary (numeric.h) */
     PGR_DATUM_BOOL,      /* f < t */
     PGR_DATUM_TEXT,      /* text, varchar, unknown: in the key's collation (pgr_coll_t) */
     PGR_DATUM_BPCHAR,    /* char(n): bytewise ignoring trailing spaces */
@@ -73,7 +74,7 @@ void pgr_datum_coll_close(pgr_coll_t *c);
 #define PGR_OID_UUID        2950
 
 /* The kind of a column of type_oid sent in format (0 text, 1 binary); OTHER when its values
- * cannot be compared exactly here (binary numeric, interval, arrays, ...). */
+ * cannot be compared exactly here (interval, arrays, ...). */
 pgr_datum_kind_t pgr_datum_kind(int32_t type_oid, int16_t format);
 
 /* Compares two non-NULL values of one kind and format: *cmp < 0, 0, > 0. Returns 0, or

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fanout/merge_int.h"
+#include "fanout/numeric.h"
 
 /* Rows bigger than this are not kept allocated once placed. */
 #define ROW_KEEP_MAX 65536
@@ -239,7 +240,7 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
                 break;
             case PGR_AGG_SUM:
                 if (!((f.type_oid == PGR_OID_INT8 && (f.format == 0 || f.format == 1)) ||
-                      (f.type_oid == PGR_OID_NUMERIC && f.format == 0))) {
+                      (f.type_oid == PGR_OID_NUMERIC && (f.format == 0 || f.format == 1)))) {
                     snprintf(why, cap, "sum column %d has type OID %u, which is not added exactly",
                              c + 1, oid);
                     return why;
@@ -530,6 +531,38 @@ int8_value(const pgr_value_t *v, int16_t format, int64_t *x)
     return true;
 }
 
+/* sum of binary numeric column c of the k rows in vals (NULLs skipped; all NULL: NULL), as
+ * PostgreSQL would send it (numeric.h). *owned holds what res points at. */
+static int
+numeric_bin_sum(const pgr_value_t *vals, int k, int ncols, int c, pgr_value_t *res, char **owned,
+                char *why, size_t cap)
+{
+    static const uint8_t zero[8] = {0}; /* 0 with dscale 0: the first addend's dscale stays */
+    uint8_t *acc = NULL;
+    size_t acclen = 0;
+    for (int r = 0; r < k; r++) {
+        const pgr_value_t *v = &vals[r * ncols + c];
+        uint8_t *sum;
+        size_t sumlen;
+        if (v->len < 0)
+            continue;
+        int rc = pgr_numeric_add(acc ? acc : zero, acc ? acclen : sizeof(zero), v->data,
+                                 (size_t)v->len, &sum, &sumlen);
+        free(acc);
+        acc = NULL;
+        if (rc == PGR_EINVAL)
+            snprintf(why, cap, "column %d is not a binary numeric, or its sum overflows", c + 1);
+        if (rc)
+            return rc == PGR_EINVAL ? 0 : rc;
+        acc = sum;
+        acclen = sumlen;
+    }
+    *owned = (char *)acc;
+    if (acc)
+        *res = (pgr_value_t){acc, (int32_t)acclen};
+    return 0;
+}
+
 /* Column c of the k rows in vals (row-major, ncols wide) into *res. 0 with why[0] set when it
  * cannot be combined; PGR_ENOMEM. *owned / bin8 hold what res points at. */
 static int
@@ -588,6 +621,8 @@ agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols, pgr
             int n = snprintf(*owned, 24, "%lld", (long long)acc);
             *res = (pgr_value_t){(const uint8_t *)*owned, n};
             return 0;
+        } else if (fmt == 1) {
+            return numeric_bin_sum(vals, k, ncols, c, res, owned, why, cap);
         } else {
             char *acc = NULL;
             for (int r = 0; r < k; r++) {

@@ -47,7 +47,7 @@ TEST(kinds)
     CHECK_INT(pgr_datum_kind(23, 0), PGR_DATUM_INT);
     CHECK_INT(pgr_datum_kind(20, 1), PGR_DATUM_INT);
     CHECK_INT(pgr_datum_kind(1700, 0), PGR_DATUM_NUMERIC);
-    CHECK_INT(pgr_datum_kind(1700, 1), PGR_DATUM_OTHER);
+    CHECK_INT(pgr_datum_kind(1700, 1), PGR_DATUM_NUMERIC); /* binary: numeric.h */
     CHECK_INT(pgr_datum_kind(1186, 0), PGR_DATUM_OTHER); /* interval */
     CHECK_INT(pgr_datum_kind(25, 2), PGR_DATUM_OTHER);
 }
