@@ -1,5 +1,5 @@
-/* A bounded LRU map from a byte string (a query's text, or its shape: route/sqlscan.h) to a value, with both an
- * entry cap and a byte budget. The classifier's cache; knows nothing of SQL.
+/* A bounded LRU map from a byte string (a query's text, or its shape: route/sqlscan.h) to a
+ * value, with both an entry cap and a byte budget. The classifier's cache; knows nothing of SQL.
  *
  * Each entry is one allocation:
  *
@@ -44,8 +44,8 @@ void pgr_qcache_count(pgr_qcache_t *q, bool hit);
 /* Insert the key (which must not be present) with vsize bytes of zeroed value storage, evicting
  * least recently used entries to make room, and return that storage (aligned for any type) for
  * the caller to fill. NULL when the entry alone would take more than the byte budget, or more
- * than 16 KiB and an eighth of the budget, when max_entries is 0, or when out of memory; the cache is then unchanged except for
- * evictions. The pointer stays valid until the next put, set_max_bytes or free. */
+ * than 16 KiB and an eighth of the budget, when max_entries is 0, or when out of memory; the
+ * cache is then unchanged except for evictions. The pointer stays valid until the next put, set_max_bytes or free. */
 void *pgr_qcache_put(pgr_qcache_t *q, const void *key, size_t klen, uint64_t hash,
                      size_t vsize);
 

@@ -51,17 +51,19 @@ typedef struct pgr_sqlshape {
  * (returns false) where it does not follow the lexer exactly or a constant's value could
  * change what the parser does: control bytes other than space, tab, CR, LF and FF (so the key's
  * 0x01 bytes are only placeholders), an unterminated quote or comment, a quoted string followed
- * by another quote after only whitespace (PostgreSQL joins strings across a newline), U&''
- * and U&"" (escapes checked by the lexer), a number run into a letter, '$', '.' or a bad
- * exponent (PostgreSQL 15 rejects "trailing junk"), a '$' that starts neither a parameter nor a
- * dollar quote, a ';' before the statement or a second statement after it, text over
- * PGR_SQLSCAN_SHAPE_MAX.
+ * by another quote after only whitespace and line comments (PostgreSQL joins 'a'<newline>'b'
+ * into one string), U&'' and U&"" (escapes checked by the lexer), a number run into a letter,
+ * '$', '.' or a bad exponent (PostgreSQL 15 rejects "trailing junk"), a '$' that starts
+ * neither a parameter nor a dollar quote, a ';' before the statement or a second statement
+ * after it, text over PGR_SQLSCAN_SHAPE_MAX.
  *
  * Kept as written, not replaced: a constant right after LIMIT, OFFSET, FIRST or NEXT (the
- * classifier reports LIMIT and OFFSET values), a number right after "float(" (its precision is
- * checked by the grammar), and the body of an E'' string with an octal, hex or Unicode escape
- * (the lexer checks what they produce). Their start offsets are in out->kept, so the
- * classifier can check that the constants its result depends on are among them. */
+ * classifier reports LIMIT and OFFSET values); a number right after "float(" (the grammar
+ * checks that precision: of the error messages in libpg_query 15's gram.o, the only check of a
+ * constant's value a SELECT, INSERT, UPDATE or DELETE can reach); the body of an E'' string
+ * with an octal, hex or Unicode escape (the lexer checks what they produce). Their start
+ * offsets are in out->kept, so the classifier can check that the constants its result depends
+ * on are among them. */
 bool pgr_sqlscan_shape(const char *sql, size_t len, char *key, pgr_sqlshape_t *out);
 
 #endif

@@ -434,7 +434,8 @@ variant(const char *s, size_t len, char *out, size_t cap)
                 puts_(&b, "'");
             }
             j = j < len ? j + 1 : len;
-        } else if (ch == '$' && i + 1 < len && (s[i + 1] == '$' || isalpha((unsigned char)s[i + 1]))) {
+        } else if (ch == '$' && i + 1 < len &&
+                   (s[i + 1] == '$' || isalpha((unsigned char)s[i + 1]))) {
             size_t t = i + 1;
             while (t < len && s[t] != '$' && (isalnum((unsigned char)s[t]) || s[t] == '_'))
                 t++;
@@ -746,7 +747,8 @@ TEST(limits_and_offsets)
         {"SELECT * FROM t WHERE a = 'x' OFFSET '7'", "SELECT * FROM t WHERE a = 'y' OFFSET '8'"},
         {"SELECT 1::float(10) FROM t WHERE a = 1", "SELECT 1::float(0) FROM t WHERE a = 1"},
         {"SELECT 1::float(10) FROM t WHERE a = 1", "SELECT 1::float(54) FROM t WHERE a = 1"},
-        {"/* pgrouter: node=pg2 */ SELECT 'a' ;  -- x", "/* pgrouter: node=pg2 */ SELECT 'abcdef' ;"},
+        {"/* pgrouter: node=pg2 */ SELECT 'a' ;  -- x",
+         "/* pgrouter: node=pg2 */ SELECT 'abcdef' ;"},
         {"/* c */\n  SELECT 'a'  ; ", "/* c */\n  SELECT 'abcdefgh'  ; "},
         {"SELECT E'a', 1", "SELECT E'\\u0041', 1"},
         {"SELECT E'a', 1", "SELECT E'\\uD800', 1"},
@@ -911,8 +913,8 @@ TEST(bounded)
 int
 main(void)
 {
-    int rc = RUN(shape_keys, shape_refusals, shape_any_bytes, sharing, limits_and_offsets, depth_per_constant,
-                 too_deep_by_shape,
+    int rc = RUN(shape_keys, shape_refusals, shape_any_bytes, sharing, limits_and_offsets,
+                 depth_per_constant, too_deep_by_shape,
                  keys_never_meet, bounded, table_differential, random_constants);
     pgr_classify_shutdown();
     return rc;
