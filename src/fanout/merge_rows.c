@@ -666,7 +666,11 @@ agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols, pgr
                          (unsigned)m->rs.oids[c]);
                 return 0;
             }
-            if (agg == PGR_AGG_MIN ? cmp < 0 : cmp > 0)
+            /* Ties go to the later node, as PostgreSQL's min/max transition functions
+             * (numeric_smaller, float8larger, ...) keep the later of two equal values: 0.00
+             * and 0.000 are equal numerics, and the union of the nodes' rows in node order
+             * then gives the same bytes. */
+            if (agg == PGR_AGG_MIN ? cmp <= 0 : cmp >= 0)
                 best = r;
         }
         if (best >= 0)
