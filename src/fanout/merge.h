@@ -52,9 +52,13 @@
  * database's default, and the out-of-order WARNING tells when the nodes' order differs. The
  * collations are fixed at the result set's first comparison. min/max of text use the
  * database's default the same way. In an aggregate merge each node's one row is kept; count/sum add
- * exactly (int8 and numeric as decimal text, int8 in binary), min/max use the type's order,
- * NULLs as SQL; anything else (a second row, a NULL count, an overflow, a non-aggregate column
- * that differs between nodes, sum of a float) turns into concatenation with a NOTICE.
+ * exactly (int8 in text and binary; numeric as decimal text, and in binary as PostgreSQL's
+ * sum(numeric) would send it: the larger dscale, canonical digits, NaN absorbing, +Infinity +
+ * -Infinity NaN — fanout/numeric.h), min/max use the type's order (binary numeric included,
+ * NaN above +Infinity), a tie going to the later node as PostgreSQL's min/max keep the later of
+ * equal values (0.00 and 0.000), NULLs as SQL; anything else (a second row, a NULL count, an
+ * overflow, a malformed value, a non-aggregate column that differs between nodes, sum of a
+ * float) turns into concatenation with a NOTICE.
  *
  * Failures. A node fails by its ErrorResponse, by pgr_merge_fail, by replying differently
  * (42804), or by breaking the protocol (08P01; COPY: 0A000) and is then out of the batch: its
