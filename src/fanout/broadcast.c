@@ -27,6 +27,8 @@ typedef struct bnode {
     char down[96];        /* not healthy when the broadcast began: reported, never tried */
     char last_words[200]; /* a 57xxx notice (shutdown, crash) the node sent before it went */
     char last_state[6];
+    char fail_state[6];   /* why it failed, for every later batch of the broadcast */
+    char fail_msg[512];
     bool finished;        /* ReadyForQuery of the current batch seen */
     int swallow;          /* preamble units (cbs.prepare) still to answer: not for the merge */
     int unit;             /* the preamble unit being answered */
@@ -52,6 +54,7 @@ struct pgr_bcast {
     pgr_merge_t *merge;
     pgr_writer_t w;       /* merged output not yet handed to the client */
     uv_timer_t *timer;    /* batch timeout (allocated: closes asynchronously) */
+    uv_timer_t *kick;     /* finishes from the loop a batch no node is left to run */
     bool running;         /* a batch is in flight */
     bool paused;          /* client output over the high-water mark */
     bool in_feed;         /* re-entrancy guard */
@@ -155,10 +158,25 @@ node_failed(bnode_t *nd, const char *sqlstate, const char *fmt, const char *deta
         sqlstate = nd->last_state;
     }
     nd->failed = true;
+    snprintf(nd->fail_state, sizeof(nd->fail_state), "%s", sqlstate);
+    snprintf(nd->fail_msg, sizeof(nd->fail_msg), "%s", msg);
     nd->latency_us = now_us() - nd->started_us;
     release(nd, true);
     if (b->merge && b->running)
         pgr_merge_fail(b->merge, nd->idx, sqlstate, msg, &b->w);
+}
+
+/* Fail node nd in the current batch before it was tried (down, unreachable, or gone in an
+ * earlier batch of this broadcast): the merge must hear of every node of every batch. */
+static void
+fail_before(bnode_t *nd, const char *sqlstate, const char *msg)
+{
+    nd->failed = true;
+    if (nd->fail_msg[0] == '\0') {
+        snprintf(nd->fail_state, sizeof(nd->fail_state), "%s", sqlstate);
+        snprintf(nd->fail_msg, sizeof(nd->fail_msg), "%s", msg);
+    }
+    pgr_merge_fail(nd->b->merge, nd->idx, sqlstate, msg, &nd->b->w);
 }
 
 /* ---- batch completion ------------------------------------------------------------------- */
@@ -176,6 +194,11 @@ stop_timer(pgr_bcast_t *b)
         uv_timer_stop(b->timer);
         uv_close((uv_handle_t *)b->timer, timer_close_cb);
         b->timer = NULL;
+    }
+    if (b->kick) {
+        uv_timer_stop(b->kick);
+        uv_close((uv_handle_t *)b->kick, timer_close_cb);
+        b->kick = NULL;
     }
 }
 
@@ -512,6 +535,15 @@ answered(const bnode_t *nd)
 }
 
 static void
+kick_cb(uv_timer_t *t)
+{
+    pgr_bcast_t *b = t->data;
+
+    pump(b);
+    progress(b); /* may free b */
+}
+
+static void
 timeout_cb(uv_timer_t *t)
 {
     pgr_bcast_t *b = t->data;
@@ -618,14 +650,21 @@ pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_
         nd->finished = false;
         nd->started_us = now_us();
         nd->latency_us = 0;
-        if (nd->down[0] && !nd->failed) {
+        if (nd->failed) {
+            /* Out since an earlier batch of this broadcast (a transaction goes on without
+             * it): said again in every batch, never silently left out. */
+            char msg[sizeof(nd->fail_msg) + sizeof(nd->id) + 40];
+            snprintf(msg, sizeof(msg), "node %s left this broadcast earlier: %s", nd->id,
+                     nd->fail_msg);
+            fail_before(nd, nd->fail_state[0] ? nd->fail_state : "08006", msg);
+            continue;
+        }
+        if (nd->down[0]) {
             char msg[PGR_NODE_ID_MAX + sizeof(nd->down) + 16];
             snprintf(msg, sizeof(msg), "node %s is %s", nd->id, nd->down);
-            nd->failed = true;
-            pgr_merge_fail(b->merge, i, "08006", msg, &b->w);
-        }
-        if (nd->failed)
+            fail_before(nd, "08006", msg);
             continue;
+        }
         if (nd->srv) {
             if ((rc = queue_batch(nd, false)) != 0)
                 return rc;
@@ -636,10 +675,23 @@ pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_
                                      acquired_cb, nd, &nd->acq);
             if (rc != 0) {
                 /* The merge hears of it at once; the callbacks follow from the loop. */
-                nd->failed = true;
-                pgr_merge_fail(b->merge, i, "08006", "node could not be reached", &b->w);
+                char msg[PGR_NODE_ID_MAX + 64];
+                snprintf(msg, sizeof(msg), "node %s could not be reached: %s", nd->id,
+                         pgr_strerror(rc));
+                fail_before(nd, "08006", msg);
             }
         }
+    }
+    /* No node is left to answer (every one failed at once): the batch ends from the loop,
+     * never inside this call. */
+    if (pgr_merge_done(b->merge) || b->w.len > 0) {
+        if (b->kick == NULL) {
+            if ((b->kick = malloc(sizeof(*b->kick))) == NULL)
+                return PGR_ENOMEM;
+            uv_timer_init(pgr_cluster_loop(b->cluster), b->kick);
+            b->kick->data = b;
+        }
+        uv_timer_start(b->kick, kick_cb, 0, 0);
     }
     return 0;
 }

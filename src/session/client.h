@@ -137,6 +137,7 @@ typedef struct pgr_client {
     struct pgr_bcast *bcast;     /* a broadcast in flight (state BROADCAST), session/multi.c */
     pgr_multi_seqs_t bcast_need; /* statements the batch uses but does not parse (multi.c) */
     pgr_multi_seqs_t bcast_defs; /* statements the batch parses */
+    bool bcast_aborted;          /* the broadcast's transaction failed here (multi.c) */
     uint8_t *bcast_begin;        /* a held BEGIN the broadcast's connections start with */
     size_t bcast_begin_len;
     struct pgr_multi_result *last_bcast; /* SHOW pgrouter.last_broadcast */

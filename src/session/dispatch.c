@@ -186,22 +186,81 @@ classify(pgr_client_t *cl, const char *sql, size_t len, const pgr_classification
     return rc;
 }
 
-/* The end of the extended-protocol batch at the front of the input — Parse, then only Bind /
- * Describe / Execute / Flush / Close, then Sync — in *end. PGR_DISPATCH_WAIT until the Sync is
- * in, ROUTE when the front is no such batch, ANSWERED (with *end) when it is. */
+/* The end of the extended-protocol batch at the front of the input in *end, when the whole
+ * batch is about the one statement its first message names — a Parse, Bind or Describe of it,
+ * then only Bind of that statement, Describe / Execute / Close of it or of the portals bound
+ * from it, Flush, and the Sync. PGR_DISPATCH_WAIT until the Sync is in, ROUTE when the batch
+ * is anything else (it goes to a server: another statement's Execute must never get this
+ * one's answer), ANSWERED (with *end) when it is. */
 static pgr_dispatch_t
 extended_batch(pgr_client_t *cl, size_t *end)
 {
     pgr_iobuf_t *in = &cl->conn.in;
     const uint8_t *p = pgr_iobuf_data(in);
     size_t len = pgr_iobuf_len(in), off = 0;
+    char stmt[128], portals[4][128];
+    int n_portals = 0;
     pgr_frame_t f;
 
     for (;;) {
         if (pgr_frame_next(p + off, len - off, PGR_PHASE_FRONTEND, NULL, &f) != PGR_FRAME_OK)
             return PGR_DISPATCH_WAIT;
-        if (off > 0 && !strchr("BDEHCS", f.type))
+        const char *name = NULL, *portal = NULL;
+        bool ok = false;
+        pgr_fe_parse_t pm;
+        pgr_fe_bind_t bm;
+        pgr_fe_target_t tm;
+        pgr_fe_execute_t em;
+        switch (f.type) {
+        case 'P':
+            ok = off == 0 && pgr_fe_parse_decode(f.body, f.body_len, &pm) == 0;
+            name = ok ? pm.name : NULL;
+            break;
+        case 'B':
+            ok = pgr_fe_bind_decode(f.body, f.body_len, &bm) == 0;
+            name = ok ? bm.statement : NULL;
+            portal = ok ? bm.portal : NULL;
+            break;
+        case 'D':
+        case 'C':
+            ok = (f.type == 'D' ? pgr_fe_describe_decode(f.body, f.body_len, &tm)
+                                : pgr_fe_close_decode(f.body, f.body_len, &tm)) == 0;
+            if (ok && tm.kind == 'S')
+                name = tm.name;
+            else if (ok)
+                portal = tm.name; /* must be one of ours */
+            break;
+        case 'E':
+            ok = pgr_fe_execute_decode(f.body, f.body_len, &em) == 0;
+            portal = ok ? em.portal : NULL;
+            break;
+        case 'H':
+        case 'S':
+            ok = off > 0;
+            break;
+        default:
+            break;
+        }
+        if (!ok)
             return PGR_DISPATCH_ROUTE;
+        if (off == 0) {
+            if (name == NULL || strlen(name) >= sizeof(stmt))
+                return PGR_DISPATCH_ROUTE;
+            snprintf(stmt, sizeof(stmt), "%s", name);
+        } else if (name && strcmp(name, stmt) != 0) {
+            return PGR_DISPATCH_ROUTE;
+        }
+        if (portal && f.type == 'B') {
+            if (n_portals == 4 || strlen(portal) >= sizeof(portals[0]))
+                return PGR_DISPATCH_ROUTE;
+            snprintf(portals[n_portals++], sizeof(portals[0]), "%s", portal);
+        } else if (portal) {
+            bool ours = false;
+            for (int i = 0; i < n_portals && !ours; i++)
+                ours = strcmp(portals[i], portal) == 0;
+            if (!ours)
+                return PGR_DISPATCH_ROUTE;
+        }
         off += f.len;
         if (f.type == 'S') {
             *end = off;
@@ -360,7 +419,7 @@ pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
     pgr_fe_query_t q;
     const pgr_classification_t *c;
     const pgr_stmt_info_t *st;
-    char status = cl->srv ? cl->txn : pgr_dispatch_idle_status(cl);
+    char status = cl->srv || cl->bcast ? cl->txn : pgr_dispatch_idle_status(cl);
 
     if ((st = parse_pgrvar(cl, f)) != NULL)
         return answer_parse_pgrvar(cl, f, st, status);

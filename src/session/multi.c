@@ -1,6 +1,7 @@
 /* The session side of a broadcast (see multi.h). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "fanout/broadcast.h"
@@ -29,8 +30,12 @@ out_cb(void *arg, const uint8_t *p, size_t n)
 {
     pgr_client_t *cl = arg;
 
-    if (pgr_conn_write(&cl->conn, p, n) != 0)
+    if (pgr_conn_write(&cl->conn, p, n) != 0) {
+        /* A hole in the client's stream cannot be repaired: the connection ends (closed from
+         * the loop, so the broadcast calling this is not freed under it). */
+        pgr_conn_close(&cl->conn, PGR_ELIMIT);
         return PGR_ELIMIT;
+    }
     pgr_conn_flush(&cl->conn);
     return 0;
 }
@@ -78,6 +83,7 @@ done_cb(void *arg, char status)
     if (status == 'I') {
         pgr_bcast_free(cl->bcast);
         cl->bcast = NULL;
+        cl->bcast_aborted = false;
         cl->state = PGR_CLIENT_IDLE;
         if (cl->rt->shutting_down) {
             pgr_client_send_error(cl, "FATAL", "57P01", NULL,
@@ -97,8 +103,11 @@ done_cb(void *arg, char status)
 
 /* ---- the batch ---------------------------------------------------------------------------- */
 
+#define BATCH_BAD_FRAME (-2)
+
 /* How many bytes at the front of the input make one batch: a Query, or everything up to and
- * including a Sync. 0 when incomplete; -1 (with *why) when it cannot be broadcast. */
+ * including a Sync. 0 when incomplete; -1 (with *why) when it cannot be broadcast;
+ * BATCH_BAD_FRAME when the input breaks the protocol. */
 static ssize_t
 batch_len(pgr_client_t *cl, const char **why)
 {
@@ -110,7 +119,7 @@ batch_len(pgr_client_t *cl, const char **why)
     while (off < len) {
         int rc = pgr_frame_next(p + off, len - off, PGR_PHASE_FRONTEND, NULL, &f);
         if (rc != PGR_FRAME_OK)
-            return rc == PGR_FRAME_NEED_MORE ? 0 : -1;
+            return rc == PGR_FRAME_NEED_MORE ? 0 : BATCH_BAD_FRAME;
         off += f.len;
         switch (f.type) {
         case 'Q':
@@ -137,7 +146,7 @@ batch_len(pgr_client_t *cl, const char **why)
  * the relay's "pgr_<client>_<seq>" of the same statement on a pooled connection. A batch that
  * binds or describes a statement it did not parse itself gets it prepared first on every node
  * connection that lacks it (the fan-out's preamble, its replies swallowed). */
-#define BCAST_SEQ_BIT 0x80000000u
+#define BCAST_SEQ_BIT PGR_STMT_BCAST_BIT
 
 static uint64_t
 bcast_key(const pgr_client_t *cl, uint32_t seq)
@@ -151,16 +160,6 @@ bcast_name(char *buf, size_t cap, const pgr_client_t *cl, uint32_t seq)
     snprintf(buf, cap, "pgr_%llu_b%u", (unsigned long long)cl->id, seq);
 }
 
-static void
-key_name(char *buf, size_t cap, uint64_t key)
-{
-    uint32_t seq = (uint32_t)key;
-
-    if (seq & BCAST_SEQ_BIT)
-        snprintf(buf, cap, "pgr_%llu_b%u", (unsigned long long)(key >> 32), seq & ~BCAST_SEQ_BIT);
-    else
-        pgr_stmt_server_name(buf, cap, key >> 32, seq);
-}
 
 static int
 seq_add(pgr_multi_seqs_t *v, uint32_t seq)
@@ -245,14 +244,110 @@ put_parse(pgr_client_t *cl, pgr_writer_t *w, const char *name, const uint8_t *re
     return pgr_writer_finish(w);
 }
 
-/* The batch as the nodes get it (w): the first statement's text rewritten by its merge plan,
- * named statements renamed (and recorded, a Parse; forgotten, a Close). *plan is the plan of the
- * batch's first statement — a Query, a Parse, or a Bind of a recorded statement. */
+/* Which merge plan goes with which Execute of an extended batch: the statements the batch
+ * parses or binds, and the portals bound from them. The merge takes one plan, for the batch's
+ * first result set; any later Execute of a statement that needs more than concatenation makes
+ * the plan "unsupported" (rows concatenated, one NOTICE), never silently wrong. */
+#define TRACK_MAX 8
+
+typedef struct {
+    struct { char name[64]; pgr_merge_plan_t plan; bool read; } stmts[TRACK_MAX];
+    struct { char name[64]; int stmt; } portals[TRACK_MAX];
+    int n_stmts, n_portals;
+    int executes;
+    bool overflow;
+} track_t;
+
+static bool
+plan_needed(const pgr_merge_plan_t *p, bool read)
+{
+    return read && (p->unsupported || p->n_keys > 0 || p->aggregate || p->limit >= 0 ||
+                    p->offset >= 0);
+}
+
+static int
+track_stmt(track_t *t, const char *name, const pgr_merge_plan_t *plan, bool read)
+{
+    int i;
+
+    for (i = 0; i < t->n_stmts && strcmp(t->stmts[i].name, name) != 0; i++)
+        ;
+    if (i == t->n_stmts) {
+        if (t->n_stmts == TRACK_MAX || strlen(name) >= sizeof(t->stmts[0].name)) {
+            t->overflow = true;
+            return -1;
+        }
+        t->n_stmts++;
+    }
+    snprintf(t->stmts[i].name, sizeof(t->stmts[i].name), "%s", name);
+    t->stmts[i].plan = *plan;
+    t->stmts[i].read = read;
+    return i;
+}
+
+static void
+track_portal(track_t *t, const char *portal, int stmt)
+{
+    int i;
+
+    for (i = 0; i < t->n_portals && strcmp(t->portals[i].name, portal) != 0; i++)
+        ;
+    if (i == t->n_portals) {
+        if (t->n_portals == TRACK_MAX || strlen(portal) >= sizeof(t->portals[0].name)) {
+            t->overflow = true;
+            return;
+        }
+        t->n_portals++;
+    }
+    snprintf(t->portals[i].name, sizeof(t->portals[i].name), "%s", portal);
+    t->portals[i].stmt = stmt;
+}
+
+static int
+track_find_stmt(const track_t *t, const char *name)
+{
+    for (int i = 0; i < t->n_stmts; i++)
+        if (strcmp(t->stmts[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* An Execute of portal: the first sets the batch's plan, a later one that needs a plan of
+ * its own makes it unsupported. */
+static void
+track_execute(track_t *t, const char *portal, pgr_merge_plan_t *plan, bool *have_plan,
+              bool *read)
+{
+    const pgr_merge_plan_t *p = NULL;
+    bool r = false;
+
+    for (int i = 0; i < t->n_portals; i++)
+        if (strcmp(t->portals[i].name, portal) == 0 && t->portals[i].stmt >= 0) {
+            p = &t->stmts[t->portals[i].stmt].plan;
+            r = t->stmts[t->portals[i].stmt].read;
+        }
+    if (t->executes++ == 0) {
+        if (p) {
+            *plan = *p;
+            *read = r;
+            *have_plan = r;
+        }
+        return;
+    }
+    if ((p && plan_needed(p, r)) || (p == NULL && t->overflow)) {
+        plan->unsupported = "several statements executed in one batch";
+        *have_plan = true;
+    }
+}
+
+/* The batch as the nodes get it (w): statements' texts rewritten by their merge plans, named
+ * statements renamed (and recorded, a Parse; forgotten, a Close). *plan is the plan of the
+ * batch's first result set — a Query's, or the statement behind the first Execute. */
 static int
 build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
             pgr_merge_plan_t *plan, bool *have_plan, bool *read)
 {
-    bool first = true;
+    track_t t = { .n_stmts = 0 };
     size_t off = 0;
     pgr_frame_t f;
     char name[48];
@@ -260,6 +355,8 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
     int rc = 0;
 
     *have_plan = *read = false;
+    memset(plan, 0, sizeof(*plan));
+    plan->limit = plan->offset = -1;
     cl->bcast_need.n = cl->bcast_defs.n = 0;
     while (rc == 0 && off < len &&
            pgr_frame_next(batch + off, len - off, PGR_PHASE_FRONTEND, NULL, &f) == PGR_FRAME_OK) {
@@ -269,9 +366,8 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
         switch (f.type) {
         case 'Q': {
             pgr_fe_query_t q;
-            if (!first || pgr_fe_query_decode(f.body, f.body_len, &q) != 0)
+            if (pgr_fe_query_decode(f.body, f.body_len, &q) != 0)
                 goto copy;
-            first = false;
             if ((rc = stmt_plan(cl, q.sql, q.len, plan, read, NULL, &rewritten)) != 0)
                 break;
             *have_plan = *read;
@@ -287,12 +383,7 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
                 goto copy;
             if ((rc = stmt_plan(cl, m.query, strlen(m.query), &p, &r, &cls, &rewritten)) != 0)
                 break;
-            if (first) {
-                *plan = p;
-                *read = r;
-                *have_plan = r;
-            }
-            first = false;
+            (void)track_stmt(&t, m.name, &p, r);
             if (m.name[0] != '\0') {
                 size_t nl = strlen(m.name) + 1;
                 pgr_stmt_t *sm = pgr_stmts_add(&cl->stmts, m.name, f.body + nl, f.body_len - nl);
@@ -314,27 +405,38 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
         case 'B': {
             pgr_fe_bind_t m;
             pgr_stmt_t *sm;
-            bool was_first = first;
-            first = false;
-            if (pgr_fe_bind_decode(f.body, f.body_len, &m) != 0 || m.statement[0] == '\0' ||
-                (sm = pgr_stmts_find(&cl->stmts, m.statement)) == NULL ||
-                sm->cls == PGR_STMT_LOCAL)
+            if (pgr_fe_bind_decode(f.body, f.body_len, &m) != 0)
                 goto copy;
-            if (was_first) {
+            int si = track_find_stmt(&t, m.statement);
+            if (m.statement[0] == '\0' || (sm = pgr_stmts_find(&cl->stmts, m.statement)) == NULL ||
+                sm->cls == PGR_STMT_LOCAL) {
+                track_portal(&t, m.portal, si);
+                goto copy;
+            }
+            if (si < 0) {
+                /* Prepared in an earlier batch: its plan from its recorded text. */
                 const char *q = (const char *)sm->rest;
-                size_t ql = strnlen(q, sm->rest_len);
+                pgr_merge_plan_t p;
+                bool r;
                 char *unused = NULL;
-                if ((rc = stmt_plan(cl, q, ql, plan, read, NULL, &unused)) != 0)
+                if ((rc = stmt_plan(cl, q, strnlen(q, sm->rest_len), &p, &r, NULL, &unused)) != 0)
                     break;
                 free(unused);
-                *have_plan = *read;
+                si = track_stmt(&t, m.statement, &p, r);
             }
+            track_portal(&t, m.portal, si);
             if (!seq_has(&cl->bcast_defs, sm->seq) && (rc = seq_add(&cl->bcast_need, sm->seq)))
                 break;
             bcast_name(name, sizeof(name), cl, sm->seq);
             m.statement = name;
             pgr_fe_write_bind_msg(w, &m);
             continue;
+        }
+        case 'E': {
+            pgr_fe_execute_t m;
+            if (pgr_fe_execute_decode(f.body, f.body_len, &m) == 0)
+                track_execute(&t, m.portal, plan, have_plan, read);
+            goto copy;
         }
         case 'D':
         case 'C': {
@@ -365,6 +467,9 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
     copy:
         pgr_writer_put_bytes(w, batch + off - f.len, f.len);
     }
+    /* No Execute (a Parse / Describe batch): the error policy follows its first statement. */
+    if (t.executes == 0 && t.n_stmts > 0)
+        *read = t.stmts[0].read;
     free(rewritten);
     return rc ? rc : w->err;
 }
@@ -405,7 +510,7 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
             return rc;
         }
         if (pgr_srv_state_add(st, key, &evicted)) {
-            key_name(name, sizeof(name), evicted);
+            pgr_stmt_key_name(name, sizeof(name), evicted);
             pgr_fe_write_close(w, 'S', name);
         }
         pgr_fe_write_empty(w, 'S');
@@ -446,6 +551,27 @@ parameter_cb(void *arg, pgr_server_t *srv, const char *name, const char *value)
                  (unsigned long long)cl->id, name);
 }
 
+/* A ROLLBACK cannot be half-applied: a node that fails it (gone, its transaction with it)
+ * is a warning, not the statement's failure. */
+static bool
+is_rollback(pgr_client_t *cl, const uint8_t *batch, size_t len)
+{
+    pgr_frame_t f;
+    pgr_fe_query_t q;
+    pgr_fe_parse_t m;
+    const char *sql = NULL;
+    const pgr_classification_t *c;
+
+    if (pgr_frame_next(batch, len, PGR_PHASE_FRONTEND, NULL, &f) != PGR_FRAME_OK)
+        return false;
+    if (f.type == 'Q' && pgr_fe_query_decode(f.body, f.body_len, &q) == 0)
+        sql = q.sql;
+    else if (f.type == 'P' && pgr_fe_parse_decode(f.body, f.body_len, &m) == 0)
+        sql = m.query;
+    return sql && pgr_classify(cl->rt->classifier, sql, strlen(sql), &c) == 0 &&
+           c->n_stmts == 1 && c->stmts[0].cls == PGR_CLASS_ROLLBACK;
+}
+
 static int
 send_batch(pgr_client_t *cl, size_t len)
 {
@@ -470,7 +596,8 @@ send_batch(pgr_client_t *cl, size_t len)
         break;
     case PGR_ONERR_AUTO:
     default:
-        policy = read ? PGR_MERGE_WARN : PGR_MERGE_FAIL;
+        policy = read || is_rollback(cl, pgr_iobuf_data(in), len) ? PGR_MERGE_WARN
+                                                                  : PGR_MERGE_FAIL;
         break;
     }
     rc = pgr_bcast_send(cl->bcast, w.buf, w.len, have_plan ? &plan : NULL, policy,
@@ -553,6 +680,83 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     return PGR_DISPATCH_ROUTE;
 }
 
+/* An error answered here inside the broadcast's transaction: ErrorResponse, the client's
+ * messages skipped up to its Query or Sync, ReadyForQuery 'E'; the nodes' transaction is then
+ * aborted as far as the client is concerned (cl->bcast_aborted). */
+static void
+fail_in_transaction(pgr_client_t *cl, const char *sqlstate, const char *message)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    pgr_frame_t f;
+
+    pgr_client_send_error(cl, "ERROR", sqlstate, NULL, "%s", message);
+    while (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
+           PGR_FRAME_OK) {
+        pgr_iobuf_consume(in, f.len);
+        if (f.type == 'Q' || f.type == 'S' || f.type == 'F')
+            break;
+    }
+    cl->bcast_aborted = true;
+    cl->txn = 'E';
+    pgr_client_send_ready(cl, 'E');
+}
+
+/* The broadcast's transaction is aborted for the client: a ROLLBACK [TO SAVEPOINT] goes to the
+ * nodes (and a savepoint rollback recovers it, as on a server), a COMMIT is sent as ROLLBACK
+ * (PostgreSQL answers a COMMIT of a failed transaction with "ROLLBACK"), anything else gets
+ * 25P02. Returns true when the input was answered here. */
+static bool
+aborted_input(pgr_client_t *cl)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    pgr_frame_t f;
+    pgr_fe_query_t q;
+    pgr_fe_parse_t m;
+    const char *sql = NULL;
+    const pgr_classification_t *c;
+
+    if (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) !=
+        PGR_FRAME_OK)
+        return false;
+    if (f.type == 'Q' && pgr_fe_query_decode(f.body, f.body_len, &q) == 0)
+        sql = q.sql;
+    else if (f.type == 'P' && pgr_fe_parse_decode(f.body, f.body_len, &m) == 0)
+        sql = m.query;
+    if (sql && pgr_classify(cl->rt->classifier, sql, strlen(sql), &c) == 0 && c->n_stmts == 1) {
+        if (c->stmts[0].cls == PGR_CLASS_ROLLBACK ||
+            (c->stmts[0].cls == PGR_CLASS_SAVEPOINT && strncasecmp(sql + c->stmts[0].text_offset,
+                                                                   "ROLLBACK", 8) == 0)) {
+            cl->bcast_aborted = false;
+            return false;
+        }
+        if (c->stmts[0].cls == PGR_CLASS_COMMIT && f.type == 'Q') {
+            pgr_writer_t w;
+            pgr_writer_init_grow(&w);
+            pgr_fe_write_query(&w, "ROLLBACK");
+            pgr_iobuf_consume(in, f.len);
+            cl->bcast_aborted = false;
+            int rc = w.err ? w.err
+                           : pgr_bcast_send(cl->bcast, w.buf, w.len, NULL, PGR_MERGE_FAIL,
+                                            false);
+            pgr_writer_free(&w);
+            if (rc != 0)
+                pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory in a broadcast");
+            return true;
+        }
+    }
+    if (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
+            PGR_FRAME_OK && f.type != 'Q') {
+        /* Extended protocol: the whole batch, up to its Sync, before answering. */
+        const char *why = NULL;
+        if (batch_len(cl, &why) == 0)
+            return true;
+    }
+    fail_in_transaction(cl, "25P02",
+                        "current transaction is aborted, commands ignored until end of "
+                        "transaction block");
+    return true;
+}
+
 void
 pgr_multi_client_input(pgr_client_t *cl)
 {
@@ -570,16 +774,36 @@ pgr_multi_client_input(pgr_client_t *cl)
         return;
     }
     /* Terminate inside a broadcast transaction: the connections are rolled back by closing. */
-    if (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
-            PGR_FRAME_OK && f.type == 'X') {
+    int frc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f);
+    if (frc == PGR_FRAME_OK && f.type == 'X') {
         pgr_client_close(cl, "client terminated");
         return;
     }
+    /* pgrouter.* statements are answered here, inside the broadcast's transaction too. */
+    while (frc == PGR_FRAME_OK && cl->state == PGR_CLIENT_BROADCAST &&
+           strchr("QPBD", f.type) != NULL) {
+        pgr_dispatch_t d = pgr_dispatch_local(cl, &f);
+        if (d == PGR_DISPATCH_WAIT || d == PGR_DISPATCH_CLOSED)
+            return;
+        if (d != PGR_DISPATCH_ANSWERED)
+            break;
+        frc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f);
+    }
+    if (cl->state != PGR_CLIENT_BROADCAST || pgr_iobuf_len(in) == 0)
+        return;
+    if (cl->bcast_aborted && aborted_input(cl))
+        return;
     len = batch_len(cl, &why);
     if (len == 0)
         return;
+    if (len == BATCH_BAD_FRAME) {
+        pgr_client_bad_frame(cl, &f, "invalid message");
+        return;
+    }
     if (len < 0) {
-        pgr_dispatch_fail(cl, "0A000", why ? why : "invalid message in a broadcast");
+        /* The nodes' transaction cannot take it: it is aborted for the client, as a server's
+         * would be — only ROLLBACK (or COMMIT, which then rolls back) ends it. */
+        fail_in_transaction(cl, "0A000", why ? why : "invalid message in a broadcast");
         return;
     }
     if (send_batch(cl, (size_t)len) != 0)
@@ -607,6 +831,7 @@ pgr_multi_close(pgr_client_t *cl)
 {
     pgr_bcast_free(cl->bcast);
     cl->bcast = NULL;
+    cl->bcast_aborted = false;
 }
 
 void

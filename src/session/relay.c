@@ -213,7 +213,7 @@ build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
         pgr_writer_put_bytes(&w, sm->rest, sm->rest_len);
         pgr_writer_finish(&w);
         if (pgr_srv_state_add(st, key, &evicted)) {
-            pgr_stmt_server_name(name, sizeof(name), evicted >> 32, (uint32_t)evicted);
+            pgr_stmt_key_name(name, sizeof(name), evicted);
             pgr_fe_write_close(&w, 'S', name);
         }
         pgr_fe_write_empty(&w, 'S');

@@ -124,6 +124,18 @@ pgr_stmt_server_name(char *buf, size_t cap, uint64_t client_id, uint32_t seq)
     snprintf(buf, cap, "pgr_%llu_%u", (unsigned long long)client_id, seq);
 }
 
+void
+pgr_stmt_key_name(char *buf, size_t cap, uint64_t key)
+{
+    uint32_t seq = (uint32_t)key;
+
+    if (seq & PGR_STMT_BCAST_BIT)
+        snprintf(buf, cap, "pgr_%llu_b%u", (unsigned long long)(key >> 32),
+                 seq & ~PGR_STMT_BCAST_BIT);
+    else
+        pgr_stmt_server_name(buf, cap, key >> 32, seq);
+}
+
 /* ---- server records ------------------------------------------------------------------------ */
 
 pgr_srv_state_t *

@@ -71,6 +71,11 @@ void pgr_stmts_remove(pgr_stmts_t *s, const char *name);
 void pgr_stmts_free(pgr_stmts_t *s);
 /* pgrouter's name for a statement: "pgr_<client>_<seq>" into buf (at least 48 bytes). */
 void pgr_stmt_server_name(char *buf, size_t cap, uint64_t client_id, uint32_t seq);
+/* A broadcast's variant of a statement (session/multi.c) has this bit in its key's sequence
+ * number and is named "pgr_<client>_b<seq>". */
+#define PGR_STMT_BCAST_BIT 0x80000000u
+/* The server name of a connection record's key (client id << 32 | seq, either kind). */
+void pgr_stmt_key_name(char *buf, size_t cap, uint64_t key);
 
 /* What one server connection has now; owned by the connection (pool) while it is idle. */
 typedef struct pgr_srv_state {

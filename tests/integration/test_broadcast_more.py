@@ -733,3 +733,177 @@ def test_client_disconnect_during_a_silent_relayed_statement_stops_it(three, pgr
     wait_until("the sleep running on pg2", lambda: running(three, "pg_sleep(5)")["pg2"] == 1, 3)
     s.close()
     wait_until("pg2 stopping the sleep", lambda: running(three, "pg_sleep(5)")["pg2"] == 0, 3)
+
+
+# ---- protocol edge cases (found in review) ------------------------------------------------------
+
+class Raw:
+    """A bare protocol client: messages built by hand, replies as (type, body)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        body = struct.pack("!i", 196608) + b"user\0app\0database\0app\0\0"
+        self.s.sendall(struct.pack("!i", len(body) + 4) + body)
+        self.until_z()
+
+    @staticmethod
+    def msg(t, body):
+        return t + struct.pack("!i", len(body) + 4) + body
+
+    def send(self, *msgs):
+        self.s.sendall(b"".join(msgs))
+
+    def until_z(self, timeout=10):
+        out = []
+        self.s.settimeout(timeout)
+        while True:
+            while len(self.buf) < 5 or len(self.buf) < 1 + struct.unpack("!i", self.buf[1:5])[0]:
+                chunk = self.s.recv(65536)
+                assert chunk, "connection closed"
+                self.buf += chunk
+            n = 1 + struct.unpack("!i", self.buf[1:5])[0]
+            t, body, self.buf = self.buf[:1].decode(), self.buf[5:n], self.buf[n:]
+            if t in "EN":
+                f = {x[:1]: x[1:].decode() for x in body.split(b"\0") if x}
+                out.append((t, f.get(b"C"), f.get(b"M")))
+            elif t == "C":
+                out.append((t, body.rstrip(b"\0").decode()))
+            elif t == "Z":
+                out.append((t, body.decode()))
+                return out
+            else:
+                out.append((t,))
+
+    def Q(self, sql):
+        return self.msg(b"Q", sql.encode() + b"\0")
+
+    def P(self, name, sql):
+        return self.msg(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+
+    def B(self, portal, stmt):
+        return self.msg(b"B", portal.encode() + b"\0" + stmt.encode() + b"\0" +
+                        struct.pack("!hhh", 0, 0, 0))
+
+    def E(self, portal=""):
+        return self.msg(b"E", portal.encode() + b"\0" + struct.pack("!i", 0))
+
+    def S(self):
+        return self.msg(b"S", b"")
+
+    def F(self, oid):
+        return self.msg(b"F", struct.pack("!ihhhh", oid, 0, 0, 0, 0)[:-2])
+
+
+def test_a_node_lost_inside_a_broadcast_transaction_is_reported_in_every_later_batch(
+        three, pgrouter_factory):
+    """A node whose connection dies inside a broadcast transaction is out of it: every later
+    statement of that transaction gets the others' answer plus a warning naming it (never a
+    hang), and ROLLBACK ends it on the others."""
+    router = start(three, pgrouter_factory)
+    r = Raw(router.port)
+    r.send(r.Q(HINT + "BEGIN; SELECT inet_server_port(), pg_backend_pid()"))
+    first = r.until_z()
+    assert first[-1] == ("Z", "T") and [m[0] for m in first].count("D") == 3, first
+    with psycopg.connect(three.dsn("pg3", user="postgres"), autocommit=True) as d:
+        d.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE query LIKE %s AND pid <> pg_backend_pid()", ("%pg_backend_pid()%",))
+    for k in range(3):
+        r.send(r.Q("SELECT %d" % k))
+        out = r.until_z(timeout=10)
+        rows = [m for m in out if m[0] == "D"]
+        warns = [m for m in out if m[0] == "N" and "pg3" in (m[2] or "")]
+        assert len(rows) == 2 and len(warns) == 1 and out[-1] == ("Z", "T"), (k, out)
+    r.send(r.Q("ROLLBACK"))
+    out = r.until_z()
+    assert ("C", "ROLLBACK") in out and out[-1] == ("Z", "I"), out
+    r.send(r.Q(HINT + "SELECT 1"))
+    assert [m[0] for m in r.until_z()].count("D") == 3
+
+
+def test_local_answers_never_swallow_another_statement(three, pgrouter_factory):
+    """A batch that binds a statement pgrouter answers itself (a prepared SHOW pgrouter.route,
+    a BEGIN) together with other statements before its Sync: the others run on a node."""
+    router = start(three, pgrouter_factory)
+    with psycopg.connect(three.dsn("pg1", user="app"), autocommit=True) as d:
+        d.execute("DROP TABLE IF EXISTS sw")
+        d.execute("CREATE TABLE sw (x int)")
+    r = Raw(router.port)
+    r.send(r.P("ins", "/* pgrouter: node=pg1 */ INSERT INTO sw VALUES (7)"), r.S())
+    assert r.until_z()[-1] == ("Z", "I")
+    r.send(r.P("", "BEGIN"), r.B("", ""), r.E(), r.B("", "ins"), r.E(), r.S())
+    out = r.until_z()
+    assert [m for m in out if m[0] == "C"] == [("C", "BEGIN"), ("C", "INSERT 0 1")], out
+    r.send(r.Q("COMMIT"))
+    assert ("C", "COMMIT") in r.until_z()
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        c.execute("SHOW pgrouter.route", prepare=True)
+        c.execute("/* pgrouter: node=pg1 */ INSERT INTO sw VALUES (%s)", (8,), prepare=True)
+        cur1, cur2 = c.cursor(), c.cursor()
+        # Mixed into one pipeline with a statement for a node, the local one cannot be answered
+        # in its place: the batch fails as a whole (an error, never a silent skip).
+        with pytest.raises(psycopg.Error):
+            with c.pipeline():
+                cur1.execute("SHOW pgrouter.route", prepare=True)
+                cur2.execute("/* pgrouter: node=pg1 */ INSERT INTO sw VALUES (%s)", (9,),
+                             prepare=True)
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    with psycopg.connect(three.dsn("pg1", user="app"), autocommit=True) as d:
+        assert sorted(d.execute("SELECT x FROM sw").fetchall()) == [(7,), (8,)]
+
+
+def test_several_statements_in_one_extended_batch_are_never_silently_mismerged(
+        three, pgrouter_factory):
+    """A pipeline (one Sync) of two broadcast SELECTs: the first result set is merged by its
+    own plan; a later one that needs a merge of its own is concatenated with a NOTICE."""
+    router = start(three, pgrouter_factory)
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        notes = collect(c)
+        cur1, cur2 = c.cursor(), c.cursor()
+        with c.pipeline():
+            cur1.execute(HINT + "SELECT id FROM bt ORDER BY id DESC LIMIT 2")
+            cur2.execute(HINT + "SELECT count(*) FROM bt")
+        rows1, rows2 = cur1.fetchall(), cur2.fetchall()
+        assert any("not merged" in n.message_primary or "concatenat" in n.message_primary
+                   for n in notes), notes
+        assert sorted(r[0] for r in rows2) == [10, 10, 10]
+        notes.clear()
+        with c.pipeline():
+            cur1.execute(HINT + "SELECT id FROM bt ORDER BY id DESC LIMIT 2")
+            cur2.execute(HINT + "SELECT 1")
+        assert cur1.fetchall() == [(30,), (29,)] and cur2.fetchall() == [(1,)] * 3
+        assert not notes, notes
+
+
+def test_unbroadcastable_message_inside_a_broadcast_transaction_aborts_it(three,
+                                                                          pgrouter_factory):
+    """A FunctionCall inside a broadcast transaction: 0A000 and ReadyForQuery 'E', as a server's
+    failed transaction; then 25P02 until ROLLBACK; COMMIT rolls back (tag ROLLBACK)."""
+    router = start(three, pgrouter_factory)
+    r = Raw(router.port)
+    r.send(r.Q(HINT + "BEGIN; UPDATE bt SET v = -v WHERE id IN (1, 11, 21)"))
+    assert r.until_z()[-1] == ("Z", "T")
+    r.send(r.F(1598))
+    out = r.until_z()
+    assert out[0][:2] == ("E", "0A000") and out[-1] == ("Z", "E"), out
+    r.send(r.Q("SELECT 1"))
+    out = r.until_z()
+    assert out[0][:2] == ("E", "25P02") and out[-1] == ("Z", "E"), out
+    r.send(r.Q("COMMIT"))
+    out = r.until_z()
+    assert ("C", "ROLLBACK") in out and out[-1] == ("Z", "I"), out
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        assert c.execute(HINT + "SELECT count(*) FROM bt WHERE v < 0").fetchall() == [(0,)]
+
+
+def test_pgrouter_settings_inside_a_broadcast_transaction(three, pgrouter_factory):
+    """SHOW / SET pgrouter.* (simple and prepared) inside a broadcast transaction are answered
+    by pgrouter with the transaction's status, never sent to the nodes."""
+    router = start(three, pgrouter_factory)
+    with psycopg.connect(dsn(router.port)) as c:
+        c.execute(HINT + "SELECT 1")
+        for _ in range(7):
+            assert c.execute("SHOW pgrouter.route").fetchone() == ("auto",)
+        assert c.execute("SHOW pgrouter.route", prepare=True).fetchone() == ("auto",)
+        assert c.execute(HINT + "SELECT count(*) FROM bt").fetchall() == [(30,)]
+        c.rollback()
