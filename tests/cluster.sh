@@ -237,6 +237,8 @@ node_pids() {
 cmd_stop() {
     resolve_dir
     local id pid
+    # Last first: replicas before their primary, whose fast shutdown would otherwise wait for
+    # its walsenders to hand the last WAL to standbys that are about to go too.
     while read -r id _ _; do
         pid=$(node_pid "$id")
         [ -n "$pid" ] || continue
@@ -247,7 +249,7 @@ cmd_stop() {
                 as_pg "$PGBIN/pg_ctl" -D "$DIR/$id" -w -t 10 stop -m immediate >/dev/null 2>&1 ||
                 kill -9 "$pid" 2>/dev/null || true
         fi
-    done <"$DIR/nodes"
+    done < <(tac "$DIR/nodes")
     if [ "${KEEP:-0}" != 1 ]; then
         rm -rf "$DIR"
     fi
