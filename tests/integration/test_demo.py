@@ -24,8 +24,11 @@ def alive(pid: int) -> bool:
 def test_demo_starts_three_nodes_and_ctrl_c_cleans_up():
     port = free_port()
     env = dict(os.environ, PGR_DEMO_PORT=str(port))
+    # SIGINT as at a terminal: a harness started in the background (a non-interactive shell's
+    # `cmd &`) runs with SIGINT ignored, which bash cannot trap and would pass on to the demo.
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "demo.sh")], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         deadline = time.monotonic() + 120
