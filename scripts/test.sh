@@ -5,6 +5,7 @@
 #   scripts/test.sh                 everything
 #   PGR_FUZZ_SECONDS=0 scripts/test.sh     skip the fuzz runs (default 20 s per driver)
 #   PGR_BUILDS="default" scripts/test.sh   only the default build
+#   PGR_RELEASE_BUILD=0 scripts/test.sh    skip the compile-only release build
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -62,6 +63,18 @@ for b in $BUILDS; do
         [ $rc = 0 ] || [ $rc = 5 ] || status=1
     fi
 done
+
+# A release build (-O3, NDEBUG) only compiles: its optimiser sees warnings (-Werror) the others
+# do not, and users build it.
+if [ "${PGR_RELEASE_BUILD:-1}" = 1 ]; then
+    echo "== build release (compile only)"
+    if setup release --buildtype=release; then
+        echo "build-release: ok" >>"$RESULTS/extra.txt"
+    else
+        echo "build-release: FAILED" >>"$RESULTS/extra.txt"
+        status=1
+    fi
+fi
 
 if [ "$FUZZ_SECONDS" != 0 ] && command -v clang >/dev/null && [ -f tests/fuzz/meson.build ]; then
     echo "== fuzz (${FUZZ_SECONDS}s per driver)"

@@ -173,8 +173,8 @@ fail_before(bnode_t *nd, const char *sqlstate, const char *msg)
 {
     nd->failed = true;
     if (nd->fail_msg[0] == '\0') {
-        snprintf(nd->fail_state, sizeof(nd->fail_state), "%s", sqlstate);
-        snprintf(nd->fail_msg, sizeof(nd->fail_msg), "%s", msg);
+        snprintf(nd->fail_state, sizeof(nd->fail_state), "%.5s", sqlstate);
+        snprintf(nd->fail_msg, sizeof(nd->fail_msg), "%.*s", (int)sizeof(nd->fail_msg) - 1, msg);
     }
     pgr_merge_fail(nd->b->merge, nd->idx, sqlstate, msg, &nd->b->w);
 }
