@@ -55,6 +55,15 @@ def replicated(cluster_factory):
     with psycopg.connect(c.dsn("pg1"), autocommit=True) as d:
         d.execute("CREATE TABLE IF NOT EXISTS rt (id serial primary key, v text)")
         d.execute("GRANT ALL ON rt, rt_id_seq TO app")
+        lsn = d.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    # The replicas have the table before a test starts (one may kill the primary at once).
+    deadline = time.monotonic() + 15
+    for n in ("pg2", "pg3"):
+        with psycopg.connect(c.dsn(n), autocommit=True) as r:
+            while not r.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                (lsn,)).fetchone()[0]:
+                assert time.monotonic() < deadline, f"{n} never replayed the fixture's table"
+                time.sleep(0.05)
     return c
 
 
