@@ -32,8 +32,9 @@ reply_tag(pgr_client_t *cl, const char *tag, char status)
     pgr_client_send_writer(cl, &w);
 }
 
-void
-pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message)
+bool
+pgr_dispatch_fail_status(pgr_client_t *cl, const char *sqlstate, const char *message,
+                         char status)
 {
     pgr_iobuf_t *in = &cl->conn.in;
     pgr_frame_t f;
@@ -43,14 +44,22 @@ pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message)
            PGR_FRAME_OK) {
         pgr_iobuf_consume(in, f.len);
         if (f.type == 'Q' || f.type == 'S' || f.type == 'F') {
-            /* An error inside a held transaction aborts it, as on a server; nothing of it
-             * reached a server, so the client's ROLLBACK finds none there. */
-            pgr_client_send_ready(cl, cl->held_begin ? 'E' : 'I');
-            free(cl->held_msg);
-            cl->held_msg = NULL;
-            cl->held_begin = false;
-            break;
+            pgr_client_send_ready(cl, status);
+            return true;
         }
+    }
+    return false;
+}
+
+void
+pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message)
+{
+    /* An error inside a held transaction aborts it, as on a server; nothing of it reached a
+     * server, so the client's ROLLBACK finds none there. */
+    if (pgr_dispatch_fail_status(cl, sqlstate, message, cl->held_begin ? 'E' : 'I')) {
+        free(cl->held_msg);
+        cl->held_msg = NULL;
+        cl->held_begin = false;
     }
 }
 

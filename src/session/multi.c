@@ -686,19 +686,9 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
 static void
 fail_in_transaction(pgr_client_t *cl, const char *sqlstate, const char *message)
 {
-    pgr_iobuf_t *in = &cl->conn.in;
-    pgr_frame_t f;
-
-    pgr_client_send_error(cl, "ERROR", sqlstate, NULL, "%s", message);
-    while (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
-           PGR_FRAME_OK) {
-        pgr_iobuf_consume(in, f.len);
-        if (f.type == 'Q' || f.type == 'S' || f.type == 'F')
-            break;
-    }
+    (void)pgr_dispatch_fail_status(cl, sqlstate, message, 'E');
     cl->bcast_aborted = true;
     cl->txn = 'E';
-    pgr_client_send_ready(cl, 'E');
 }
 
 /* The broadcast's transaction is aborted for the client: a ROLLBACK [TO SAVEPOINT] goes to the
