@@ -276,7 +276,9 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
         cl->acquired = NULL;
     }
     if (cl->srv) {
-        pgr_release_t how = server_clean(cl) ? PGR_RELEASE_CLEAN : PGR_RELEASE_CLOSE;
+        /* A pinned connection carries state the next client must not see: closed. */
+        pgr_release_t how = server_clean(cl) && !cl->pinned ? PGR_RELEASE_CLEAN
+                                                            : PGR_RELEASE_CLOSE;
         /* The client left while its statement runs: stop it, since a backend busy without
          * writing does not notice that its connection was closed. */
         if (closing && how == PGR_RELEASE_CLOSE && cl->pending_syncs > 0)
