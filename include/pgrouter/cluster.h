@@ -81,9 +81,10 @@ typedef struct pgr_pool_stats {
 
 /* ---- the cluster ------------------------------------------------------------------------- */
 
-/* Credentials and database for the library's own connections (health checks, query, query_all)
- * where a node's config has none. NULL fields: user and dbname "postgres", no password,
- * application_name "pgrouter" (set on every connection the library opens). */
+/* Credentials and database for the library's own connections (query, query_all, and health
+ * checks where neither cfg's health keys nor the node give one) where a node's config has none.
+ * NULL fields: user and dbname "postgres", no password, application_name "pgrouter" (set on
+ * every connection the library opens). */
 typedef struct pgr_cluster_options {
     const char *user;
     const char *password;

@@ -35,6 +35,16 @@ typedef struct pgr_user_config {
     char *md5;            /* "md5<hex>" as in pg_authid, or NULL */
 } pgr_user_config_t;
 
+/* The login of a node's health-check connection (health.user/password/dbname, or a node's
+ * `health:` block). NULL fields are unset. Each field is taken from the node's block, else the
+ * global keys, else the node's own user/dbname (its password only while no health user is set
+ * at either level), else "postgres" / no password / "postgres". */
+typedef struct pgr_login_config {
+    char *user;
+    char *password; /* from password or password_env */
+    char *dbname;
+} pgr_login_config_t;
+
 typedef struct pgr_node_config {
     char *id;
     char *host;
@@ -49,6 +59,7 @@ typedef struct pgr_node_config {
         char *ca, *cert, *key;
     } ssl;
     pgr_pool_config_t pool; /* -1 / unset fields inherit pgr_config_t.pool */
+    pgr_login_config_t health; /* `health:` block; NULL fields inherit pgr_config_t.health */
     int line, col;          /* where the node was defined, for messages */
 } pgr_node_config_t;
 
@@ -87,6 +98,7 @@ typedef struct pgr_config {
         int64_t backoff_initial_ms;
         int64_t backoff_max_ms;
         double backoff_jitter; /* 0..1 */
+        pgr_login_config_t login; /* user/password/dbname keys; NULL: unset */
     } health;
     struct {
         pgr_reads_t reads;

@@ -52,6 +52,25 @@ dup_or(const char *s, const char *dflt)
     return strdup(s ? s : dflt);
 }
 
+/* *dst = a copy of src (NULL stays NULL); false when out of memory. */
+static bool
+dup_null(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return !src || *dst;
+}
+
+static void
+free_login(pgr_login_config_t *l)
+{
+    if (l->password)
+        explicit_bzero(l->password, strlen(l->password));
+    free(l->user);
+    free(l->password);
+    free(l->dbname);
+    *l = (pgr_login_config_t){ 0 };
+}
+
 PGR_API int
 pgr_cluster_new(uv_loop_t *loop, const pgr_config_t *cfg, const pgr_cluster_options_t *opts,
                 pgr_cluster_t **out, char *err, size_t errlen)
@@ -93,7 +112,11 @@ pgr_cluster_new(uv_loop_t *loop, const pgr_config_t *cfg, const pgr_cluster_opti
     c->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)c;
     if (c->rng == 0)
         c->rng = 88172645463325252ull;
-    if (!c->user || !c->dbname || !c->appname || (opts->password && !c->password)) {
+    const pgr_login_config_t *hl = &cfg->health.login;
+    if (!c->user || !c->dbname || !c->appname || (opts->password && !c->password) ||
+        !dup_null(&c->health.login.user, hl->user) ||
+        !dup_null(&c->health.login.password, hl->password) ||
+        !dup_null(&c->health.login.dbname, hl->dbname)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -120,6 +143,7 @@ pgr_cluster_new(uv_loop_t *loop, const pgr_config_t *cfg, const pgr_cluster_opti
     return 0;
 
 fail:
+    free_login(&c->health.login);
     free(c->user);
     free(c->dbname);
     free(c->appname);
@@ -142,6 +166,7 @@ pgr_cluster_free(pgr_cluster_t *c)
     }
     if (c->password)
         explicit_bzero(c->password, strlen(c->password));
+    free_login(&c->health.login);
     free(c->user);
     free(c->dbname);
     free(c->appname);

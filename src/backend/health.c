@@ -83,6 +83,55 @@ pgr_health_parse_lsn(const char *s, uint64_t *out)
     return true;
 }
 
+pgr_health_login_t
+pgr_health_login(const pgr_node_config_t *nc, const pgr_login_config_t *global,
+                 const pgr_health_login_t *fallback)
+{
+    const pgr_login_config_t *own = &nc->health;
+    pgr_health_login_t l;
+    bool no_health_user = !own->user && !global->user;
+
+    l.user = own->user ? own->user : global->user ? global->user
+             : nc->user ? nc->user : fallback->user;
+    l.password = own->password ? own->password : global->password ? global->password
+                 : !no_health_user ? NULL : nc->password ? nc->password : fallback->password;
+    l.dbname = own->dbname ? own->dbname : global->dbname ? global->dbname
+               : nc->dbname ? nc->dbname : fallback->dbname;
+    return l;
+}
+
+/* Server texts (as libpq reports them) that mean the login was refused, with the keys to set. */
+static const struct {
+    const char *text, *keys;
+} login_failures[] = {
+    { "no password supplied", "health.user and health.password" },       /* libpq */
+    { "password authentication failed", "health.user and health.password" }, /* 28P01 */
+    { "authentication failed for user", "health.user and health.password" }, /* md5, ident */
+    { "SCRAM authentication", "health.user and health.password" },       /* libpq */
+    { "is not permitted to log in", "health.user" },                     /* 28000 */
+    { "no pg_hba.conf entry", "health.user and health.dbname" },         /* 28000 */
+    { "pg_hba.conf rejects connection", "health.user and health.dbname" }, /* 28000 */
+    { "permission denied for database", "health.user and health.dbname" }, /* 42501 */
+};
+
+const char *
+pgr_health_login_keys(const char *msg)
+{
+    const char *q;
+
+    if (!msg)
+        return NULL;
+    for (size_t i = 0; i < PGR_ARRAY_LEN(login_failures); i++)
+        if (strstr(msg, login_failures[i].text))
+            return login_failures[i].keys;
+    /* FATAL:  role "x" does not exist (28000) / database "x" does not exist (3D000) */
+    if ((q = strstr(msg, "role \"")) && strstr(q, "\" does not exist"))
+        return "health.user";
+    if ((q = strstr(msg, "database \"")) && strstr(q, "\" does not exist"))
+        return "health.dbname";
+    return NULL;
+}
+
 /* ---- the checker -------------------------------------------------------------------------- */
 
 static int64_t
@@ -108,7 +157,12 @@ set_state(pgr_health_checker_t *h, pgr_node_state_t st, const char *err)
     if (old == st)
         return;
     h->rec.state = st;
-    if (st == PGR_NODE_UNHEALTHY)
+    /* A login failure already reported: its retries go unheard (one line, see login_failed). */
+    if (h->login_reported[0] && (st == PGR_NODE_UNHEALTHY || st == PGR_NODE_RECONNECTING) &&
+        (old == PGR_NODE_UNHEALTHY || old == PGR_NODE_RECONNECTING))
+        pgr_debug("health", "node %s: %s -> %s%s%s", h->node->cfg.id, pgr_node_state_name(old),
+                  pgr_node_state_name(st), err ? ": " : "", err ? err : "");
+    else if (st == PGR_NODE_UNHEALTHY)
         pgr_warn("health", "node %s: %s -> %s: %s", h->node->cfg.id, pgr_node_state_name(old),
                  pgr_node_state_name(st), err ? err : "");
     else
@@ -198,6 +252,7 @@ check_done(pgr_health_checker_t *h, const char *err)
     } else {
         h->rec.consecutive_failures = 0;
         h->backoff_step = 0;
+        h->login_reported[0] = '\0';
         set_state(h, pgr_health_step(h->rec.state, PGR_HEV_CHECK_OK, 0,
                                      h->node->cluster->health.unhealthy_threshold, &a),
                   NULL);
@@ -242,11 +297,45 @@ send_check(pgr_health_checker_t *h)
     }
 }
 
+/* libpq's "connection to server at "h", port p failed: " in front of the server's words. */
+static const char *
+server_words(const char *msg)
+{
+    const char *p = strstr(msg, " failed: ");
+    return strncmp(msg, "connection to server", 20) == 0 && p ? p + 9 : msg;
+}
+
+/* The login was refused: the node's last error says so and which keys to set, and the log says
+ * it once — again only when the failure changes or after a check has succeeded. */
+static void
+login_failed(pgr_health_checker_t *h, const char *keys, const char *msg, char *err, size_t len)
+{
+    const struct pgr_cluster *c = h->node->cluster;
+    pgr_health_login_t fb = { c->user, c->password, c->dbname };
+    pgr_health_login_t l = pgr_health_login(&h->node->cfg, &c->health.login, &fb);
+
+    snprintf(err, len, "health check login refused (set %s): %s", keys, server_words(msg));
+    if (strcmp(h->login_reported, err) == 0)
+        return;
+    snprintf(h->login_reported, sizeof(h->login_reported), "%s", err);
+    pgr_error("health", "node %s: health checks cannot log in as user \"%s\" to database \"%s\" "
+              "(%s): %s. Set %s in the config (health: for every node, or the node's own "
+              "health: block); the node stays unhealthy until then", h->node->cfg.id, l.user,
+              l.dbname, l.password ? "with a password" : "without a password",
+              server_words(msg), keys);
+}
+
 static void
 connected(pgr_server_t *srv, int status, const char *errmsg, void *arg)
 {
     pgr_health_checker_t *h = arg;
     if (status != 0) {
+        const char *keys = pgr_health_login_keys(errmsg);
+        char err[256];
+        if (keys) {
+            login_failed(h, keys, errmsg, err, sizeof(err));
+            errmsg = err;
+        }
         drop_srv(h, errmsg);
         check_done(h, errmsg);
         return;
@@ -295,8 +384,10 @@ begin_check(pgr_health_checker_t *h)
         return;
     }
     drop_srv(h, "connection unusable");
-    if (pgr_node_connect(h->node, c->user, c->dbname, c->password, 0, connected, h, &h->srv, err,
-                         sizeof(err)) != 0) {
+    pgr_health_login_t fb = { c->user, c->password, c->dbname };
+    pgr_health_login_t l = pgr_health_login(&h->node->cfg, &c->health.login, &fb);
+    if (pgr_node_connect_as(h->node, l.user, l.dbname, l.password, 0, connected, h, &h->srv, err,
+                            sizeof(err)) != 0) {
         h->srv = NULL;
         check_done(h, err);
     }

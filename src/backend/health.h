@@ -44,6 +44,22 @@ int64_t pgr_health_backoff_ms(int step, int64_t initial_ms, int64_t max_ms, doub
 /* Parse "16/B374D848" into a 64-bit LSN; false if malformed. Pure. */
 bool pgr_health_parse_lsn(const char *s, uint64_t *out);
 
+/* The login of a node's health connection. Each field comes from the node's `health:` block,
+ * else the global health.* keys, else the node's own user / dbname, else fallback (the cluster
+ * options, "postgres" by default). The password goes with the user: the node's own password (or
+ * fallback's) is used only while no health user is set at either level, so a pool password is
+ * never sent on behalf of another role. Pure; the fields point into the arguments. */
+typedef struct pgr_health_login {
+    const char *user, *password, *dbname;
+} pgr_health_login_t;
+pgr_health_login_t pgr_health_login(const pgr_node_config_t *nc, const pgr_login_config_t *global,
+                                    const pgr_health_login_t *fallback);
+
+/* When msg (libpq's message for a failed connection) says the server refused the login itself —
+ * the role, its password, pg_hba, the database — the config keys to set, as text ("health.user
+ * and health.password", "health.dbname", ...); NULL for any other failure. Pure. */
+const char *pgr_health_login_keys(const char *msg);
+
 typedef struct pgr_health_checker {
     struct pgr_node *node;
     pgr_server_t *srv;          /* the dedicated connection, NULL between connections */
@@ -56,6 +72,7 @@ typedef struct pgr_health_checker {
     int backoff_step;
     int64_t last_probe_ms;
     pgr_health_t rec;
+    char login_reported[256];   /* the login failure last logged; "" after a success */
     bool stopping;
     int pending;                /* handles and connection still closing */
     void (*stopped_cb)(struct pgr_health_checker *h, void *arg);

@@ -81,6 +81,11 @@ free_cfg(pgr_node_config_t *nc)
     free(nc->ssl.ca);
     free(nc->ssl.cert);
     free(nc->ssl.key);
+    if (nc->health.password)
+        explicit_bzero(nc->health.password, strlen(nc->health.password));
+    free(nc->health.user);
+    free(nc->health.password);
+    free(nc->health.dbname);
 }
 
 static int
@@ -101,7 +106,10 @@ copy_cfg(pgr_node_config_t *dst, const pgr_node_config_t *src)
              dup_str(&dst->dbname, src->dbname) | dup_str(&dst->user, src->user) |
              dup_str(&dst->password, src->password) | dup_str(&dst->ssl.mode, src->ssl.mode) |
              dup_str(&dst->ssl.ca, src->ssl.ca) | dup_str(&dst->ssl.cert, src->ssl.cert) |
-             dup_str(&dst->ssl.key, src->ssl.key);
+             dup_str(&dst->ssl.key, src->ssl.key) |
+             dup_str(&dst->health.user, src->health.user) |
+             dup_str(&dst->health.password, src->health.password) |
+             dup_str(&dst->health.dbname, src->health.dbname);
     if (rc != 0) {
         free_cfg(dst);
         return PGR_ENOMEM;
@@ -200,6 +208,18 @@ pgr_node_connect(pgr_node_t *node, const char *user, const char *dbname, const c
                  char *err, size_t errlen)
 {
     const pgr_node_config_t *nc = &node->cfg;
+    return pgr_node_connect_as(node, nc->user ? nc->user : user,
+                               nc->dbname ? nc->dbname : dbname,
+                               nc->password ? nc->password : password, timeout_ms, cb, arg, out,
+                               err, errlen);
+}
+
+int
+pgr_node_connect_as(pgr_node_t *node, const char *user, const char *dbname,
+                    const char *password, int64_t timeout_ms, pgr_server_connect_cb cb, void *arg,
+                    pgr_server_t **out, char *err, size_t errlen)
+{
+    const pgr_node_config_t *nc = &node->cfg;
     const char *kw[16], *val[16];
     char port[16];
     int n = 0;
@@ -208,9 +228,9 @@ pgr_node_connect(pgr_node_t *node, const char *user, const char *dbname, const c
     snprintf(port, sizeof(port), "%d", nc->port);
     KV("host", nc->host);
     KV("port", port);
-    KV("dbname", nc->dbname ? nc->dbname : dbname);
-    KV("user", nc->user ? nc->user : user);
-    KV("password", nc->password ? nc->password : password);
+    KV("dbname", dbname);
+    KV("user", user);
+    KV("password", password);
     KV("sslmode", nc->ssl.mode ? nc->ssl.mode : nc->ssl.ca ? "verify-full" : "prefer");
     KV("sslrootcert", nc->ssl.ca);
     KV("sslcert", nc->ssl.cert);

@@ -51,6 +51,7 @@ struct pgr_cluster {
         int64_t interval_ms, timeout_ms, backoff_initial_ms, backoff_max_ms;
         int unhealthy_threshold;
         double backoff_jitter;
+        pgr_login_config_t login; /* health.user/password/dbname (owned; NULL: unset) */
     } health;
     int64_t drain_timeout_ms;
     char *user, *password, *dbname, *appname;
@@ -99,6 +100,10 @@ int pgr_node_pool(pgr_node_t *node, const char *user, const char *dbname, const 
 int pgr_node_connect(pgr_node_t *node, const char *user, const char *dbname, const char *password,
                      int64_t timeout_ms, pgr_server_connect_cb cb, void *arg, pgr_server_t **out,
                      char *err, size_t errlen) PGR_MUSTCHECK;
+/* The same with exactly these credentials (the health checker's login, already resolved). */
+int pgr_node_connect_as(pgr_node_t *node, const char *user, const char *dbname,
+                        const char *password, int64_t timeout_ms, pgr_server_connect_cb cb,
+                        void *arg, pgr_server_t **out, char *err, size_t errlen) PGR_MUSTCHECK;
 /* An I/O error on a pooled connection: trigger an immediate health check. */
 void pgr_node_report_io_error(pgr_node_t *node);
 void pgr_node_stats(const pgr_node_t *node, pgr_pool_stats_t *out);

@@ -39,10 +39,16 @@ static const char *const sslmodes[] = { "disable", "allow", "prefer", "require",
 /* A user or node as parsed, with the keys that do not survive into the snapshot. Offsets into
  * `u`/`n` are offsets into the wrapper, since it is the first member. */
 typedef struct { pgr_user_config_t u; char *password_env; } user_tmp_t;
-typedef struct { pgr_node_config_t n; char *password_env; } node_tmp_t;
+typedef struct {
+    pgr_node_config_t n;
+    char *password_env;
+    char *health_password_env;
+} node_tmp_t;
 
 static void walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
 static void walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
+static void walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path,
+                                     void *base);
 
 static const field_t listen_fields[] = {
     F("host", F_HOSTS, C(listen.hosts), .off_n = C(listen.n_hosts), .required = true),
@@ -101,6 +107,10 @@ static const field_t health_fields[] = {
     F("timeout", F_DUR, C(health.timeout_ms), .min = 1, .max = DAY_MS),
     F("unhealthy_threshold", F_INT, C(health.unhealthy_threshold), .min = 1, .max = 1000),
     F("backoff", F_MAP, 0, .sub = backoff_fields),
+    F("user", F_STR_NULL, C(health.login.user)),
+    F("password", F_STR, C(health.login.password)),
+    F("password_env", F_CUSTOM, 0, .fn = walk_health_password_env),
+    F("dbname", F_STR_NULL, C(health.login.dbname)),
     { .key = NULL },
 };
 static const field_t routing_fields[] = {
@@ -136,6 +146,13 @@ static const field_t ssl_fields[] = {
     F("key", F_STR_NULL, N(ssl.key)),
     { .key = NULL },
 };
+static const field_t node_health_fields[] = {
+    F("user", F_STR_NULL, N(health.user)),
+    F("password", F_STR, N(health.password)),
+    F("password_env", F_STR, offsetof(node_tmp_t, health_password_env)),
+    F("dbname", F_STR_NULL, N(health.dbname)),
+    { .key = NULL },
+};
 static const field_t node_fields[] = {
     F("id", F_STR, N(id), .required = true),
     F("host", F_STR, N(host), .required = true),
@@ -148,6 +165,7 @@ static const field_t node_fields[] = {
     F("weight", F_INT, N(weight), .min = 0, .max = 1000000),
     F("ssl", F_MAP, 0, .sub = ssl_fields),
     F("pool", F_MAP, 0, .sub = node_pool_fields),
+    F("health", F_MAP, 0, .sub = node_health_fields),
     { .key = NULL },
 };
 static const field_t root_fields[] = {
@@ -184,6 +202,29 @@ resolve_env(walker_t *w, const pgr_ynode_t *map, const char *path, const char *v
     }
     free(*password); /* only set when password was given too: already an error */
     *password = pgr_config_strdup(w, val);
+}
+
+static void free_secret(char *s);
+
+/* health.password_env: the variable's value goes straight into health.login.password (the
+ * snapshot keeps no variable names). Naming password as well is an error (cross_checks). */
+static void
+walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+{
+    const char *val;
+
+    (void)base;
+    if (v->kind != PGR_YNODE_SCALAR || pgr_config_is_null(v) || !v->str[0]) {
+        pgr_config_bad(w, v, path, "a non-empty string");
+        return;
+    }
+    val = getenv(v->str);
+    if (!val || !val[0]) {
+        pgr_config_bad(w, v, path, "the name of a set, non-empty environment variable");
+        return;
+    }
+    free_secret(w->cfg->health.login.password);
+    w->cfg->health.login.password = pgr_config_strdup(w, val);
 }
 
 static bool
@@ -339,6 +380,14 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
                 pgr_config_err(w->ctx, m->line, m->col, item,
                                "expected at most one of password, password_env, got both");
             resolve_env(w, m, item, t.password_env, &t.n.password);
+            const pgr_ynode_t *hm = pgr_config_map_get(m, "health");
+            if (hm && hm->kind == PGR_YNODE_MAP) {
+                pgr_config_set_path(sub, sizeof(sub), item, "health");
+                if (pgr_config_map_get(hm, "password") && pgr_config_map_get(hm, "password_env"))
+                    pgr_config_err(w->ctx, hm->line, hm->col, sub,
+                                   "expected at most one of password, password_env, got both");
+                resolve_env(w, hm, sub, t.health_password_env, &t.n.health.password);
+            }
             pgr_config_set_path(sub, sizeof(sub), item, "id");
             if (t.n.id && !id_ok(t.n.id)) {
                 pgr_config_bad(w, pgr_config_map_get(m, "id"), sub,
@@ -362,6 +411,7 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
                                "expected ssl.cert with ssl.key, got only ssl.key");
         }
         free(t.password_env);
+        free(t.health_password_env);
         cfg->nodes[cfg->n_nodes++] = t.n;
     }
 }
@@ -396,6 +446,10 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
         pgr_config_bufprintf(exp, sizeof(exp), "at most health.backoff.max (%s)", a);
         pgr_config_bad(w, at, "health.backoff.initial", exp);
     }
+    if (lookup(root, "health", "password", NULL) && lookup(root, "health", "password_env", NULL) &&
+        (at = pgr_config_map_get(root, "health")))
+        pgr_config_err(w->ctx, at->line, at->col, "health",
+                       "expected at most one of password, password_env, got both");
     if (cfg->tls.mode == PGR_TLS_REQUIRE && (!cfg->tls.cert || !cfg->tls.key) &&
         (at = pgr_config_map_get(root, "tls")))
         pgr_config_err(w->ctx, at->line, at->col, "tls",
@@ -515,6 +569,9 @@ pgr_config_free(pgr_config_t *cfg)
     free(cfg->listen.unix_socket_dir);
     free(cfg->tls.cert);
     free(cfg->tls.key);
+    free(cfg->health.login.user);
+    free_secret(cfg->health.login.password);
+    free(cfg->health.login.dbname);
     for (size_t i = 0; i < cfg->auth.n_users; i++) {
         pgr_user_config_t *u = &cfg->auth.users[i];
         free(u->name);
@@ -539,6 +596,9 @@ pgr_config_free(pgr_config_t *cfg)
         free(n->ssl.ca);
         free(n->ssl.cert);
         free(n->ssl.key);
+        free(n->health.user);
+        free_secret(n->health.password);
+        free(n->health.dbname);
     }
     free(cfg->nodes);
     free(cfg);

@@ -29,7 +29,14 @@ pool_eq(const pgr_pool_config_t *a, const pgr_pool_config_t *b)
            a->acquire_timeout_ms == b->acquire_timeout_ms;
 }
 
-/* Everything a node's connections are made from. */
+static bool
+login_eq(const pgr_login_config_t *a, const pgr_login_config_t *b)
+{
+    return str_eq(a->user, b->user) && str_eq(a->password, b->password) &&
+           str_eq(a->dbname, b->dbname);
+}
+
+/* Everything a node's connections (pooled and health check) are made from. */
 static bool
 conn_eq(const pgr_node_config_t *a, const pgr_node_config_t *b)
 {
@@ -37,7 +44,7 @@ conn_eq(const pgr_node_config_t *a, const pgr_node_config_t *b)
            str_eq(a->user, b->user) && str_eq(a->password, b->password) &&
            str_eq(a->ssl.mode, b->ssl.mode) && str_eq(a->ssl.ca, b->ssl.ca) &&
            str_eq(a->ssl.cert, b->ssl.cert) && str_eq(a->ssl.key, b->ssl.key) &&
-           pool_eq(&a->pool, &b->pool);
+           pool_eq(&a->pool, &b->pool) && login_eq(&a->health, &b->health);
 }
 
 static const pgr_node_config_t *
@@ -117,7 +124,8 @@ pgr_reload_diff(const pgr_config_t *old, const pgr_config_t *new, pgr_reload_pla
         old->health.unhealthy_threshold != new->health.unhealthy_threshold ||
         old->health.backoff_initial_ms != new->health.backoff_initial_ms ||
         old->health.backoff_max_ms != new->health.backoff_max_ms ||
-        old->health.backoff_jitter != new->health.backoff_jitter)
+        old->health.backoff_jitter != new->health.backoff_jitter ||
+        !login_eq(&old->health.login, &new->health.login))
         restart(out, "health");
     if (old->limits.max_message_size != new->limits.max_message_size)
         restart(out, "limits.max_message_size");
@@ -188,7 +196,24 @@ pgr_reload_keep(const pgr_config_t *old, pgr_config_t *new)
         return PGR_ENOMEM;
     new->tls.mode = old->tls.mode;
     new->pool = old->pool;
+    pgr_login_config_t login = new->health.login; /* new's own strings, freed below */
+    new->health.login = (pgr_login_config_t){ 0 };
+    if (!copy_str(&new->health.login.user, old->health.login.user) ||
+        !copy_str(&new->health.login.password, old->health.login.password) ||
+        !copy_str(&new->health.login.dbname, old->health.login.dbname)) {
+        free(new->health.login.user);
+        free(new->health.login.password);
+        new->health.login = login;
+        return PGR_ENOMEM;
+    }
+    if (login.password)
+        explicit_bzero(login.password, strlen(login.password));
+    free(login.user);
+    free(login.password);
+    free(login.dbname);
+    login = new->health.login;
     new->health = old->health;
+    new->health.login = login;
     new->limits.max_message_size = old->limits.max_message_size;
     return 0;
 }

@@ -4,17 +4,18 @@
  *
  * Nodes are matched by id. A node only in the new snapshot is added; one only in the old is
  * removed (drained like REMOVE NODE). A node whose connection settings changed (host, port,
- * dbname, user, password, ssl, its pool block) is replaced: removed, then added again once its
- * drain is over. A change of weight or role alone is applied in place.
+ * dbname, user, password, ssl, its pool and health blocks) is replaced: removed, then added
+ * again once its drain is over. A change of weight or role alone is applied in place.
  *
  * Settings read at the moment they are used (auth users and method, admin users, broadcast,
  * routing read_your_writes, limits.login_timeout, shutdown) take effect for what happens after
  * the swap. Some parts are rebuilt: the router's policy (routing.reads, balance,
  * max_replica_lag), the classifier (write_functions, classify_cache_size), the logger (log.*).
  * What is bound when the process starts — the listening sockets and their TLS, admin.http, the
- * global pool (mode and defaults) and health settings — keeps its old value: the plan names it
- * so the operator is told a restart is needed, and pgr_reload_keep copies the old values into
- * the new snapshot, so that it tells the truth about what runs. */
+ * global pool (mode and defaults) and health settings (health.user/password/dbname too) —
+ * keeps its old value: the plan names it so the operator is told a restart is needed, and
+ * pgr_reload_keep copies the old values into the new snapshot, so that it tells the truth about
+ * what runs. */
 #ifndef PGR_CORE_RELOAD_H
 #define PGR_CORE_RELOAD_H
 

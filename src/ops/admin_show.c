@@ -363,6 +363,8 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "health.unhealthy_threshold", fmt_i64(b[11], 32, c->health.unhealthy_threshold) },
         { "health.backoff.initial", fmt_ms(b[12], 32, c->health.backoff_initial_ms) },
         { "health.backoff.max", fmt_ms(b[13], 32, c->health.backoff_max_ms) },
+        { "health.user", c->health.login.user },
+        { "health.dbname", c->health.login.dbname },
         { "routing.reads", ENUM_NAME(reads, c->routing.reads) },
         { "routing.balance", ENUM_NAME(balance, c->routing.balance) },
         { "routing.max_replica_lag", fmt_ms(b[14], 32, c->routing.max_replica_lag_ms) },

@@ -1,4 +1,5 @@
-/* The health checker's pure parts: the state machine, the backoff with jitter, LSN parsing. */
+/* The health checker's pure parts: the state machine, the backoff with jitter, LSN parsing, the
+ * health login and which login failures name config keys. */
 #include "backend/health.h"
 #include "../harness.h"
 
@@ -107,10 +108,80 @@ TEST(state_names)
     CHECK_STR(pgr_node_state_name((pgr_node_state_t)99), "unknown");
 }
 
+TEST(login_levels)
+{
+    pgr_health_login_t fb = { "postgres", NULL, "postgres" }, l;
+    pgr_login_config_t none = { 0 }, global = { "hc", "hc-pw", NULL };
+    pgr_node_config_t n = { 0 };
+
+    /* nothing set: libpq's old defaults */
+    l = pgr_health_login(&n, &none, &fb);
+    CHECK_STR(l.user, "postgres");
+    CHECK(l.password == NULL);
+    CHECK_STR(l.dbname, "postgres");
+    /* the node's own login, password included, while no health user is set */
+    n.user = "app";
+    n.password = "app-pw";
+    n.dbname = "appdb";
+    l = pgr_health_login(&n, &none, &fb);
+    CHECK_STR(l.user, "app");
+    CHECK_STR(l.password, "app-pw");
+    CHECK_STR(l.dbname, "appdb");
+    /* global keys over the node's; the node's dbname still fills the gap */
+    l = pgr_health_login(&n, &global, &fb);
+    CHECK_STR(l.user, "hc");
+    CHECK_STR(l.password, "hc-pw");
+    CHECK_STR(l.dbname, "appdb");
+    /* a health user without a health password never gets the pool's password */
+    pgr_login_config_t user_only = { "hc", NULL, NULL };
+    l = pgr_health_login(&n, &user_only, &fb);
+    CHECK_STR(l.user, "hc");
+    CHECK(l.password == NULL);
+    /* the node's block over everything, field by field */
+    n.health = (pgr_login_config_t){ "bench", NULL, "bench" };
+    l = pgr_health_login(&n, &global, &fb);
+    CHECK_STR(l.user, "bench");
+    CHECK_STR(l.password, "hc-pw");
+    CHECK_STR(l.dbname, "bench");
+    n.health = (pgr_login_config_t){ NULL, "own-pw", NULL };
+    l = pgr_health_login(&n, &none, &fb);
+    CHECK_STR(l.user, "app");
+    CHECK_STR(l.password, "own-pw");
+}
+
+TEST(login_failures_name_keys)
+{
+    static const char *const auth[] = {
+        "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password "
+        "authentication failed for user \"postgres\"",
+        "connection to server at \"127.0.0.1\", port 5432 failed: fe_sendauth: no password "
+        "supplied",
+        "FATAL:  role \"postgres\" does not exist",
+        "FATAL:  role \"hc\" is not permitted to log in",
+        "FATAL:  no pg_hba.conf entry for host \"127.0.0.1\", user \"x\", database \"y\", "
+        "no encryption",
+    };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(auth); i++)
+        CHECK(pgr_health_login_keys(auth[i]) != NULL &&
+              strstr(pgr_health_login_keys(auth[i]), "health.user") != NULL);
+    CHECK_STR(pgr_health_login_keys("FATAL:  password authentication failed for user \"a\""),
+              "health.user and health.password");
+    CHECK_STR(pgr_health_login_keys("FATAL:  database \"app\" does not exist"),
+              "health.dbname");
+    /* not a login problem: the node is down, slow or shutting down */
+    CHECK(pgr_health_login_keys("connection to server at \"127.0.0.1\", port 5432 failed: "
+                                "Connection refused") == NULL);
+    CHECK(pgr_health_login_keys("FATAL:  the database system is starting up") == NULL);
+    CHECK(pgr_health_login_keys("connection to node pg1 timed out after 1000 ms") == NULL);
+    CHECK(pgr_health_login_keys("FATAL:  sorry, too many clients already") == NULL);
+    CHECK(pgr_health_login_keys(NULL) == NULL);
+}
+
 int
 main(void)
 {
     return RUN(check_ok_goes_healthy_from_everywhere, failure_below_threshold_keeps_state_and_rechecks,
                threshold_marks_unhealthy_and_backs_off, reconnect_cycle, removed_is_final,
-               backoff_doubles_to_the_cap, backoff_jitter_bounds, lsn_parse, state_names);
+               backoff_doubles_to_the_cap, backoff_jitter_bounds, lsn_parse, state_names,
+               login_levels, login_failures_name_keys);
 }

@@ -361,6 +361,70 @@ static const bad_case bad_cases[] = {
       "    - {name: app, scram: \"SCRAM-SHA-256$4096:cGdyb3V0ZXItZXhhbXBsZQ==$TWe9mSV/h5OURCCMaEQtVczqHzmBpaCyicMQvgo6gz8=:UOZU1yZUbAc/VInDb7QNF0eTliteo5iKeDNM0kaUKRw=\"}\n",
       {
       "t.yaml:7:7: auth.users[0]: expected password, password_env or md5 with auth.method md5, got only a scram verifier" } },
+    { "health_user_empty",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "health: {user: \"\", dbname: [app]}\n",
+      {
+      "t.yaml:4:16: health.user: expected a non-empty string or null, got \"\"",
+      "t.yaml:4:28: health.dbname: expected a string, got a sequence" } },
+    { "health_password_twice",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "health:\n"
+      "  user: hc\n"
+      "  password: secret-one\n"
+      "  password_env: PGR_TEST_UNSET_VAR\n",
+      {
+      "t.yaml:7:17: health.password_env: expected the name of a set, non-empty environment "
+      "variable, got \"PGR_TEST_UNSET_VAR\"",
+      "t.yaml:5:3: health: expected at most one of password, password_env, got both" } },
+    { "health_password_env_unset",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "health: {user: hc, password_env: PGR_TEST_UNSET_VAR}\n",
+      {
+      "t.yaml:4:34: health.password_env: expected the name of a set, non-empty environment "
+      "variable, got \"PGR_TEST_UNSET_VAR\"" } },
+    { "health_unknown_key",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "health: {username: hc}\n",
+      {
+      "t.yaml:4:10: health.username: unknown key (expected one of interval, timeout, "
+      "unhealthy_threshold, backoff, user, password, password_env, dbname)" } },
+    { "node_health_bad",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - id: pg1\n"
+      "    host: 127.0.0.1\n"
+      "    port: 5432\n"
+      "    health: {user: hc, password: \"\", interval: 1s}\n",
+      {
+      "t.yaml:6:34: nodes[0].health.password: expected a non-empty string, got \"\"",
+      "t.yaml:6:38: nodes[0].health.interval: unknown key (expected one of user, password, "
+      "password_env, dbname)" } },
+    { "node_health_password_twice_env_unset",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - id: pg1\n"
+      "    host: 127.0.0.1\n"
+      "    port: 5432\n"
+      "    health: {password: x, password_env: PGR_TEST_UNSET_VAR}\n",
+      {
+      "t.yaml:6:13: nodes[0].health: expected at most one of password, password_env, got both",
+      "t.yaml:6:41: nodes[0].health.password_env: expected the name of a set, non-empty "
+      "environment variable, got \"PGR_TEST_UNSET_VAR\"" } },
+    { "node_health_not_map",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432, health: hc}\n",
+      {
+      "t.yaml:3:52: nodes[0].health: expected a mapping, got \"hc\"" } },
     { "second_document",
       "listen: {host: 127.0.0.1, port: 6432}\n"
       "nodes:\n"
@@ -502,6 +566,10 @@ TEST(minimal_gets_defaults)
     CHECK_INT(n->role, PGR_ROLE_AUTO);
     CHECK_INT(n->weight, 1);
     CHECK(n->ssl.mode == NULL && n->ssl.ca == NULL);
+    /* no health login anywhere: the node's own user/dbname, else "postgres" (health.c) */
+    CHECK(cfg->health.login.user == NULL && cfg->health.login.password == NULL &&
+          cfg->health.login.dbname == NULL);
+    CHECK(n->health.user == NULL && n->health.password == NULL && n->health.dbname == NULL);
     CHECK_INT(n->line, 3);
     CHECK_INT(n->col, 5);
     pgr_pool_config_t p = pgr_config_node_pool(cfg, n);
@@ -706,6 +774,65 @@ TEST(password_env_reads_environment)
     unsetenv("PGR_TEST_APP_PW");
 }
 
+/* Global health login keys, a node's own health: block over them, password_env at both levels,
+ * and a node without a block inheriting (NULL). */
+TEST(health_login)
+{
+    static const char yaml[] =
+        "listen: {host: h, port: 1}\n"
+        "health: {interval: 2s, user: hc, password_env: PGR_TEST_HC_PW, dbname: postgres}\n"
+        "nodes:\n"
+        "  - {id: a, host: h, port: 1, user: app, dbname: app}\n"
+        "  - id: b\n"
+        "    host: h\n"
+        "    port: 2\n"
+        "    health: {user: bench, password_env: PGR_TEST_BENCH_PW, dbname: bench}\n"
+        "  - {id: c, host: h, port: 3, health: {password: p3, dbname: null}}\n";
+    pgr_config_errors_t errs;
+    int rc;
+
+    setenv("PGR_TEST_HC_PW", "hc-secret", 1);
+    setenv("PGR_TEST_BENCH_PW", "bench-secret", 1);
+    pgr_config_t *cfg = load(yaml, &errs, &rc);
+    for (size_t i = 0; i < errs.n; i++)
+        printf("# %s\n", errs.msgs[i]);
+    CHECK_INT(rc, 0);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    CHECK_INT(cfg->health.interval_ms, 2000);
+    CHECK_STR(cfg->health.login.user, "hc");
+    CHECK_STR(cfg->health.login.password, "hc-secret");
+    CHECK_STR(cfg->health.login.dbname, "postgres");
+    CHECK_INT(cfg->n_nodes, 3);
+    const pgr_node_config_t *a = &cfg->nodes[0], *b = &cfg->nodes[1], *c = &cfg->nodes[2];
+    CHECK(a->health.user == NULL && a->health.password == NULL && a->health.dbname == NULL);
+    CHECK_STR(a->user, "app"); /* the pool's user is not the health user */
+    CHECK_STR(b->health.user, "bench");
+    CHECK_STR(b->health.password, "bench-secret");
+    CHECK_STR(b->health.dbname, "bench");
+    CHECK(b->user == NULL && b->password == NULL);
+    CHECK(c->health.user == NULL && c->health.dbname == NULL);
+    CHECK_STR(c->health.password, "p3");
+    pgr_config_free(cfg);
+
+    /* a secret never goes into a message */
+    static const char bad[] =
+        "listen: {host: h, port: 1}\n"
+        "health: {user: [hc], password: hc-secret-value, password_env: PGR_TEST_HC_PW}\n"
+        "nodes: [{id: a, host: h, port: 1}]\n";
+    cfg = load(bad, &errs, &rc);
+    CHECK_INT(rc, PGR_ECONFIG);
+    CHECK_INT(errs.n, 2);
+    for (size_t i = 0; i < errs.n; i++) {
+        CHECK(strstr(errs.msgs[i], "hc-secret") == NULL);
+        CHECK(strncmp(errs.msgs[i], "t.yaml:2:", 9) == 0);
+    }
+    pgr_config_errors_free(&errs);
+    unsetenv("PGR_TEST_HC_PW");
+    unsetenv("PGR_TEST_BENCH_PW");
+}
+
 TEST(trust_admin_needs_no_users)
 {
     static const char yaml[] =
@@ -846,6 +973,6 @@ main(void)
 {
     unsetenv("PGR_TEST_UNSET_VAR");
     return RUN(bad_inputs, all_errors_collected, minimal_gets_defaults, every_value_parsed, units,
-               password_env_reads_environment, trust_admin_needs_no_users, load_from_file,
-               shipped_files_load, demo_yaml_shape, new_default);
+               password_env_reads_environment, health_login, trust_admin_needs_no_users,
+               load_from_file, shipped_files_load, demo_yaml_shape, new_default);
 }

@@ -101,6 +101,46 @@ TEST(node_pool_block_and_password_replace_the_node)
     pgr_config_free(b);
 }
 
+/* A node's own health: block is part of its connection settings; the global health login is a
+ * start-time setting like the rest of health: (named for a restart, kept by a deep copy). */
+TEST(health_login_changes)
+{
+    pgr_config_t *a = load(BASE "health: {user: hc, password: one}\n"
+                                "nodes:\n"
+                                "  - {id: pg1, host: h1, port: 5432, health: {user: x}}\n"
+                                "  - {id: pg2, host: h2, port: 5432}\n"
+                                "  - {id: pg3, host: h3, port: 5432, health: {dbname: d}}\n");
+    pgr_config_t *b = load(BASE "health: {user: hc, password: two, dbname: postgres}\n"
+                                "nodes:\n"
+                                "  - {id: pg1, host: h1, port: 5432, health: {user: y}}\n"
+                                "  - {id: pg2, host: h2, port: 5432}\n"
+                                "  - {id: pg3, host: h3, port: 5432, health: {dbname: d}}\n");
+    pgr_reload_plan_t p;
+    char buf[256];
+
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_INT(pgr_reload_diff(a, b, &p), 0);
+    actions(&p, buf, sizeof(buf));
+    CHECK_STR(buf, "replace:pg1");
+    CHECK_INT((int)p.n_restart, 1);
+    CHECK_STR(p.restart[0], "health");
+    pgr_reload_plan_free(&p);
+
+    CHECK_INT(pgr_reload_keep(a, b), 0);
+    CHECK_STR(b->health.login.user, "hc");
+    CHECK_STR(b->health.login.password, "one");
+    CHECK(b->health.login.password != a->health.login.password);
+    CHECK(b->health.login.dbname == NULL);
+    CHECK_STR(b->nodes[0].health.user, "y"); /* a node's block is not kept: it was replaced */
+    CHECK_INT(pgr_reload_diff(a, b, &p), 0);
+    CHECK_INT((int)p.n_restart, 0);
+    pgr_reload_plan_free(&p);
+    pgr_config_free(a);
+    pgr_config_free(b);
+}
+
 TEST(refreshed_parts_and_restart_settings)
 {
     pgr_config_t *a = load(BASE "nodes:\n  - {id: pg1, host: h1, port: 5432}\n");
@@ -149,5 +189,6 @@ int
 main(void)
 {
     return RUN(nodes_added_removed_replaced_and_changed, same_file_changes_nothing,
-               node_pool_block_and_password_replace_the_node, refreshed_parts_and_restart_settings);
+               node_pool_block_and_password_replace_the_node, health_login_changes,
+               refreshed_parts_and_restart_settings);
 }
