@@ -112,6 +112,7 @@ client_free(pgr_client_t *cl)
     free(cl->extras);
     free(cl->held_msg);
     free(cl->units);
+    free(cl->expect);
     pgr_multi_free(cl);
     free(cl->user);
     free(cl->database);

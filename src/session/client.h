@@ -60,8 +60,20 @@ typedef struct pgr_scan {
     uint16_t body_len;   /* bytes of a collected body */
     bool collect;        /* collecting this body (it fits in body[]) */
     bool drop;           /* this message answers our preamble: not forwarded */
+    bool ours;           /* it answers a Parse / Close pgrouter added (pgr_expect_t) */
     char body[512];
 } pgr_scan_t;
+
+/* A ParseComplete or CloseComplete the relay waits for, in the order the Parse / Close went to
+ * the server. Those pgrouter added itself (a statement prepared on demand before the client's
+ * Bind or Describe of it, the close of one evicted from the connection) are cut out of the
+ * client's stream; an ErrorResponse ends every one of its segment (the server skips to Sync). */
+typedef struct pgr_expect {
+    uint64_t key;  /* the statement a Parse prepares (client id << 32 | seq), or 0 */
+    uint32_t seg;  /* sync points (Query, Sync, FunctionCall) sent before it */
+    uint8_t type;  /* '1' or '3' */
+    bool ours;     /* pgrouter's own message: its reply is not forwarded */
+} pgr_expect_t;
 
 /* Sequence numbers of the client's statements (session/multi.c). */
 typedef struct pgr_multi_seqs {
@@ -105,6 +117,9 @@ typedef struct pgr_client {
                                     or 0 (settings, held BEGIN, LSN query); FIFO */
     size_t n_units, cap_units, units_done;
     bool unit_failed;            /* the unit being answered got an ErrorResponse */
+    pgr_expect_t *expect;        /* transaction mode: Parse / Close replies to come, FIFO */
+    size_t expect_head, expect_len, expect_cap;
+    uint32_t seg_sent, seg_done; /* sync points sent to srv / ReadyForQuery received */
     bool login_preamble;         /* the preamble is the login's: its error is the client's */
     char preamble_sqlstate[6];   /* first error a preamble got, or "" */
     char preamble_error[200];

@@ -603,6 +603,34 @@ begin_query(pgr_client_t *cl, const pgr_frame_t *f)
     return route(cl, c, c->cls);
 }
 
+/* A named Parse with no server linked, in transaction mode: the statement is recorded and
+ * ParseComplete answered here; it is prepared on a server connection when a Bind or Describe
+ * needs it there (session/relay.c). A client that prepares while all server connections are
+ * taken (pgbench -M prepared prepares synchronously, one thread for many clients) never waits
+ * for one. Left to a server when PostgreSQL's parser refuses the text (the server's own error
+ * is the client's) or a hint or the session sends it elsewhere than one node. */
+static bool
+parse_here(pgr_client_t *cl, const pgr_frame_t *f, const pgr_classification_t *c)
+{
+    const char *name = (const char *)f->body;
+    size_t nl = strnlen(name, f->body_len) + 1;
+    pgr_stmt_t *sm;
+
+    if (!cl->rewrite || c->parse_error || c->hint != PGR_HINT_NONE || c->hint_error ||
+        cl->route == PGR_SESSION_ROUTE_BROADCAST || nl > f->body_len)
+        return false;
+    if ((sm = pgr_stmts_add(&cl->stmts, name, f->body + nl, f->body_len - nl)) == NULL)
+        return false; /* over the cap: the relay answers with its error */
+    sm->cls = c->cls;
+    pgr_iobuf_consume(&cl->conn.in, f->len);
+    pgr_writer_t w;
+    pgr_writer_init_grow(&w);
+    pgr_fe_write_empty(&w, '1');
+    pgr_client_send_writer(cl, &w);
+    pgr_writer_free(&w);
+    return true;
+}
+
 pgr_dispatch_t
 pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
 {
@@ -628,21 +656,47 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
+        if (m.name[0] != '\0' && parse_here(cl, f, c))
+            return PGR_DISPATCH_ANSWERED;
         return route(cl, c, c->cls);
     }
-    case 'B': {
+    case 'S':
+    case 'H':
+        /* A Sync or Flush with nothing in flight (the Parse before it was answered here):
+         * nothing for a server to do. */
+        if (!cl->rewrite)
+            return route(cl, NULL, PGR_CLASS_WRITE);
+        pgr_iobuf_consume(&cl->conn.in, f->len);
+        if (f->type == 'S') {
+            pgr_client_send_ready(cl, pgr_dispatch_idle_status(cl));
+            pgr_conn_flush(&cl->conn);
+        }
+        return PGR_DISPATCH_ANSWERED;
+    case 'B':
+    case 'D': {
         pgr_fe_bind_t m;
+        pgr_fe_target_t t;
+        const char *name;
         const pgr_stmt_info_t *st = local_stmt(cl, f);
         if (st) {
             pgr_dispatch_t d = answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
-        if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0)
-            return route(cl, NULL, PGR_CLASS_WRITE);
-        if (m.statement[0] == '\0')
+        if (f->type == 'B') {
+            if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0)
+                return route(cl, NULL, PGR_CLASS_WRITE);
+            name = m.statement;
+        } else {
+            /* A portal's Describe: the portal was made on the primary, or is not there. A
+             * statement's goes where its Bind would. */
+            if (pgr_fe_describe_decode(f->body, f->body_len, &t) != 0 || t.kind != 'S')
+                return route(cl, NULL, PGR_CLASS_WRITE);
+            name = t.name;
+        }
+        if (name[0] == '\0')
             return route(cl, NULL, cl->unnamed_cls);
-        pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, m.statement);
+        pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, name);
         if (sm == NULL)
             return route(cl, NULL, PGR_CLASS_WRITE); /* the server will say it does not exist */
         /* The statement's own text decides, hint comment included (cached: one lookup). */
@@ -658,8 +712,8 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
-        /* Describe, Execute, Sync, Flush, FunctionCall, Close: whatever they touch was made on
-         * the primary, or they are harmless there. */
+        /* Execute, FunctionCall, Close: whatever they touch was made on the primary, or they
+         * are harmless there. */
         return route(cl, NULL, PGR_CLASS_WRITE);
     }
     }

@@ -137,7 +137,71 @@ pgr_relay_own_unit(pgr_client_t *cl, uint64_t key)
     }
     cl->units[cl->n_units++] = key;
     cl->swallow++;
+    cl->seg_sent++;
     return 0;
+}
+
+/* ---- Parse / Close replies ------------------------------------------------------------------ */
+
+static int
+expect_push(pgr_client_t *cl, uint8_t type, uint64_t key, bool ours)
+{
+    if (cl->expect_head + cl->expect_len == cl->expect_cap) {
+        if (cl->expect_head > 0) {
+            memmove(cl->expect, cl->expect + cl->expect_head,
+                    cl->expect_len * sizeof(*cl->expect));
+            cl->expect_head = 0;
+        } else {
+            size_t cap = cl->expect_cap ? cl->expect_cap * 2 : 16;
+            pgr_expect_t *e = realloc(cl->expect, cap * sizeof(*e));
+            if (e == NULL)
+                return PGR_ENOMEM;
+            cl->expect = e;
+            cl->expect_cap = cap;
+        }
+    }
+    cl->expect[cl->expect_head + cl->expect_len++] =
+        (pgr_expect_t){.key = key, .seg = cl->seg_sent, .type = type, .ours = ours};
+    return 0;
+}
+
+/* The oldest reply still to come, after dropping those of segments an error ended. */
+static pgr_expect_t *
+expect_front(pgr_client_t *cl)
+{
+    while (cl->expect_len > 0 && cl->expect[cl->expect_head].seg < cl->seg_done) {
+        cl->expect_head++;
+        cl->expect_len--;
+    }
+    if (cl->expect_len == 0) {
+        cl->expect_head = 0;
+        return NULL;
+    }
+    return &cl->expect[cl->expect_head];
+}
+
+static void
+expect_pop(pgr_client_t *cl)
+{
+    if (expect_front(cl) != NULL) {
+        cl->expect_head++;
+        cl->expect_len--;
+    }
+}
+
+/* An ErrorResponse in the current segment: the server skips to the Sync, so no Parse of the
+ * segment still waiting for its reply made a statement. */
+static void
+expect_error(pgr_client_t *cl)
+{
+    pgr_srv_state_t *st = cl->srv ? pgr_server_get_data(cl->srv) : NULL;
+    pgr_expect_t *e;
+
+    while ((e = expect_front(cl)) != NULL && e->seg == cl->seg_done) {
+        if (e->key && st)
+            pgr_srv_state_forget(st, e->key);
+        expect_pop(cl);
+    }
 }
 
 /* The ReadyForQuery of our oldest unit arrived: a statement it failed to prepare is not there. */
@@ -193,6 +257,8 @@ pgr_relay_put_settings(const pgr_client_t *cl, pgr_srv_state_t *st, pgr_writer_t
     return true;
 }
 
+/* The settings part of what makes srv fit the client. Its prepared statements are prepared on
+ * demand, right before the first Bind or Describe that needs one (prepare_on_demand). */
 static int
 build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
 {
@@ -201,25 +267,6 @@ build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
     pgr_writer_init_grow(&w);
     if (pgr_relay_put_settings(cl, st, &w) && pgr_relay_own_unit(cl, 0) != 0)
         w.err = PGR_ENOMEM;
-    for (size_t i = 0; cl->rewrite && i < cl->stmts.n; i++) {
-        const pgr_stmt_t *sm = &cl->stmts.v[i];
-        uint64_t key = cl->id << 32 | sm->seq, evicted;
-        char name[48];
-        if (sm->cls == PGR_STMT_LOCAL || pgr_srv_state_has(st, key))
-            continue;
-        pgr_stmt_server_name(name, sizeof(name), cl->id, sm->seq);
-        pgr_writer_begin(&w, 'P');
-        pgr_writer_put_cstr(&w, name);
-        pgr_writer_put_bytes(&w, sm->rest, sm->rest_len);
-        pgr_writer_finish(&w);
-        if (pgr_srv_state_add(st, key, &evicted)) {
-            pgr_stmt_key_name(name, sizeof(name), evicted);
-            pgr_fe_write_close(&w, 'S', name);
-        }
-        pgr_fe_write_empty(&w, 'S');
-        if (pgr_relay_own_unit(cl, key) != 0)
-            w.err = PGR_ENOMEM;
-    }
     int rc = w.err;
     if (rc == 0 && w.len > 0)
         rc = pgr_iobuf_append(&cl->to_srv, w.buf, w.len);
@@ -243,6 +290,8 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     cl->swallow = 0;
     cl->n_units = cl->units_done = 0;
     cl->unit_failed = false;
+    cl->expect_head = cl->expect_len = 0;
+    cl->seg_sent = cl->seg_done = 0;
     cl->login_preamble = login;
     cl->preamble_sqlstate[0] = '\0';
     memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
@@ -298,6 +347,8 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
     cl->swallow = 0;
     cl->n_units = cl->units_done = 0;
     cl->unit_failed = false;
+    cl->expect_head = cl->expect_len = 0;
+    cl->seg_sent = cl->seg_done = 0;
     cl->ryw_capture = false;
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
@@ -410,7 +461,13 @@ message_done(pgr_client_t *cl)
     pgr_scan_t *s = &cl->scan;
 
     switch (s->type) {
+    case '1':
+    case '3':
+        if (!s->drop || s->ours)
+            expect_pop(cl);
+        break;
     case 'Z':
+        cl->seg_done++;
         if (s->drop) {
             own_unit_done(cl);
         } else if (s->collect && s->body_len == 1) {
@@ -427,6 +484,8 @@ message_done(pgr_client_t *cl)
         if (s->drop) {
             cl->unit_failed = true;
             note_preamble_error(cl, s);
+        } else if (cl->expect_len > 0) {
+            expect_error(cl);
         }
         break;
     case 'D':
@@ -450,8 +509,15 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
         size_t take;
         bool header_done = false;
 
-        if (s->hdr_len == 0)
+        if (s->hdr_len == 0) {
+            pgr_expect_t *e;
             s->drop = cl->swallow > 0;
+            s->ours = false;
+            /* The first byte is the type: a reply to our own Parse / Close is cut whole. */
+            if (!s->drop && cl->expect_len > 0 && (p[r] == '1' || p[r] == '3') &&
+                (e = expect_front(cl)) != NULL && e->ours && e->type == p[r])
+                s->drop = s->ours = true;
+        }
         if (s->hdr_len < 5) {
             take = 5 - s->hdr_len;
             if (take > n - r)
@@ -647,19 +713,6 @@ queue_copy(pgr_client_t *cl, size_t len, const void *repl, size_t len2)
     return rc;
 }
 
-/* In transaction mode: the server name of the client's statement name, or NULL when it is the
- * unnamed statement or unknown (then the message goes unchanged and the server answers). */
-static const char *
-server_stmt_name(pgr_client_t *cl, const char *name, char *buf, size_t cap)
-{
-    pgr_stmt_t *sm;
-
-    if (!cl->rewrite || name[0] == '\0' || (sm = pgr_stmts_find(&cl->stmts, name)) == NULL)
-        return NULL;
-    pgr_stmt_server_name(buf, cap, cl->id, sm->seq);
-    return buf;
-}
-
 static void
 pin(pgr_client_t *cl, const char *reason)
 {
@@ -784,6 +837,54 @@ note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *
     return 0;
 }
 
+/* Record on srv's ledger that the client's statement sm is prepared there, closing the least
+ * recently prepared one when the connection holds too many (its CloseComplete is ours). */
+static void
+ledger_add(pgr_client_t *cl, pgr_srv_state_t *st, uint64_t key, pgr_writer_t *w)
+{
+    uint64_t evicted;
+    char name[48];
+
+    if (!pgr_srv_state_add(st, key, &evicted))
+        return;
+    pgr_stmt_key_name(name, sizeof(name), evicted);
+    pgr_fe_write_close(w, 'S', name);
+    if (expect_push(cl, '3', 0, true) != 0)
+        w->err = PGR_ENOMEM;
+}
+
+/* Before a Bind or Describe of the client's statement sm: prepare it on srv when srv lacks it,
+ * in the same segment (no Sync of ours), its ParseComplete cut out of the stream. Should the
+ * Parse fail there, the server's error is the client's and the Bind is skipped, as a server
+ * skips to Sync after an error. */
+static void
+prepare_on_demand(pgr_client_t *cl, const pgr_stmt_t *sm, pgr_writer_t *w)
+{
+    pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+    uint64_t key = cl->id << 32 | sm->seq;
+    char name[48];
+
+    if (st == NULL || sm->cls == PGR_STMT_LOCAL || pgr_srv_state_has(st, key))
+        return;
+    pgr_stmt_server_name(name, sizeof(name), cl->id, sm->seq);
+    pgr_writer_begin(w, 'P');
+    pgr_writer_put_cstr(w, name);
+    pgr_writer_put_bytes(w, sm->rest, sm->rest_len);
+    pgr_writer_finish(w);
+    if (expect_push(cl, '1', key, true) != 0)
+        w->err = PGR_ENOMEM;
+    ledger_add(cl, st, key, w);
+}
+
+/* The client's named statement of a Bind or Describe, in transaction mode; NULL otherwise. */
+static pgr_stmt_t *
+client_stmt(pgr_client_t *cl, const char *name)
+{
+    if (!cl->rewrite || name[0] == '\0')
+        return NULL;
+    return pgr_stmts_find(&cl->stmts, name);
+}
+
 /* Account for one client frame on the way to srv, rewriting it when its names must change.
  * Returns 0, or a PGR_E* code (then the session is ended by the caller). */
 static int
@@ -791,6 +892,7 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
 {
     char sname[48], qbuf[80];
     pgr_writer_t w;
+    pgr_stmt_t *sm;
     int rc = 0;
     bool rewritten = false;
 
@@ -799,6 +901,7 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     case 'Q': {
         pgr_fe_query_t q;
         cl->pending_syncs++;
+        cl->seg_sent++;
         cl->unsynced = false;
         cl->rt->stats.queries++;
         if (pgr_fe_query_decode(f->body, f->body_len, &q) != 0)
@@ -815,32 +918,49 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     case 'P': {
         pgr_fe_parse_t m;
         cl->unsynced = true;
-        if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0)
+        if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0) {
+            rc = cl->rewrite ? expect_push(cl, '1', 0, false) : 0;
             break;
-        pgr_stmt_class_t cls;
-        if ((rc = note_statement(cl, m.query, strlen(m.query), &cls)) != 0)
+        }
+        if (!cl->rewrite || m.name[0] == '\0') {
+            /* The unnamed statement runs at its Bind: what it makes is noted now. */
+            pgr_stmt_class_t cls;
+            if ((rc = note_statement(cl, m.query, strlen(m.query), &cls)) != 0)
+                break;
+            if (m.name[0] == '\0')
+                cl->unnamed_cls = cls;
+            if (!cl->rewrite)
+                break;
+            /* Drivers deallocate through the extended protocol too (psycopg). */
+            const char *repl = deallocate(cl, m.query, qbuf, sizeof(qbuf));
+            if (repl) {
+                m.query = repl;
+                pgr_fe_write_parse_msg(&w, &m);
+                rewritten = true;
+            }
+            rc = expect_push(cl, '1', 0, false);
             break;
-        if (m.name[0] == '\0')
-            cl->unnamed_cls = cls;
-        if (!cl->rewrite || m.name[0] == '\0')
+        }
+        /* A named statement is noted at each Bind (it may never run, or run often). */
+        const pgr_classification_t *c;
+        if ((rc = pgr_classify(cl->rt->classifier, m.query, strlen(m.query), &c)) != 0)
             break;
         size_t nl = strlen(m.name) + 1;
-        pgr_stmt_t *sm = pgr_stmts_add(&cl->stmts, m.name, f->body + nl, f->body_len - nl);
+        sm = pgr_stmts_add(&cl->stmts, m.name, f->body + nl, f->body_len - nl);
         if (sm == NULL) {
             rc = PGR_ELIMIT;
             break;
         }
-        sm->cls = cls;
+        sm->cls = c->cls;
+        uint64_t key = cl->id << 32 | sm->seq;
         pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
-        pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
-        uint64_t evicted;
         m.name = sname;
         pgr_fe_write_parse_msg(&w, &m);
-        if (st && pgr_srv_state_add(st, cl->id << 32 | sm->seq, &evicted)) {
-            /* Closing the oldest answers a CloseComplete the client did not ask for: the
-             * connection keeps it instead (it is closed at the next preamble or never). */
-            pgr_srv_state_forget(st, evicted);
-        }
+        if ((rc = expect_push(cl, '1', key, false)) != 0)
+            break;
+        pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
+        if (st)
+            ledger_add(cl, st, key, &w);
         rewritten = true;
         break;
     }
@@ -848,8 +968,14 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         pgr_fe_bind_t m;
         cl->unsynced = true;
         if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0 ||
-            (m.statement = server_stmt_name(cl, m.statement, sname, sizeof(sname))) == NULL)
+            (sm = client_stmt(cl, m.statement)) == NULL)
             break;
+        const char *sql = (const char *)sm->rest;
+        if ((rc = note_statement(cl, sql, strnlen(sql, sm->rest_len), NULL)) != 0)
+            break;
+        prepare_on_demand(cl, sm, &w);
+        pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
+        m.statement = sname;
         pgr_fe_write_bind_msg(&w, &m);
         rewritten = true;
         break;
@@ -858,22 +984,22 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     case 'C': {
         pgr_fe_target_t m;
         cl->unsynced = true;
+        if (f->type == 'C' && cl->rewrite && (rc = expect_push(cl, '3', 0, false)) != 0)
+            break;
         if ((f->type == 'D' ? pgr_fe_describe_decode(f->body, f->body_len, &m)
                             : pgr_fe_close_decode(f->body, f->body_len, &m)) != 0 ||
-            m.kind != 'S')
+            m.kind != 'S' || (sm = client_stmt(cl, m.name)) == NULL)
             break;
-        const char *client_name = m.name;
-        if ((m.name = server_stmt_name(cl, m.name, sname, sizeof(sname))) == NULL)
-            break;
+        pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
         if (f->type == 'D') {
-            pgr_fe_write_describe(&w, 'S', m.name);
+            prepare_on_demand(cl, sm, &w);
+            pgr_fe_write_describe(&w, 'S', sname);
         } else {
-            pgr_fe_write_close(&w, 'S', m.name);
-            pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, client_name);
+            pgr_fe_write_close(&w, 'S', sname);
             pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
-            if (st && sm)
+            if (st)
                 pgr_srv_state_forget(st, cl->id << 32 | sm->seq);
-            pgr_stmts_remove(&cl->stmts, client_name);
+            pgr_stmts_remove(&cl->stmts, m.name);
         }
         rewritten = true;
         break;
@@ -884,6 +1010,7 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     case 'S':
     case 'F':
         cl->pending_syncs++;
+        cl->seg_sent++;
         cl->unsynced = false;
         cl->rt->stats.queries++;
         break;

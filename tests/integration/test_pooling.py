@@ -1,0 +1,144 @@
+"""Transaction pooling that behaves like PostgreSQL on fewer connections: no deadlock when
+clients outnumber the pool, prepared statements prepared where they are needed, the same
+results and errors as the node gives directly."""
+import subprocess
+import time
+
+import psycopg
+import pytest
+
+from conftest import free_port
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def config(cluster, port, mode="transaction", max_size=4, extra=""):
+    return f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+auth: {{method: trust}}
+pool: {{mode: {mode}, max_size: {max_size}, acquire_timeout: 20s}}
+health: {{interval: 300ms, timeout: 1s}}
+log: {{level: info}}
+{extra}
+nodes:
+  - {{id: pg1, host: 127.0.0.1, port: {cluster.port("pg1")}}}
+"""
+
+
+def dsn(port, user="app", **kw):
+    return f"host=127.0.0.1 port={port} user={user} dbname=app " + " ".join(
+        f"{k}={v}" for k, v in kw.items())
+
+
+def wait_served(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as c:
+                c.execute("SELECT 1")
+                return
+        except psycopg.Error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def pgbench(port, *args, user="app", timeout=120):
+    return subprocess.run([f"{PGBIN}/pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", user,
+                           "-n", *args, "app"], capture_output=True, text=True, timeout=timeout)
+
+
+def processed(out):
+    return int(out.split("number of transactions actually processed: ")[1].split()[0].split("/")[0])
+
+
+@pytest.fixture
+def node(cluster_factory):
+    c = cluster_factory(1)
+    r = subprocess.run([f"{PGBIN}/pgbench", "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p",
+                        str(c.port("pg1")), "-U", "postgres", "app"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(c.dsn("pg1"), autocommit=True) as d:
+        d.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO app")
+    return c
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_prepared_tpcb_with_clients_over_the_pool_never_stalls(node, pgrouter_factory, threads):
+    """pgbench -M prepared prepares each statement synchronously the first time, on one thread
+    for many clients: a Parse that waited for a server connection held by another of the
+    thread's clients (itself in a transaction, waiting for the thread) stalled the pool at
+    0 TPS. Directly against the node the same run completes; through pgrouter it must too."""
+    port = free_port()
+    pgrouter_factory(config(node, port, max_size=4), port)
+    wait_served(port)
+    direct = pgbench(node.port("pg1"), "-M", "prepared", "-c", "12", "-j", threads, "-t", "30")
+    assert direct.returncode == 0, direct.stderr[-2000:]
+    r = pgbench(port, "-M", "prepared", "-c", "12", "-j", threads, "-t", "30")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "number of failed transactions: 0" in r.stdout, r.stdout
+    assert processed(r.stdout) == processed(direct.stdout) == 12 * 30
+
+
+def test_prepared_tpcb_32_clients_pool_20(node, pgrouter_factory):
+    port = free_port()
+    pgrouter_factory(config(node, port, max_size=20), port)
+    wait_served(port)
+    r = pgbench(port, "-M", "prepared", "-c", "32", "-j", "2", "-t", "40")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "number of failed transactions: 0" in r.stdout, r.stdout
+    assert processed(r.stdout) == 32 * 40
+
+
+def outcome(conn, fn):
+    try:
+        return ("ok", fn(conn))
+    except psycopg.Error as e:
+        conn.rollback() if not conn.autocommit else None
+        return ("error", e.sqlstate)
+
+
+def test_prepared_statement_errors_match_postgres(node, pgrouter_factory):
+    """A Parse answered without a server is prepared where its Bind runs: a statement that
+    does not parse, or names a missing table, gets PostgreSQL's SQLSTATE (at the latest at its
+    first execution), the session goes on, and a later good statement works."""
+    port = free_port()
+    pgrouter_factory(config(node, port, max_size=1), port)
+    wait_served(port)
+
+    def steps(conn):
+        out = []
+        for sql in ("SELECT 1 +", "SELECT * FROM no_such_table", "SELECT 42"):
+            try:
+                out.append(("ok", conn.execute(sql, prepare=True).fetchall()))
+            except psycopg.Error as e:
+                out.append(("error", e.sqlstate))
+        # The session is usable after the errors.
+        out.append(("ok", conn.execute("SELECT 7", prepare=True).fetchall()))
+        return out
+
+    with psycopg.connect(node.dsn("pg1", user="app"), autocommit=True) as d:
+        want = steps(d)
+    with psycopg.connect(dsn(port), autocommit=True) as c:
+        got = steps(c)
+    assert got == want
+    assert want[:2] == [("error", "42601"), ("error", "42P01")]
+
+
+def test_many_prepared_statements_on_one_connection(node, pgrouter_factory):
+    """More named statements than one server connection keeps (2,000) in one session: the
+    least recently prepared are closed and prepared again when used; never a 26000."""
+    port = free_port()
+    pgrouter_factory(config(node, port, max_size=1), port)
+    wait_served(port)
+    with psycopg.connect(dsn(port), autocommit=True, prepare_threshold=0) as c:
+        c.prepared_max = 5000  # psycopg's own cache (100) would deallocate them first
+        with c.pipeline():
+            curs = [c.execute(f"SELECT {i}::int + %s", (1,)) for i in range(2100)]
+        assert [cur.fetchone()[0] for cur in curs] == [i + 1 for i in range(2100)]
+        # The first ones were evicted from the server connection: they are prepared again.
+        for i in (0, 1, 2, 1000, 2099):
+            assert c.execute(f"SELECT {i}::int + %s", (1,)).fetchone()[0] == i + 1
+        n = c.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+        assert n <= 2000
