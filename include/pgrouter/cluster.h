@@ -248,6 +248,7 @@ void pgr_cluster_acquire_cancel(pgr_acquire_t *req);
 typedef enum pgr_release {
     PGR_RELEASE_CLEAN, /* ReadyForQuery 'I' seen, nothing unread: back to idle (session mode:
                         * after DISCARD ALL) */
+    PGR_RELEASE_RESET, /* the same, after DISCARD ALL in either mode (its data is dropped) */
     PGR_RELEASE_CLOSE, /* anything else: the connection is closed */
 } pgr_release_t;
 /* Return a lent connection. srv is invalid afterwards. */

@@ -390,12 +390,12 @@ pgr_pool_release(pgr_server_t *srv, pgr_release_t how)
         pgr_server_close(srv, NULL, NULL);
         return;
     }
-    if (how != PGR_RELEASE_CLEAN || p->closing || !pgr_server_usable(srv)) {
+    if (how == PGR_RELEASE_CLOSE || p->closing || !pgr_server_usable(srv)) {
         close_server(p, srv);
         schedule(p);
         return;
     }
-    if (p->cfg.mode == PGR_POOL_SESSION) {
+    if (p->cfg.mode == PGR_POOL_SESSION || how == PGR_RELEASE_RESET) {
         set_state(p, srv, PGR_PS_RESET);
         if (pgr_server_query(srv, "DISCARD ALL", 0, NULL, reset_done, p) != 0) {
             close_server(p, srv);

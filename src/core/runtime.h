@@ -31,6 +31,9 @@ typedef struct pgr_runtime_stats {
     uint64_t bytes_in, bytes_out;
     uint64_t cancels_forwarded, cancels_ignored;
     uint64_t pinned;            /* sessions pinned to their server connection */
+    uint64_t server_resets;     /* released with DISCARD ALL (pinned state, session mode) */
+    uint64_t server_closes_dirty; /* released mid-transaction or with a message in flight */
+    uint64_t server_closes_state; /* carrying what DISCARD ALL keeps (placeholder, LOAD) */
 } pgr_runtime_stats_t;
 
 /* What an admin-console session keeps between its commands (owned by the session). */

@@ -43,7 +43,10 @@ void pgr_report_nodes_free(pgr_report_nodes_t *nodes);
     X(bytes_out, "bytes sent to clients")                                                \
     X(cancels_forwarded, "cancel requests forwarded to a node")                          \
     X(cancels_ignored, "cancel requests ignored (unknown key or nothing running)")      \
-    X(pinned, "sessions pinned to their server connection")
+    X(pinned, "sessions pinned to their server connection")                              \
+    X(server_resets, "server connections reset with DISCARD ALL before reuse")           \
+    X(server_closes_dirty, "server connections closed: left mid-transaction or in flight") \
+    X(server_closes_state, "server connections closed: state DISCARD ALL cannot undo")
 
 /* "16/B374D848" as PostgreSQL prints an LSN. */
 void pgr_report_lsn(uint64_t lsn, char *buf, size_t cap);

@@ -265,6 +265,14 @@ build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
     pgr_writer_t w;
 
     pgr_writer_init_grow(&w);
+    /* Another client's currval() / lastval() are not this one's. */
+    if (cl->rewrite && st->sequences && st->last_client != cl->id) {
+        pgr_fe_write_query(&w, "DISCARD SEQUENCES");
+        if (pgr_relay_own_unit(cl, 0) != 0)
+            w.err = PGR_ENOMEM;
+        st->sequences = false;
+    }
+    st->last_client = cl->id;
     if (pgr_relay_put_settings(cl, st, &w) && pgr_relay_own_unit(cl, 0) != 0)
         w.err = PGR_ENOMEM;
     int rc = w.err;
@@ -325,14 +333,36 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
         cl->acquired = NULL;
     }
     if (cl->srv) {
-        /* A pinned connection carries state the next client must not see: closed. */
-        pgr_release_t how = server_clean(cl) && !cl->pinned ? PGR_RELEASE_CLEAN
-                                                            : PGR_RELEASE_CLOSE;
+        /* What the connection carries decides, from its ledger alone. */
+        const char *why;
+        pgr_release_t how;
+        switch (pgr_srv_state_release(pgr_server_get_data(cl->srv), server_clean(cl),
+                                      cl->rt->cfg->pool.mode == PGR_POOL_SESSION, &why)) {
+        case PGR_LEDGER_KEEP:
+            how = PGR_RELEASE_CLEAN;
+            break;
+        case PGR_LEDGER_RESET:
+            how = PGR_RELEASE_RESET;
+            cl->rt->stats.server_resets++;
+            pgr_debug("relay", "client %llu: server connection on node %s reset: %s",
+                      (unsigned long long)cl->id, cl->node_id, why);
+            break;
+        case PGR_LEDGER_CLOSE:
+        default:
+            how = PGR_RELEASE_CLOSE;
+            if (server_clean(cl))
+                cl->rt->stats.server_closes_state++;
+            else
+                cl->rt->stats.server_closes_dirty++;
+            pgr_debug("relay", "client %llu: server connection on node %s closed: %s",
+                      (unsigned long long)cl->id, cl->node_id, why);
+            break;
+        }
         /* The client left while its statement runs: stop it, since a backend busy without
          * writing does not notice that its connection was closed. */
         if (closing && how == PGR_RELEASE_CLOSE && cl->pending_syncs > 0)
             (void)pgr_server_cancel(cl->srv, 2000, NULL, NULL);
-        if (how == PGR_RELEASE_CLEAN && !closing)
+        if (how != PGR_RELEASE_CLOSE && !closing)
             cl->rt->stats.transactions++;
         pgr_router_unlink(cl->rt->router, cl->node_id);
         pgr_cluster_release(cl->srv, how);
@@ -713,9 +743,13 @@ queue_copy(pgr_client_t *cl, size_t len, const void *repl, size_t len2)
     return rc;
 }
 
+/* The statement text[0..len) makes state that cannot move (reason): the connection's ledger
+ * records it (its release then resets or closes it), and in transaction mode the client keeps
+ * the connection until it leaves. */
 static void
-pin(pgr_client_t *cl, const char *reason)
+pin(pgr_client_t *cl, const char *reason, const char *text, size_t len)
 {
+    pgr_srv_state_note_pin(pgr_server_get_data(cl->srv), reason, text, len);
     if (cl->pinned || cl->rt->cfg->pool.mode != PGR_POOL_TRANSACTION)
         return;
     cl->pinned = true;
@@ -808,13 +842,17 @@ note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *
 
     if (rc != 0)
         return rc;
+    pgr_srv_state_t *ledger = pgr_server_get_data(cl->srv);
+    if (ledger && c->cls != PGR_CLASS_READ)
+        ledger->sequences = true; /* nextval(), or an INSERT's serial default */
     for (int i = 0; i < c->n_stmts && !cl->pinned; i++) {
         const pgr_stmt_info_t *st = &c->stmts[i];
-        const char *text = sql + st->text_offset;
         bool in_text = st->text_offset + st->text_length <= len;
+        const char *text = in_text ? sql + st->text_offset : "";
+        size_t tlen = in_text ? st->text_length : 0;
         if (in_text && st->cls == PGR_CLASS_SET && st->text_length >= 7 &&
             strncasecmp(text, "DISCARD", 7) == 0) {
-            pin(cl, "DISCARD");
+            pin(cl, "DISCARD", text, tlen);
             continue;
         }
         bool session_set = in_text && st->cls == PGR_CLASS_SET && !st->set_local &&
@@ -826,11 +864,11 @@ note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *
             continue;
         if (session_set && cl->rewrite) {
             if (!carry_setting(cl, sql, len, st))
-                pin(cl, "SET inside a transaction");
+                pin(cl, "SET inside a transaction", text, tlen);
             continue;
         }
         if (st->pins)
-            pin(cl, st->pin_reason);
+            pin(cl, st->pin_reason, text, tlen);
     }
     if (cls)
         *cls = c->cls;

@@ -157,6 +157,75 @@ pgr_srv_state_free(void *p)
     free(st);
 }
 
+pgr_ledger_release_t
+pgr_srv_state_release(const pgr_srv_state_t *st, bool at_boundary, bool session_mode,
+                      const char **why)
+{
+    if (!at_boundary) {
+        *why = "in a transaction or with a message in flight";
+        return PGR_LEDGER_CLOSE;
+    }
+    if (st && st->keep_out) {
+        *why = st->keep_out;
+        return PGR_LEDGER_CLOSE;
+    }
+    if (st && st->pin) {
+        *why = st->pin;
+        return PGR_LEDGER_RESET;
+    }
+    if (session_mode) {
+        *why = "session mode";
+        return PGR_LEDGER_RESET;
+    }
+    *why = NULL;
+    return PGR_LEDGER_KEEP;
+}
+
+/* Does this SET / RESET / set_config() name a setting with a dot in it (a placeholder, which
+ * stays defined — as an empty string — after RESET ALL and DISCARD ALL)? */
+static bool
+names_placeholder(const char *sql, size_t len)
+{
+    size_t i = 0;
+
+    for (; i + 10 <= len; i++) /* SELECT ... set_config(...) */
+        if (strncasecmp(sql + i, "set_config", 10) == 0)
+            return true;
+    /* SET [SESSION] name ...: the word after SET (and SESSION). */
+    i = 0;
+    const char *words[3];
+    size_t lens[3];
+    int n = 0;
+    while (n < 3 && i < len) {
+        while (i < len && isspace((unsigned char)sql[i]))
+            i++;
+        size_t start = i;
+        while (i < len && !isspace((unsigned char)sql[i]) && sql[i] != '=')
+            i++;
+        if (i == start)
+            break;
+        words[n] = sql + start;
+        lens[n++] = i - start;
+    }
+    if (n < 2 || lens[0] != 3 || strncasecmp(words[0], "SET", 3) != 0)
+        return false;
+    int k = lens[1] == 7 && strncasecmp(words[1], "SESSION", 7) == 0 ? 2 : 1;
+    return k < n && memchr(words[k], '.', lens[k]) != NULL;
+}
+
+void
+pgr_srv_state_note_pin(pgr_srv_state_t *st, const char *reason, const char *sql, size_t len)
+{
+    if (st == NULL)
+        return;
+    if (reason && strcmp(reason, "LOAD") == 0)
+        st->keep_out = "LOAD";
+    else if (!st->keep_out && names_placeholder(sql, len))
+        st->keep_out = "a placeholder setting (set_config() or SET of a dotted name)";
+    if (reason && !st->pin)
+        st->pin = reason;
+}
+
 bool
 pgr_srv_state_has(const pgr_srv_state_t *st, uint64_t key)
 {

@@ -77,13 +77,42 @@ void pgr_stmt_server_name(char *buf, size_t cap, uint64_t client_id, uint32_t se
 /* The server name of a connection record's key (client id << 32 | seq, either kind). */
 void pgr_stmt_key_name(char *buf, size_t cap, uint64_t key);
 
-/* What one server connection has now; owned by the connection (pool) while it is idle. */
+/* The ledger of one server connection: what it carries beyond a fresh connection. Owned by the
+ * connection (pool) while it is idle, and dropped when a reset (DISCARD ALL) undoes it. Whoever
+ * gives the connection back asks pgr_srv_state_release() how: the decision comes from here
+ * alone, so a client's state can only reach another client through what this record says is
+ * safe to keep (settings the next client's preamble overwrites, statements under pgrouter's
+ * names). */
 typedef struct pgr_srv_state {
     pgr_params_t params;
     char *extras;       /* the startup-setting SETs applied to it, or NULL */
     uint64_t *stmts;    /* (client id << 32 | seq) of the statements prepared on it, oldest first */
     size_t n_stmts, cap_stmts;
+    const char *pin;    /* state only a reset undoes (a temp table, SET ROLE, LISTEN, an
+                           advisory lock, a WITH HOLD cursor, SQL PREPARE, ...): static text of
+                           the first such reason, or NULL */
+    const char *keep_out; /* state not even DISCARD ALL undoes (a placeholder setting made by
+                             set_config() or SET of a dotted name, LOAD): static text, or NULL */
+    uint64_t last_client; /* the client that ran statements on it last */
+    bool sequences;     /* a statement that may set currval()/lastval() ran (any non-read) */
 } pgr_srv_state_t;
+
+/* How a server connection goes back. */
+typedef enum pgr_ledger_release {
+    PGR_LEDGER_KEEP,  /* back to the pool as it is */
+    PGR_LEDGER_RESET, /* DISCARD ALL first (the ledger is dropped with it) */
+    PGR_LEDGER_CLOSE, /* closed: in the middle of something, or carrying what a reset keeps */
+} pgr_ledger_release_t;
+
+/* The decision for a connection whose ledger is st (NULL: nothing recorded, a fresh
+ * connection), at_boundary when ReadyForQuery 'I' was seen with nothing in flight either way,
+ * in session mode or not. *why gets a static reason for a reset or a close. */
+pgr_ledger_release_t pgr_srv_state_release(const pgr_srv_state_t *st, bool at_boundary,
+                                           bool session_mode, const char **why);
+/* Record that statement text (one statement, classified as pinning with reason, or a session
+ * SET) made state on the connection. */
+void pgr_srv_state_note_pin(pgr_srv_state_t *st, const char *reason, const char *sql,
+                            size_t len);
 
 pgr_srv_state_t *pgr_srv_state_new(void);
 void pgr_srv_state_free(void *st);
