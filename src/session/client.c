@@ -11,6 +11,7 @@
 #include "protocol/frontend.h"
 #include "protocol/writer.h"
 #include "session/cancel.h"
+#include "session/carry.h"
 #include "session/client.h"
 #include "session/dispatch.h"
 #include "session/multi.h"
@@ -113,6 +114,8 @@ client_free(pgr_client_t *cl)
     free(cl->held_msg);
     free(cl->units);
     free(cl->expect);
+    pgr_carry_forget(cl);
+    free(cl->changes);
     pgr_multi_free(cl);
     free(cl->user);
     free(cl->database);
@@ -302,8 +305,9 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
             cl->client_encoding = dupstr(value);
         }
     }
-    if (cl->application_name &&
-        pgr_params_set(&cl->want, PGR_PARAM_APPLICATION_NAME, cl->application_name) != 0)
+    /* A client that names no application has none, as with PostgreSQL (not pgrouter's). */
+    if (pgr_params_set(&cl->want, PGR_PARAM_APPLICATION_NAME,
+                       cl->application_name ? cl->application_name : "") != 0)
         goto nomem;
     if (cl->client_encoding && strcasecmp(cl->client_encoding, "auto") != 0 &&
         pgr_params_set(&cl->want, PGR_PARAM_CLIENT_ENCODING, cl->client_encoding) != 0)

@@ -75,6 +75,22 @@ typedef struct pgr_expect {
     bool ours;     /* pgrouter's own message: its reply is not forwarded */
 } pgr_expect_t;
 
+/* A unit of pgrouter's own on the client's server connection: one Query, or messages ending
+ * in a Sync, whose replies are cut out of the client's stream (the preamble, a held BEGIN, the
+ * read-your-writes LSN query, the startup values after a DISCARD ALL). */
+typedef struct pgr_unit {
+    uint64_t key;   /* the statement it prepares (its Parse), or 0 */
+    uint32_t seg;   /* its segment: its replies come while seg_done equals it */
+    bool report;    /* its ParameterStatus messages go to the client */
+} pgr_unit_t;
+
+/* A change to the client's session that waits for the server's confirmation (session/carry). */
+typedef struct pgr_carry_change {
+    uint32_t seg;   /* the segment whose ReadyForQuery confirms it */
+    uint8_t kind;   /* 'A' append text to extras, 'R' replace extras by text, 'D' DISCARD ALL */
+    char *text;     /* owned; NULL for an empty replacement */
+} pgr_carry_change_t;
+
 /* Sequence numbers of the client's statements (session/multi.c). */
 typedef struct pgr_multi_seqs {
     uint32_t *v;
@@ -113,13 +129,15 @@ typedef struct pgr_client {
     size_t fwd;                  /* bytes at the front of conn's input that are accounted for
                                     and must be written to srv (after to_srv) */
     uint32_t swallow;            /* ReadyForQuery replies to our preamble still to come */
-    uint64_t *units;             /* what each of them answers: a statement key (its Parse),
-                                    or 0 (settings, held BEGIN, LSN query); FIFO */
+    pgr_unit_t *units;           /* what each of them answers, FIFO */
     size_t n_units, cap_units, units_done;
     bool unit_failed;            /* the unit being answered got an ErrorResponse */
     pgr_expect_t *expect;        /* transaction mode: Parse / Close replies to come, FIFO */
     size_t expect_head, expect_len, expect_cap;
     uint32_t seg_sent, seg_done; /* sync points sent to srv / ReadyForQuery received */
+    bool seg_failed;             /* an ErrorResponse came in the segment being answered */
+    pgr_carry_change_t *changes; /* session changes waiting for their segment (carry.c) */
+    size_t n_changes, cap_changes;
     bool login_preamble;         /* the preamble is the login's: its error is the client's */
     char preamble_sqlstate[6];   /* first error a preamble got, or "" */
     char preamble_error[200];

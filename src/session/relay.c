@@ -26,6 +26,7 @@
 #include "protocol/reader.h"
 #include "protocol/writer.h"
 #include "route/classify.h"
+#include "session/carry.h"
 #include "session/dispatch.h"
 #include "session/multi.h"
 #include "session/relay.h"
@@ -124,27 +125,33 @@ streq(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-int
-pgr_relay_own_unit(pgr_client_t *cl, uint64_t key)
+static int
+own_unit(pgr_client_t *cl, uint64_t key, bool report)
 {
     if (cl->n_units == cl->cap_units) {
         size_t cap = cl->cap_units ? cl->cap_units * 2 : 8;
-        uint64_t *u = realloc(cl->units, cap * sizeof(*u));
+        pgr_unit_t *u = realloc(cl->units, cap * sizeof(*u));
         if (u == NULL)
             return PGR_ENOMEM;
         cl->units = u;
         cl->cap_units = cap;
     }
-    cl->units[cl->n_units++] = key;
+    cl->units[cl->n_units++] = (pgr_unit_t){.key = key, .seg = cl->seg_sent, .report = report};
     cl->swallow++;
     cl->seg_sent++;
     return 0;
 }
 
+int
+pgr_relay_own_unit(pgr_client_t *cl, uint64_t key)
+{
+    return own_unit(cl, key, false);
+}
+
 /* ---- Parse / Close replies ------------------------------------------------------------------ */
 
 static int
-expect_push(pgr_client_t *cl, uint8_t type, uint64_t key, bool ours)
+expect_push_seg(pgr_client_t *cl, uint32_t seg, uint8_t type, uint64_t key, bool ours)
 {
     if (cl->expect_head + cl->expect_len == cl->expect_cap) {
         if (cl->expect_head > 0) {
@@ -161,8 +168,15 @@ expect_push(pgr_client_t *cl, uint8_t type, uint64_t key, bool ours)
         }
     }
     cl->expect[cl->expect_head + cl->expect_len++] =
-        (pgr_expect_t){.key = key, .seg = cl->seg_sent, .type = type, .ours = ours};
+        (pgr_expect_t){.key = key, .seg = seg, .type = type, .ours = ours};
     return 0;
+}
+
+/* A reply in the segment being sent. */
+static int
+expect_push(pgr_client_t *cl, uint8_t type, uint64_t key, bool ours)
+{
+    return expect_push_seg(cl, cl->seg_sent, type, key, ours);
 }
 
 /* The oldest reply still to come, after dropping those of segments an error ended. */
@@ -208,7 +222,7 @@ expect_error(pgr_client_t *cl)
 static void
 own_unit_done(pgr_client_t *cl)
 {
-    uint64_t key = cl->units_done < cl->n_units ? cl->units[cl->units_done++] : 0;
+    uint64_t key = cl->units_done < cl->n_units ? cl->units[cl->units_done++].key : 0;
     pgr_srv_state_t *st = cl->srv ? pgr_server_get_data(cl->srv) : NULL;
 
     if (cl->unit_failed && key && st)
@@ -300,6 +314,8 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     cl->unit_failed = false;
     cl->expect_head = cl->expect_len = 0;
     cl->seg_sent = cl->seg_done = 0;
+    cl->seg_failed = false;
+    pgr_carry_forget(cl);
     cl->login_preamble = login;
     cl->preamble_sqlstate[0] = '\0';
     memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
@@ -379,6 +395,8 @@ pgr_relay_detach(pgr_client_t *cl, bool closing)
     cl->unit_failed = false;
     cl->expect_head = cl->expect_len = 0;
     cl->seg_sent = cl->seg_done = 0;
+    cl->seg_failed = false;
+    pgr_carry_forget(cl);
     cl->ryw_capture = false;
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
@@ -493,10 +511,17 @@ message_done(pgr_client_t *cl)
     switch (s->type) {
     case '1':
     case '3':
-        if (!s->drop || s->ours)
+    case 'C': {
+        pgr_expect_t *e;
+        if ((!s->drop || s->ours) && cl->expect_len > 0 && (e = expect_front(cl)) != NULL &&
+            e->type == s->type)
             expect_pop(cl);
         break;
+    }
     case 'Z':
+        if (cl->n_changes > 0)
+            pgr_carry_segment_end(cl, cl->seg_done, cl->seg_failed);
+        cl->seg_failed = false;
         cl->seg_done++;
         if (s->drop) {
             own_unit_done(cl);
@@ -514,8 +539,10 @@ message_done(pgr_client_t *cl)
         if (s->drop) {
             cl->unit_failed = true;
             note_preamble_error(cl, s);
-        } else if (cl->expect_len > 0) {
-            expect_error(cl);
+        } else {
+            cl->seg_failed = true;
+            if (cl->expect_len > 0)
+                expect_error(cl);
         }
         break;
     case 'D':
@@ -541,10 +568,11 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
 
         if (s->hdr_len == 0) {
             pgr_expect_t *e;
-            s->drop = cl->swallow > 0;
+            const pgr_unit_t *u = cl->swallow > 0 ? &cl->units[cl->units_done] : NULL;
+            s->drop = u && u->seg == cl->seg_done && !(u->report && p[r] == 'S');
             s->ours = false;
             /* The first byte is the type: a reply to our own Parse / Close is cut whole. */
-            if (!s->drop && cl->expect_len > 0 && (p[r] == '1' || p[r] == '3') &&
+            if (!s->drop && cl->expect_len > 0 && (p[r] == '1' || p[r] == '3' || p[r] == 'C') &&
                 (e = expect_front(cl)) != NULL && e->ours && e->type == p[r])
                 s->drop = s->ours = true;
         }
@@ -743,138 +771,6 @@ queue_copy(pgr_client_t *cl, size_t len, const void *repl, size_t len2)
     return rc;
 }
 
-/* The statement text[0..len) makes state that cannot move (reason): the connection's ledger
- * records it (its release then resets or closes it), and in transaction mode the client keeps
- * the connection until it leaves. */
-static void
-pin(pgr_client_t *cl, const char *reason, const char *text, size_t len)
-{
-    pgr_srv_state_note_pin(pgr_server_get_data(cl->srv), reason, text, len);
-    if (cl->pinned || cl->rt->cfg->pool.mode != PGR_POOL_TRANSACTION)
-        return;
-    cl->pinned = true;
-    cl->pin_reason = reason;
-    cl->rt->stats.pinned++;
-    pgr_info("relay", "client %llu pinned to its server connection on node %s: %s",
-             (unsigned long long)cl->id, cl->node_id, reason);
-}
-
-/* "DEALLOCATE [PREPARE] name" / "DEALLOCATE ALL" in a simple query: the name is the client's,
- * so it is translated; ALL also empties the connection's record. Returns a replacement query
- * (in buf) or NULL to send the text unchanged. */
-static const char *
-deallocate(pgr_client_t *cl, const char *sql, char *buf, size_t cap)
-{
-    char word[16], name[128], tail[8];
-    int n = 0;
-
-    if (!cl->rewrite || sscanf(sql, " %15s %n", word, &n) != 1 || strcasecmp(word, "DEALLOCATE"))
-        return NULL;
-    sql += n;
-    if (sscanf(sql, " %15s %n", word, &n) == 1 && strcasecmp(word, "PREPARE") == 0)
-        sql += n;
-    if (sscanf(sql, " %127[^; \t\n] %7s", name, tail) != 1 &&
-        !(sscanf(sql, " %127[^; \t\n] %7s", name, tail) == 2 && strcmp(tail, ";") == 0))
-        return NULL;
-    if (strcasecmp(name, "ALL") == 0) {
-        pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
-        if (st)
-            st->n_stmts = 0;
-        pgr_stmts_free(&cl->stmts);
-        return NULL;
-    }
-    if (name[0] == '"') { /* a quoted identifier */
-        size_t l = strlen(name);
-        if (l < 2 || name[l - 1] != '"')
-            return NULL;
-        memmove(name, name + 1, l - 2);
-        name[l - 2] = '\0';
-    }
-    char sname[48];
-    pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, name);
-    if (sm == NULL)
-        return NULL;
-    pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
-    pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
-    if (st)
-        pgr_srv_state_forget(st, cl->id << 32 | sm->seq);
-    pgr_stmts_remove(&cl->stmts, name);
-    snprintf(buf, cap, "DEALLOCATE %s", sname);
-    return buf;
-}
-
-/* A statement on its way: pin the session when it makes state that cannot move, and tell its
- * class. */
-/* A session-level SET or RESET of a setting the server does not report: pgrouter cannot see
- * its value, so it keeps the client's own statement and replays it on every server connection
- * the client lands on (as it does the startup settings). Returns false when it cannot (inside a
- * transaction, where a rollback could undo it, or over the size cap): the caller pins. */
-static bool
-carry_setting(pgr_client_t *cl, const char *sql, size_t len, const pgr_stmt_info_t *st)
-{
-    size_t have = cl->extras ? strlen(cl->extras) : 0;
-    char *n;
-
-    if (cl->txn != 'I' || cl->held_begin || st->text_offset + st->text_length > len ||
-        have + st->text_length + 2 > 16384)
-        return false;
-    if ((n = realloc(cl->extras, have + st->text_length + 2)) == NULL)
-        return false;
-    memcpy(n + have, sql + st->text_offset, st->text_length);
-    n[have + st->text_length] = ';';
-    n[have + st->text_length + 1] = '\0';
-    cl->extras = n;
-    /* The server runs it now, so it has what the client has. */
-    pgr_srv_state_t *sst = pgr_server_get_data(cl->srv);
-    if (sst) {
-        free(sst->extras);
-        sst->extras = strdup(n);
-    }
-    return true;
-}
-
-/* A statement on its way: carry or pin the session state it makes, and tell its class. */
-static int
-note_statement(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t *cls)
-{
-    const pgr_classification_t *c;
-    int rc = pgr_classify(cl->rt->classifier, sql, len, &c);
-
-    if (rc != 0)
-        return rc;
-    pgr_srv_state_t *ledger = pgr_server_get_data(cl->srv);
-    if (ledger && c->cls != PGR_CLASS_READ)
-        ledger->sequences = true; /* nextval(), or an INSERT's serial default */
-    for (int i = 0; i < c->n_stmts && !cl->pinned; i++) {
-        const pgr_stmt_info_t *st = &c->stmts[i];
-        bool in_text = st->text_offset + st->text_length <= len;
-        const char *text = in_text ? sql + st->text_offset : "";
-        size_t tlen = in_text ? st->text_length : 0;
-        if (in_text && st->cls == PGR_CLASS_SET && st->text_length >= 7 &&
-            strncasecmp(text, "DISCARD", 7) == 0) {
-            pin(cl, "DISCARD", text, tlen);
-            continue;
-        }
-        bool session_set = in_text && st->cls == PGR_CLASS_SET && !st->set_local &&
-                           st->pgrvar == PGR_PGRVAR_NONE && !st->read_only_txn &&
-                           !pgr_state_is_set_transaction(text, st->text_length) &&
-                           (!st->pins || st->session_set);
-        /* A SET of a reported setting moves with the client (see session/state.h). */
-        if (session_set && pgr_state_set_is_tracked(text, st->text_length))
-            continue;
-        if (session_set && cl->rewrite) {
-            if (!carry_setting(cl, sql, len, st))
-                pin(cl, "SET inside a transaction", text, tlen);
-            continue;
-        }
-        if (st->pins)
-            pin(cl, st->pin_reason, text, tlen);
-    }
-    if (cls)
-        *cls = c->cls;
-    return 0;
-}
-
 /* Record on srv's ledger that the client's statement sm is prepared there, closing the least
  * recently prepared one when the connection holds too many (its CloseComplete is ours). */
 static void
@@ -923,6 +819,61 @@ client_stmt(pgr_client_t *cl, const char *name)
     return pgr_stmts_find(&cl->stmts, name);
 }
 
+/* A simple Query on its way (segment seg): DEALLOCATE gets pgrouter's names; a RESET gets the
+ * client's startup values appended, each of whose CommandCompletes is cut from the reply. The
+ * replacement Query, if any, is written to w. */
+static int
+rewrite_query(pgr_client_t *cl, const pgr_fe_query_t *q, uint32_t seg, char *qbuf, size_t cap,
+              pgr_writer_t *w)
+{
+    const pgr_classification_t *c;
+    pgr_writer_t restore;
+    int n_client = 0, rc;
+
+    bool alone = false;
+
+    pgr_writer_init_grow(&restore);
+    if ((rc = pgr_carry_query(cl, q->sql, q->len, seg, &restore, &n_client, &alone)) != 0)
+        goto out;
+    const char *repl = pgr_carry_deallocate(cl, q->sql, qbuf, cap);
+    if (repl) {
+        pgr_fe_write_query(w, repl);
+        goto out;
+    }
+    if (restore.err || restore.len == 0 || n_client == 0)
+        goto out;
+    if (alone) {
+        /* DISCARD ALL runs alone (not in a transaction block): the restore follows as a unit
+         * of ours, whose ParameterStatus the client sees. */
+        pgr_writer_begin(w, 'Q');
+        pgr_writer_put_bytes(w, q->sql, q->len);
+        pgr_writer_put_u8(w, 0);
+        pgr_writer_finish(w);
+        pgr_writer_begin(w, 'Q');
+        pgr_writer_put_bytes(w, restore.buf, restore.len);
+        pgr_writer_put_u8(w, 0);
+        pgr_writer_finish(w);
+        rc = own_unit(cl, 0, true);
+        goto out;
+    }
+    if ((rc = pgr_classify(cl->rt->classifier, (const char *)restore.buf, restore.len, &c)) != 0)
+        goto out;
+    for (int i = 0; i < n_client + c->n_stmts && rc == 0; i++)
+        rc = expect_push_seg(cl, seg, 'C', 0, i >= n_client);
+    if (rc != 0)
+        goto out;
+    /* A newline ends a trailing -- comment of the client's. */
+    pgr_writer_begin(w, 'Q');
+    pgr_writer_put_bytes(w, q->sql, q->len);
+    pgr_writer_put_bytes(w, "\n;", 2);
+    pgr_writer_put_bytes(w, restore.buf, restore.len);
+    pgr_writer_put_u8(w, 0);
+    pgr_writer_finish(w);
+out:
+    pgr_writer_free(&restore);
+    return rc;
+}
+
 /* Account for one client frame on the way to srv, rewriting it when its names must change.
  * Returns 0, or a PGR_E* code (then the session is ended by the caller). */
 static int
@@ -938,19 +889,14 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     switch (f->type) {
     case 'Q': {
         pgr_fe_query_t q;
+        uint32_t seg = cl->seg_sent++;
         cl->pending_syncs++;
-        cl->seg_sent++;
         cl->unsynced = false;
         cl->rt->stats.queries++;
         if (pgr_fe_query_decode(f->body, f->body_len, &q) != 0)
             break; /* the server answers a malformed query */
-        if ((rc = note_statement(cl, q.sql, q.len, NULL)) != 0)
-            break;
-        const char *repl = deallocate(cl, q.sql, qbuf, sizeof(qbuf));
-        if (repl) {
-            pgr_fe_write_query(&w, repl);
-            rewritten = true;
-        }
+        rc = rewrite_query(cl, &q, seg, qbuf, sizeof(qbuf), &w);
+        rewritten = rc == 0 && w.len > 0;
         break;
     }
     case 'P': {
@@ -962,15 +908,16 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         }
         if (!cl->rewrite || m.name[0] == '\0') {
             /* The unnamed statement runs at its Bind: what it makes is noted now. */
-            pgr_stmt_class_t cls;
-            if ((rc = note_statement(cl, m.query, strlen(m.query), &cls)) != 0)
+            pgr_stmt_class_t cls = PGR_CLASS_WRITE;
+            if ((rc = pgr_carry_statement(cl, m.query, strlen(m.query), cl->seg_sent, &cls)) !=
+                0)
                 break;
             if (m.name[0] == '\0')
                 cl->unnamed_cls = cls;
             if (!cl->rewrite)
                 break;
             /* Drivers deallocate through the extended protocol too (psycopg). */
-            const char *repl = deallocate(cl, m.query, qbuf, sizeof(qbuf));
+            const char *repl = pgr_carry_deallocate(cl, m.query, qbuf, sizeof(qbuf));
             if (repl) {
                 m.query = repl;
                 pgr_fe_write_parse_msg(&w, &m);
@@ -1009,7 +956,8 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
             (sm = client_stmt(cl, m.statement)) == NULL)
             break;
         const char *sql = (const char *)sm->rest;
-        if ((rc = note_statement(cl, sql, strnlen(sql, sm->rest_len), NULL)) != 0)
+        if ((rc = pgr_carry_statement(cl, sql, strnlen(sql, sm->rest_len), cl->seg_sent,
+                                      NULL)) != 0)
             break;
         prepare_on_demand(cl, sm, &w);
         pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);

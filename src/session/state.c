@@ -334,8 +334,9 @@ next_word(const char *p, char *buf, size_t cap)
 }
 
 /* "name=value" into a SET; false when there is no '=' or no name. */
+/* Only the setting named only (case-insensitive), or every one when only is NULL. */
 static bool
-put_assignment(pgr_writer_t *w, char *kv)
+put_assignment(pgr_writer_t *w, char *kv, const char *only)
 {
     char *eq = strchr(kv, '=');
 
@@ -345,12 +346,28 @@ put_assignment(pgr_writer_t *w, char *kv)
     for (char *p = kv; *p; p++)
         if (*p == '-')
             *p = '_';
-    pgr_state_put_set(w, kv, eq + 1);
+    if (only == NULL || strcasecmp(kv, only) == 0)
+        pgr_state_put_set(w, kv, eq + 1);
     return true;
 }
 
+static char *startup_sets(const char *params, size_t len, const char *only, const char **err);
+
 char *
 pgr_state_startup_extras(const char *params, size_t len, const char **err)
+{
+    return startup_sets(params, len, NULL, err);
+}
+
+char *
+pgr_state_startup_setting(const char *params, size_t len, const char *name)
+{
+    const char *err;
+    return startup_sets(params, len, name, &err);
+}
+
+static char *
+startup_sets(const char *params, size_t len, const char *only, const char **err)
 {
     pgr_writer_t w;
     const char *p = params, *end = params + len;
@@ -367,20 +384,21 @@ pgr_state_startup_extras(const char *params, size_t len, const char **err)
             const char *q = value;
             while ((q = next_word(q, word, sizeof(word))) != NULL) {
                 if (strcmp(word, "-c") == 0) {
-                    if ((q = next_word(q, word, sizeof(word))) == NULL || !put_assignment(&w, word)) {
+                    if ((q = next_word(q, word, sizeof(word))) == NULL ||
+                        !put_assignment(&w, word, only)) {
                         *err = "invalid command-line argument for server process: -c needs name=value";
                         goto fail;
                     }
-                } else if (strncmp(word, "-c", 2) == 0 && put_assignment(&w, word + 2)) {
+                } else if (strncmp(word, "-c", 2) == 0 && put_assignment(&w, word + 2, only)) {
                     continue;
-                } else if (strncmp(word, "--", 2) == 0 && put_assignment(&w, word + 2)) {
+                } else if (strncmp(word, "--", 2) == 0 && put_assignment(&w, word + 2, only)) {
                     continue;
                 } else {
                     *err = "invalid command-line argument for server process";
                     goto fail;
                 }
             }
-        } else if (!carried_elsewhere(name)) {
+        } else if (!carried_elsewhere(name) && (only == NULL || strcasecmp(name, only) == 0)) {
             pgr_state_put_set(&w, name, value);
         }
     }
@@ -437,4 +455,143 @@ pgr_state_is_set_transaction(const char *sql, size_t len)
         p++;
     return (size_t)(end - p) >= 11 && strncasecmp(p, "TRANSACTION", 11) == 0 &&
            (end - p == 11 || isspace((unsigned char)p[11]));
+}
+
+/* ---- RESET --------------------------------------------------------------------------------- */
+
+/* The next token of a statement: a word (an identifier, lower-cased, or a quoted one as written;
+ * dots join the parts of a qualified name), or one punctuation byte. Whitespace and comments are
+ * skipped. Returns the position after it, or NULL at the end; buf gets "" for a token too long. */
+static const char *
+next_token(const char *p, const char *end, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            const char *q = p + 2;
+            while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+                q++;
+            p = end - q >= 2 ? q + 2 : end;
+        } else {
+            break;
+        }
+    }
+    if (p >= end)
+        return NULL;
+    buf[0] = '\0';
+    if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '"' || (unsigned char)*p >= 0x80)) {
+        if (cap > 1) {
+            buf[0] = *p;
+            buf[1] = '\0';
+        }
+        return p + 1;
+    }
+    while (p < end) {
+        if (*p == '"') {
+            for (p++; p < end; p++) {
+                if (*p == '"' && !(end - p >= 2 && p[1] == '"'))
+                    break;
+                if (*p == '"')
+                    p++;
+                if (n + 1 < cap)
+                    buf[n++] = *p;
+            }
+            if (p < end)
+                p++;
+        } else if (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
+                   (unsigned char)*p >= 0x80) {
+            if (n + 1 < cap)
+                buf[n++] = (char)tolower((unsigned char)*p);
+            p++;
+        } else {
+            break;
+        }
+        if (p < end && *p == '.') { /* a qualified name goes on */
+            if (n + 1 < cap)
+                buf[n++] = '.';
+            p++;
+            continue;
+        }
+        if (p < end && !(isalnum((unsigned char)*p) || *p == '_' || *p == '$' || *p == '"' ||
+                         (unsigned char)*p >= 0x80))
+            break;
+    }
+    buf[n < cap ? n : 0] = '\0';
+    return p;
+}
+
+/* Only a ';' (or nothing) may follow. */
+static bool
+at_end(const char *p, const char *end)
+{
+    char tok[8];
+    while (p && (p = next_token(p, end, tok, sizeof(tok))) != NULL)
+        if (strcmp(tok, ";") != 0)
+            return false;
+    return true;
+}
+
+pgr_reset_t
+pgr_state_reset_kind(const char *sql, size_t len, char *name, size_t cap)
+{
+    const char *p = sql, *end = sql + len;
+    char w[128];
+
+    if ((p = next_token(p, end, w, sizeof(w))) == NULL)
+        return PGR_RESET_NONE;
+    if (strcmp(w, "discard") == 0) {
+        p = next_token(p, end, w, sizeof(w));
+        return p && strcmp(w, "all") == 0 && at_end(p, end) ? PGR_RESET_DISCARD_ALL
+                                                            : PGR_RESET_NONE;
+    }
+    bool set = strcmp(w, "set") == 0;
+    if (!set && strcmp(w, "reset") != 0)
+        return PGR_RESET_NONE;
+    if ((p = next_token(p, end, w, sizeof(w))) == NULL || w[0] == '\0')
+        return PGR_RESET_NONE;
+    if (set && strcmp(w, "session") == 0) {
+        const char *q = next_token(p, end, w, sizeof(w));
+        if (q == NULL || strcmp(w, "authorization") == 0 || strcmp(w, "characteristics") == 0)
+            return PGR_RESET_NONE;
+        p = q;
+    }
+    if (set && strcmp(w, "local") == 0)
+        return PGR_RESET_NONE;
+    if (!set && strcmp(w, "all") == 0)
+        return at_end(p, end) ? PGR_RESET_ALL : PGR_RESET_NONE;
+    if (strcmp(w, "role") == 0 || strcmp(w, "session") == 0 || strcmp(w, "transaction") == 0)
+        return PGR_RESET_NONE;
+    if (strcmp(w, "time") == 0) { /* TIME ZONE */
+        p = next_token(p, end, w, sizeof(w));
+        if (p == NULL || strcmp(w, "zone") != 0)
+            return PGR_RESET_NONE;
+        snprintf(w, sizeof(w), "timezone");
+        if (set) { /* SET TIME ZONE DEFAULT (or LOCAL) */
+            char v[16];
+            p = next_token(p, end, v, sizeof(v));
+            if (p == NULL || (strcmp(v, "default") != 0 && strcmp(v, "local") != 0))
+                return PGR_RESET_NONE;
+            snprintf(name, cap, "%s", w);
+            return at_end(p, end) ? PGR_RESET_ONE : PGR_RESET_NONE;
+        }
+    } else if (set) {
+        char v[16];
+        const char *q = next_token(p, end, v, sizeof(v));
+        if (q == NULL || (strcmp(v, "to") != 0 && strcmp(v, "=") != 0))
+            return PGR_RESET_NONE;
+        q = next_token(q, end, v, sizeof(v));
+        if (q == NULL || strcmp(v, "default") != 0 || !at_end(q, end))
+            return PGR_RESET_NONE;
+        p = q;
+    }
+    if (!at_end(p, end) || strlen(w) >= cap)
+        return PGR_RESET_NONE;
+    snprintf(name, cap, "%s", w);
+    return PGR_RESET_ONE;
 }

@@ -128,6 +128,16 @@ void pgr_srv_state_forget(pgr_srv_state_t *st, uint64_t key);
  * when there is none; *err gets a message for a malformed options string. Caller frees. */
 char *pgr_state_startup_extras(const char *params, size_t len, const char **err);
 
+/* The same for the one setting name (case-insensitive), or NULL when the client did not start
+ * with it. Caller frees. */
+char *pgr_state_startup_setting(const char *params, size_t len, const char *name);
+
+/* A statement that returns settings to their reset values: RESET name, SET [SESSION] name
+ * {TO | =} DEFAULT (PGR_RESET_ONE, the lower-cased or unquoted name in name), RESET ALL
+ * (PGR_RESET_ALL) or DISCARD ALL (PGR_RESET_DISCARD_ALL); else PGR_RESET_NONE. */
+typedef enum { PGR_RESET_NONE, PGR_RESET_ONE, PGR_RESET_ALL, PGR_RESET_DISCARD_ALL } pgr_reset_t;
+pgr_reset_t pgr_state_reset_kind(const char *sql, size_t len, char *name, size_t cap);
+
 /* Append "SET name TO 'value';" with value quoted as a literal. */
 void pgr_state_put_set(pgr_writer_t *w, const char *name, const char *value);
 

@@ -142,3 +142,80 @@ def test_many_prepared_statements_on_one_connection(node, pgrouter_factory):
             assert c.execute(f"SELECT {i}::int + %s", (1,)).fetchone()[0] == i + 1
         n = c.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
         assert n <= 2000
+
+
+def psql_steps(port, steps, env):
+    import os
+    e = dict(os.environ, PGCONNECT_TIMEOUT="5", **env)
+    args = ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(port), "-U", "app", "-d", "app"]
+    for s in steps:
+        args += ["-c", s]
+    r = subprocess.run(args, capture_output=True, text=True, env=e, timeout=60)
+    return r.stdout + r.stderr
+
+
+RESET_STEPS = [
+    "show application_name", "set application_name = 'other'", "reset application_name",
+    "show application_name", "set datestyle = iso", "reset datestyle", "show datestyle",
+    "set timezone = 'Asia/Tokyo'", "set time zone default", "show timezone",
+    "set search_path = pg_catalog", "set statement_timeout = '5s'", "reset all",
+    "show search_path", "show statement_timeout", "show datestyle", "show timezone",
+    "show application_name", "set application_name = 'zz'", "set datestyle = german",
+    "discard all", "show application_name", "show datestyle", "show timezone",
+    "set work_mem = '5MB'", "set work_mem to default", "show work_mem",
+]
+
+
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_reset_returns_to_the_clients_startup_values(node, pgrouter_factory, mode):
+    """RESET x, RESET ALL, SET x TO DEFAULT and DISCARD ALL return to what the client started
+    with (PGAPPNAME, PGDATESTYLE, PGTZ, options -c), not to the server connection's own startup
+    values; a second client that started with nothing sees PostgreSQL's defaults."""
+    port = free_port()
+    pgrouter_factory(config(node, port, mode=mode, max_size=1), port)
+    wait_served(port)
+    env = {"PGAPPNAME": "myapp", "PGDATESTYLE": "SQL, DMY", "PGTZ": "America/New_York",
+           "PGOPTIONS": "-c work_mem=3MB"}
+    want = psql_steps(node.port("pg1"), RESET_STEPS, env)
+    assert "myapp" in want and "SQL, DMY" in want and "3MB" in want
+    assert psql_steps(port, RESET_STEPS, env) == want
+    plain = ["show application_name", "show datestyle", "show timezone", "show work_mem"]
+    assert psql_steps(port, plain, {}) == psql_steps(node.port("pg1"), plain, {})
+
+
+def test_application_name_is_the_clients(node, pgrouter_factory):
+    """A client that sets none has '' (not pgrouter's); while a client runs, the backend's
+    pg_stat_activity row shows the client's application_name."""
+    port = free_port()
+    pgrouter_factory(config(node, port, max_size=1), port)
+    wait_served(port)
+    q = "SELECT current_setting('application_name'), application_name FROM pg_stat_activity " \
+        "WHERE pid = pg_backend_pid()"
+    for name in (None, "reporting", ""):
+        kw = {} if name is None else {"application_name": name}
+        with psycopg.connect(node.dsn("pg1", user="app"), autocommit=True, **kw) as d:
+            want = d.execute(q).fetchone()
+            want_ps = d.pgconn.parameter_status(b"application_name")
+        with psycopg.connect(dsn(port), autocommit=True, **kw) as c:
+            assert c.pgconn.parameter_status(b"application_name") == want_ps
+            assert c.execute(q).fetchone() == want
+
+
+def test_a_refused_set_is_not_carried(node, pgrouter_factory):
+    """A session SET the server refused (22023) is not replayed: later transactions on other
+    server connections do not fail applying it, and the good settings still follow."""
+    port = free_port()
+    p = pgrouter_factory(config(node, port, max_size=1), port)
+    wait_served(port)
+    with psycopg.connect(dsn(port), autocommit=True) as a:
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            a.execute("SET password_encryption = 'novalue'")
+        a.execute("SET search_path = pg_catalog, public")
+        for i in range(3):
+            # Another client takes the one server connection in between, with other settings.
+            with psycopg.connect(dsn(port), autocommit=True) as b:
+                b.execute("SET search_path = public")
+                b.execute("SELECT 1")
+            assert a.execute("SHOW search_path").fetchone()[0] == "pg_catalog, public"
+            assert a.execute("SHOW password_encryption").fetchone()[0] == "scram-sha-256"
+    assert "applying its session state" not in p.log_text()
