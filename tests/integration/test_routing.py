@@ -302,3 +302,41 @@ def test_named_prepared_pgrouter_statements(replicated, router):
         # Other prepared statements still go to the nodes and work.
         for _ in range(7):
             assert c.execute("SELECT %s::int + 1", (1,)).fetchone() == (2,)
+
+
+def test_session_settings_follow_the_client_to_replicas(replicated, router):
+    """psycopg2's set_session: SERIALIZABLE READ ONLY, a rollback, then READ COMMITTED,
+    read-write, autocommit. Whatever the client set is in force on the node that runs its next
+    statement, replicas included: the same answers as one PostgreSQL gives directly."""
+    import psycopg2
+
+    def steps(dsn_):
+        c = psycopg2.connect(dsn_)
+        try:
+            c.set_session(isolation_level="SERIALIZABLE", readonly=True)
+            cur = c.cursor()
+            cur.execute("SELECT 1")
+            c.rollback()
+            c.set_session(isolation_level="READ COMMITTED", readonly=False, autocommit=True)
+            out, ports = [], set()
+            for _ in range(6):
+                cur.execute("SHOW transaction_isolation")
+                iso = cur.fetchone()[0]
+                cur.execute("SHOW default_transaction_read_only")
+                ro = cur.fetchone()[0]
+                cur.execute("SELECT inet_server_port()")
+                ports.add(cur.fetchone()[0])
+                out.append((iso, ro))
+            c.set_session(isolation_level="REPEATABLE READ")
+            for _ in range(4):
+                cur.execute("SELECT current_setting('default_transaction_isolation')")
+                out.append(cur.fetchone()[0])
+            return out, ports
+        finally:
+            c.close()
+
+    want, _ = steps(replicated.dsn("pg1", user="app"))
+    assert want[0] == ("read committed", "off") and want[-1] == "repeatable read"
+    got, ports = steps(dsn(router.port))
+    assert got == want
+    assert ports & {replicated.port("pg2"), replicated.port("pg3")}, "no read reached a replica"
