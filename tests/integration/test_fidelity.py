@@ -71,6 +71,190 @@ def start(pgrouter_factory, node, mode="transaction", max_size=4):
     return p
 
 
+# ---- 3. command tags ------------------------------------------------------------------------
+
+TAG_SCRIPTS = [
+    ["START TRANSACTION", "COMMIT"],
+    ["START TRANSACTION READ ONLY", "ROLLBACK"],
+    ["start transaction isolation level repeatable read", "END"],
+    ["BEGIN ISOLATION LEVEL SERIALIZABLE", "ABORT"],
+    ["BEGIN WORK", "COMMIT"],
+    ["START TRANSACTION", "SELECT 1", "END"],
+    ["START TRANSACTION", "START TRANSACTION", "COMMIT"],
+    ["BEGIN ISOLATION LEVEL SERIALIZABLE", "COMMIT AND CHAIN", "SHOW transaction_isolation",
+     "COMMIT"],
+    ["START TRANSACTION READ ONLY", "ROLLBACK AND CHAIN", "SHOW transaction_read_only",
+     "ROLLBACK"],
+    ["COMMIT"],
+    ["ABORT"],
+]
+
+
+def run_script(port, stmts, extended):
+    """Each statement on one connection: tag, transaction status, rows, notices, error."""
+    out = []
+    with psycopg.connect(dsn(port), autocommit=True) as c:
+        notices = []
+        c.add_notice_handler(lambda d: notices.append((d.severity, d.sqlstate, d.message_primary)))
+        for s in stmts:
+            # binary=True makes psycopg use Parse/Bind/Describe/Execute/Sync; without
+            # parameters it otherwise sends one simple Query.
+            cur = c.execute(s, binary=True) if extended else c.execute(s)
+            rows = cur.fetchall() if cur.description else None
+            out.append((s, cur.statusmessage, c.info.transaction_status.name, rows,
+                        list(notices)))
+            notices.clear()
+    return out
+
+
+@pytest.mark.parametrize("extended", [False, True], ids=["simple", "extended"])
+def test_held_transaction_tags_are_postgresql_own(node, pgrouter_factory, extended):
+    p = start(pgrouter_factory, node)
+    for stmts in TAG_SCRIPTS:
+        direct = run_script(node.port("pg1"), stmts, extended)
+        via = run_script(p.port, stmts, extended)
+        assert via == direct
+    # What the comparison covers: a held START TRANSACTION is not a "BEGIN".
+    assert run_script(p.port, ["START TRANSACTION", "END"], extended)[0][1:3] == \
+        ("START TRANSACTION", "INTRANS")
+
+
+def begin_insert_cancel(port, blocker, waiting, extended):
+    """Client B: BEGIN, then an INSERT that waits (behind blocker), canceled once waiting()
+    says it waits; then what B sees of its failed transaction. Returns the observations."""
+    out = []
+    with psycopg.connect(dsn(port), autocommit=True) as b:
+        notices = []
+        b.add_notice_handler(lambda d: notices.append((d.severity, d.sqlstate, d.message_primary)))
+        b.execute("START TRANSACTION")
+        out.append(("begin", b.info.transaction_status.name))
+        err = {}
+
+        def insert():
+            try:
+                b.execute("INSERT INTO fid VALUES (1, 'canceled')", binary=extended)
+            except psycopg.Error as e:
+                err["e"] = e
+
+        t = threading.Thread(target=insert)
+        with blocker():
+            t.start()
+            wait_for("the INSERT to wait", waiting)
+            b.cancel()
+            t.join(15)
+            assert not t.is_alive()
+        e = err.get("e")
+        assert e is not None, "the INSERT was not canceled"
+        out.append(("insert", type(e).__name__, e.sqlstate, e.diag.severity,
+                    e.diag.message_primary, b.info.transaction_status.name))
+        for s in ("SELECT 1", "COMMIT"):
+            try:
+                cur = b.execute(s, binary=extended)
+                out.append((s, cur.statusmessage, b.info.transaction_status.name))
+            except psycopg.Error as e:
+                out.append((s, e.sqlstate, e.diag.message_primary,
+                            b.info.transaction_status.name))
+        # The session goes on, and what it does lands.
+        b.execute("INSERT INTO fid VALUES (2, 'after')")
+        out.append(("notices", notices))
+    return out
+
+
+def lock_blocker(node):
+    """Directly: a transaction holding the table's lock, so B's INSERT waits on it."""
+    class Blocker:
+        def __enter__(self):
+            self.c = psycopg.connect(node.dsn("pg1"))
+            self.c.execute("LOCK TABLE fid IN ACCESS EXCLUSIVE MODE")
+
+        def __exit__(self, *a):
+            self.c.rollback()
+            self.c.close()
+    return Blocker
+
+
+def pool_blocker(port):
+    """Through pgrouter: another client's transaction holding the pool's only connection."""
+    class Blocker:
+        def __enter__(self):
+            self.c = psycopg.connect(dsn(port))
+            self.c.execute("SELECT 1")
+
+        def __exit__(self, *a):
+            self.c.rollback()
+            self.c.close()
+    return Blocker
+
+
+def lock_waiting(node):
+    def check():
+        with psycopg.connect(node.dsn("pg1"), autocommit=True) as d:
+            return d.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                             "'Lock' AND query LIKE 'INSERT INTO fid%'").fetchone()[0] == 1
+    return check
+
+
+def pool_waiting(port):
+    def check():
+        with psycopg.connect(dsn(port, user="admin", dbname="pgrouter"), autocommit=True) as a:
+            cur = a.execute("SHOW POOLS")
+            names = [d.name for d in cur.description]
+            return any(dict(zip(names, r))["waiting"] in (1, "1") for r in cur.fetchall())
+    return check
+
+
+def rows(node):
+    with psycopg.connect(node.dsn("pg1"), autocommit=True) as d:
+        return d.execute("SELECT id, v FROM fid ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize("extended", [False, True], ids=["simple", "extended"])
+def test_cancel_while_waiting_for_the_pool(node, pgrouter_factory, extended):
+    """Item 8, and the tags of a held transaction that failed: B's INSERT waits for the pool's
+    only connection, held by A's transaction; B cancels. Directly, the same INSERT waits for a
+    lock. Both end the wait with 57014, leave B's transaction aborted (25P02, a COMMIT that
+    answers ROLLBACK), and the INSERT never runs, not even once the pool is free."""
+    direct = begin_insert_cancel(node.port("pg1"), lock_blocker(node), lock_waiting(node),
+                                 extended)
+    assert rows(node) == [(2, "after")]
+    with psycopg.connect(node.dsn("pg1"), autocommit=True) as d:
+        d.execute("TRUNCATE fid")
+    p = start(pgrouter_factory, node, max_size=1)
+    via = begin_insert_cancel(p.port, pool_blocker(p.port), pool_waiting(p.port), extended)
+    assert via == direct
+    assert direct[1] == ("insert", "QueryCanceled", "57014", "ERROR",
+                         "canceling statement due to user request", "INERROR")
+    assert direct[3] == ("COMMIT", "ROLLBACK", "IDLE")
+    time.sleep(1)  # a statement that ran late would show now
+    assert rows(node) == [(2, "after")]
+    assert "canceled while waiting for a server connection" in p.log_text()
+
+
+def test_cancel_while_waiting_autocommit(node, pgrouter_factory):
+    """Outside a transaction: the canceled INSERT never runs, the session stays usable."""
+    p = start(pgrouter_factory, node, max_size=1)
+    with psycopg.connect(dsn(p.port), autocommit=True) as b:
+        err = {}
+
+        def insert():
+            try:
+                b.execute("INSERT INTO fid VALUES (1, 'canceled')")
+            except psycopg.Error as e:
+                err["e"] = e
+
+        with pool_blocker(p.port)():
+            t = threading.Thread(target=insert)
+            t.start()
+            wait_for("the INSERT to wait", pool_waiting(p.port))
+            b.cancel()
+            t.join(15)
+        assert isinstance(err.get("e"), psycopg.errors.QueryCanceled)
+        assert b.info.transaction_status.name == "IDLE"
+        assert b.execute("SELECT count(*) FROM fid").fetchone()[0] == 0
+    time.sleep(1)
+    assert rows(node) == []
+
+
 # ---- 5. a first packet that is not a startup packet ----------------------------------------
 
 def first_packet(port, data):
