@@ -453,25 +453,50 @@ static void
 classify_txn(pgr_stmt_info_t *st, const PgQuery__TransactionStmt *ts)
 {
     st->chain = ts->chain;
+    /* The tags are PostgreSQL's CreateCommandTag() for a TransactionStmt. */
     switch (ts->kind) {
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
         st->cls = PGR_CLASS_BEGIN;
+        st->txn_tag = ts->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN
+                          ? "BEGIN"
+                          : "START TRANSACTION";
+        st->txn_plain = true;
         txn_options(st, ts->options, ts->n_options);
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+        st->cls = PGR_CLASS_COMMIT;
+        st->txn_tag = "COMMIT";
+        st->txn_plain = true;
+        break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
+        st->cls = PGR_CLASS_COMMIT;
+        st->txn_tag = "PREPARE TRANSACTION";
+        break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
         st->cls = PGR_CLASS_COMMIT;
+        st->txn_tag = "COMMIT PREPARED";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+        st->cls = PGR_CLASS_ROLLBACK;
+        st->txn_tag = "ROLLBACK";
+        st->txn_plain = true;
+        break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
         st->cls = PGR_CLASS_ROLLBACK;
+        st->txn_tag = "ROLLBACK PREPARED";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+        st->cls = PGR_CLASS_SAVEPOINT;
+        st->txn_tag = "SAVEPOINT";
+        break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+        st->cls = PGR_CLASS_SAVEPOINT;
+        st->txn_tag = "RELEASE";
+        break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
         st->cls = PGR_CLASS_SAVEPOINT;
+        st->txn_tag = "ROLLBACK";
         break;
     default:
         st->cls = PGR_CLASS_WRITE;

@@ -60,6 +60,13 @@ typedef struct pgr_stmt_info {
     bool deferrable;           /* DEFERRABLE */
     pgr_isolation_t isolation;
     bool chain;                /* COMMIT/ROLLBACK AND CHAIN */
+    /* A transaction-control statement's CommandComplete tag as PostgreSQL gives it ("BEGIN",
+     * "START TRANSACTION", "COMMIT" for COMMIT and END, "ROLLBACK" for ROLLBACK and ABORT,
+     * "PREPARE TRANSACTION", "COMMIT PREPARED", "ROLLBACK PREPARED", "SAVEPOINT", "RELEASE",
+     * and "ROLLBACK" for ROLLBACK TO); NULL for any other statement. Static text. */
+    const char *txn_tag;
+    bool txn_plain;            /* a plain BEGIN/START, COMMIT/END or ROLLBACK/ABORT (not
+                                  PREPARE TRANSACTION, ... PREPARED, a savepoint) */
     bool set_local;            /* SET LOCAL (also SET LOCAL pgrouter.x) */
     /* SET / RESET / SHOW of a "pgrouter.*" variable (answered by pgrouter itself). SET x TO
      * DEFAULT counts as RESET. RESET ALL and DISCARD ALL are not reported here. */

@@ -9,6 +9,7 @@
 #include "net/tls.h"
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
+#include "protocol/reader.h"
 #include "protocol/writer.h"
 #include "session/cancel.h"
 #include "session/carry.h"
@@ -380,6 +381,16 @@ on_encryption_request(pgr_client_t *cl, bool ssl)
     return true;
 }
 
+/* The length word at the front of the input is outside what any startup packet can have. */
+static bool
+startup_length_bad(const pgr_iobuf_t *in)
+{
+    if (pgr_iobuf_len(in) < 4)
+        return false;
+    uint32_t n = pgr_be32(pgr_iobuf_data(in));
+    return n < PGR_STARTUP_MIN || n > PGR_STARTUP_MAX;
+}
+
 /* Untyped startup forms, until a StartupMessage moves the session on. */
 static void
 startup_input(pgr_client_t *cl)
@@ -391,6 +402,15 @@ startup_input(pgr_client_t *cl)
         int rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_STARTUP, NULL, &f);
         if (rc == PGR_FRAME_NEED_MORE)
             return;
+        if (rc == PGR_FRAME_BAD && startup_length_bad(in)) {
+            /* Not a startup packet at all (a Terminate sent before one, another protocol):
+             * PostgreSQL only logs this and closes, with no ErrorResponse. */
+            cl->rt->stats.protocol_errors++;
+            pgr_info("client", "client %llu (%s): invalid length of startup packet",
+                     (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
+            pgr_client_close(cl, "invalid length of startup packet");
+            return;
+        }
         if (rc == PGR_FRAME_BAD) {
             pgr_client_bad_frame(cl, &f, "invalid startup packet");
             return;

@@ -160,6 +160,8 @@ typedef struct pgr_client {
     bool node_column;            /* SET pgrouter.node_column (broadcast) */
     bool held_begin;             /* a lone BEGIN answered by us, sent with the next statement */
     bool held_read_only;
+    bool held_failed;            /* an error pgrouter raised aborted the held transaction:
+                                    only its ROLLBACK (or COMMIT) is taken, as on a server */
     uint8_t *held_msg;           /* the held BEGIN's Query message */
     size_t held_len;
     bool txn_read;               /* the current transaction was routed as a read */

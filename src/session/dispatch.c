@@ -16,7 +16,7 @@
 char
 pgr_dispatch_idle_status(const pgr_client_t *cl)
 {
-    return cl->held_begin ? 'T' : 'I';
+    return cl->held_failed ? 'E' : cl->held_begin ? 'T' : 'I';
 }
 
 /* CommandComplete tag and ReadyForQuery. */
@@ -54,13 +54,11 @@ pgr_dispatch_fail_status(pgr_client_t *cl, const char *sqlstate, const char *mes
 void
 pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message)
 {
-    /* An error inside a held transaction aborts it, as on a server; nothing of it reached a
-     * server, so the client's ROLLBACK finds none there. */
-    if (pgr_dispatch_fail_status(cl, sqlstate, message, cl->held_begin ? 'E' : 'I')) {
-        free(cl->held_msg);
-        cl->held_msg = NULL;
-        cl->held_begin = false;
-    }
+    /* An error inside a held transaction aborts it, as on a server: it stays held, failed,
+     * until the client ends it (nothing of it reached a server). */
+    if (cl->held_begin)
+        cl->held_failed = true;
+    (void)pgr_dispatch_fail_status(cl, sqlstate, message, pgr_dispatch_idle_status(cl));
 }
 
 /* ---- pgrouter.* settings ----------------------------------------------------------------- */
@@ -456,10 +454,142 @@ is_lone_begin(const pgr_classification_t *c)
            c->stmts[0].cls == PGR_CLASS_BEGIN;
 }
 
+/* A lone plain COMMIT / END / ROLLBACK / ABORT (not PREPARE TRANSACTION, not ... PREPARED):
+ * of a held transaction, it is answered here. */
+static bool
+is_lone_end(const pgr_classification_t *c)
+{
+    return c->n_stmts == 1 && !c->parse_error && c->hint == PGR_HINT_NONE && !c->hint_error &&
+           c->stmts[0].txn_plain &&
+           (c->stmts[0].cls == PGR_CLASS_COMMIT || c->stmts[0].cls == PGR_CLASS_ROLLBACK);
+}
+
+static void
+drop_held(pgr_client_t *cl)
+{
+    free(cl->held_msg);
+    cl->held_msg = NULL;
+    cl->held_len = 0;
+    cl->held_begin = false;
+    cl->held_failed = false;
+}
+
+/* End the held transaction with st (is_lone_end): nothing of it reached a server. Returns the
+ * tag PostgreSQL gives (a failed transaction's COMMIT is a "ROLLBACK") and sets *status. AND
+ * CHAIN begins the next transaction at once with the same characteristics: the BEGIN stays
+ * held. */
+static const char *
+end_held(pgr_client_t *cl, const pgr_stmt_info_t *st, char *status)
+{
+    const char *tag = cl->held_failed ? "ROLLBACK" : st->txn_tag;
+
+    if (st->chain) {
+        cl->held_failed = false;
+        *status = 'T';
+    } else {
+        drop_held(cl);
+        *status = 'I';
+    }
+    return tag;
+}
+
+/* The extended protocol's end of a held transaction: the batch of the one statement st, up to
+ * its Sync, answered here. ROUTE when the batch is more than that. */
+static pgr_dispatch_t
+end_held_extended(pgr_client_t *cl, const pgr_stmt_info_t *st)
+{
+    size_t end = 0;
+    pgr_dispatch_t d = extended_batch(cl, &end);
+    pgr_writer_t result;
+    char status;
+
+    if (d != PGR_DISPATCH_ANSWERED)
+        return d;
+    const char *tag = end_held(cl, st, &status);
+    pgr_writer_init_grow(&result);
+    pgr_be_write_complete(&result, tag);
+    answer_extended(cl, end, &result, status);
+    pgr_writer_free(&result);
+    return PGR_DISPATCH_ANSWERED;
+}
+
+/* The classification of the one statement an extended-protocol batch starting with f is
+ * about, when pgrouter knows its text: an unnamed Parse's, or the client's named statement
+ * that a Bind or a statement Describe names. NULL otherwise. */
+static const pgr_classification_t *
+batch_statement(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    const char *name = NULL, *sql;
+    size_t len;
+    pgr_fe_parse_t p;
+    pgr_fe_bind_t b;
+    pgr_fe_target_t t;
+    const pgr_stmt_t *sm;
+    const pgr_classification_t *c;
+
+    if (f->type == 'P' && pgr_fe_parse_decode(f->body, f->body_len, &p) == 0) {
+        if (p.name[0] != '\0')
+            return NULL; /* answered, it would have to be recorded */
+        sql = p.query;
+        len = strlen(sql);
+    } else {
+        if (f->type == 'B' && pgr_fe_bind_decode(f->body, f->body_len, &b) == 0)
+            name = b.statement;
+        else if (f->type == 'D' && pgr_fe_describe_decode(f->body, f->body_len, &t) == 0 &&
+                 t.kind == 'S')
+            name = t.name;
+        if (name == NULL || name[0] == '\0' || (sm = pgr_stmts_find(&cl->stmts, name)) == NULL)
+            return NULL;
+        sql = (const char *)sm->rest;
+        len = strnlen(sql, sm->rest_len);
+    }
+    return pgr_classify(cl->rt->classifier, sql, len, &c) == 0 ? c : NULL;
+}
+
+#define ABORTED_MSG "current transaction is aborted, commands ignored until end of transaction block"
+
+/* A statement in a held transaction that failed here: its ROLLBACK (or COMMIT) ends it, an
+ * empty query is answered, anything else gets 25P02 as on a server. A batch that begins
+ * with the ROLLBACK and goes on goes to a server with the transaction dropped (nothing of it
+ * is on any server). */
+static pgr_dispatch_t
+held_failed_input(pgr_client_t *cl, const pgr_frame_t *f, const pgr_classification_t *c)
+{
+    if (f->type == 'Q' && c && c->n_stmts == 0 && !c->parse_error) {
+        uint8_t buf[16];
+        pgr_writer_t w;
+        pgr_writer_init_fixed(&w, buf, sizeof(buf));
+        pgr_fe_write_empty(&w, 'I');
+        pgr_be_write_ready(&w, 'E');
+        pgr_iobuf_consume(&cl->conn.in, f->len);
+        pgr_client_send_writer(cl, &w);
+        return PGR_DISPATCH_ANSWERED;
+    }
+    if (c && is_lone_end(c)) {
+        if (f->type == 'Q') {
+            char status;
+            const char *tag = end_held(cl, &c->stmts[0], &status);
+            pgr_iobuf_consume(&cl->conn.in, f->len);
+            reply_tag(cl, tag, status);
+            return PGR_DISPATCH_ANSWERED;
+        }
+        pgr_dispatch_t d = end_held_extended(cl, &c->stmts[0]);
+        if (d != PGR_DISPATCH_ROUTE)
+            return d;
+    }
+    if (c && (is_lone_end(c) || (c->n_stmts > 1 && c->stmts[0].txn_plain &&
+                                 c->stmts[0].cls != PGR_CLASS_BEGIN))) {
+        drop_held(cl);
+        return PGR_DISPATCH_ROUTE;
+    }
+    (void)pgr_dispatch_fail_status(cl, "25P02", ABORTED_MSG, 'E');
+    return PGR_DISPATCH_ANSWERED;
+}
+
 /* The extended protocol's BEGIN (an unnamed Parse ... Sync): held as the simple Query of its
  * text, answered as a server would. Returns ROUTE when the batch is more than that. */
 static pgr_dispatch_t
-hold_begin_extended(pgr_client_t *cl, const char *sql, bool read_only)
+hold_begin_extended(pgr_client_t *cl, const char *sql, const pgr_stmt_info_t *st)
 {
     size_t end = 0;
     pgr_dispatch_t d = extended_batch(cl, &end);
@@ -478,16 +608,17 @@ hold_begin_extended(pgr_client_t *cl, const char *sql, bool read_only)
     cl->held_msg = q.buf; /* taken from the writer */
     cl->held_len = q.len;
     cl->held_begin = true;
-    cl->held_read_only = read_only;
+    cl->held_failed = false;
+    cl->held_read_only = st->read_only_txn;
     pgr_writer_init_grow(&result);
-    pgr_be_write_complete(&result, "BEGIN");
+    pgr_be_write_complete(&result, st->txn_tag);
     answer_extended(cl, end, &result, 'T');
     pgr_writer_free(&result);
     return PGR_DISPATCH_ANSWERED;
 }
 
 static int
-hold_begin(pgr_client_t *cl, const pgr_frame_t *f, bool read_only)
+hold_begin(pgr_client_t *cl, const pgr_frame_t *f, const pgr_stmt_info_t *st)
 {
     uint8_t *copy = malloc(f->len);
 
@@ -498,9 +629,12 @@ hold_begin(pgr_client_t *cl, const pgr_frame_t *f, bool read_only)
     cl->held_msg = copy;
     cl->held_len = f->len;
     cl->held_begin = true;
-    cl->held_read_only = read_only;
+    cl->held_failed = false;
+    cl->held_read_only = st->read_only_txn;
+    /* The tag is the statement's own: "BEGIN" or "START TRANSACTION". */
+    const char *tag = st->txn_tag;
     pgr_iobuf_consume(&cl->conn.in, f->len);
-    reply_tag(cl, "BEGIN", 'T');
+    reply_tag(cl, tag, 'T');
     return 0;
 }
 
@@ -511,6 +645,7 @@ pgr_dispatch_release_held(pgr_client_t *cl)
 
     if (!cl->held_begin)
         return 0;
+    pgr_assert(!cl->held_failed);
     rc = pgr_iobuf_append(&cl->to_srv, cl->held_msg, cl->held_len);
     if (rc == 0)
         rc = pgr_relay_own_unit(cl, 0);
@@ -577,28 +712,29 @@ begin_query(pgr_client_t *cl, const pgr_frame_t *f)
         return route(cl, NULL, PGR_CLASS_WRITE); /* the server answers a malformed query */
     if (classify(cl, q.sql, q.len, &c) != 0)
         return PGR_DISPATCH_CLOSED;
+    if (cl->held_failed) {
+        pgr_dispatch_t d = held_failed_input(cl, f, c);
+        if (d != PGR_DISPATCH_ROUTE)
+            return d;
+    }
     if (answer_pgrvars(cl, c, pgr_dispatch_idle_status(cl))) {
         pgr_iobuf_consume(&cl->conn.in, f->len);
         return PGR_DISPATCH_ANSWERED;
     }
-    if (c->n_stmts == 1 && !c->parse_error && c->hint == PGR_HINT_NONE && !c->hint_error) {
-        const pgr_stmt_info_t *st = &c->stmts[0];
-        if (is_lone_begin(c) && !cl->held_begin) {
-            if (hold_begin(cl, f, st->read_only_txn) != 0) {
-                pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
-                return PGR_DISPATCH_CLOSED;
-            }
-            return PGR_DISPATCH_ANSWERED;
+    if (is_lone_begin(c) && !cl->held_begin) {
+        if (hold_begin(cl, f, &c->stmts[0]) != 0) {
+            pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+            return PGR_DISPATCH_CLOSED;
         }
-        if (cl->held_begin && (st->cls == PGR_CLASS_COMMIT || st->cls == PGR_CLASS_ROLLBACK)) {
-            /* An empty transaction: nothing ever reached a server. */
-            free(cl->held_msg);
-            cl->held_msg = NULL;
-            cl->held_begin = false;
-            pgr_iobuf_consume(&cl->conn.in, f->len);
-            reply_tag(cl, st->cls == PGR_CLASS_COMMIT ? "COMMIT" : "ROLLBACK", 'I');
-            return PGR_DISPATCH_ANSWERED;
-        }
+        return PGR_DISPATCH_ANSWERED;
+    }
+    if (is_lone_end(c) && cl->held_begin) {
+        /* An empty transaction: nothing ever reached a server. */
+        char status;
+        const char *tag = end_held(cl, &c->stmts[0], &status);
+        pgr_iobuf_consume(&cl->conn.in, f->len);
+        reply_tag(cl, tag, status);
+        return PGR_DISPATCH_ANSWERED;
     }
     return route(cl, c, c->cls);
 }
@@ -636,9 +772,21 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
 {
     const pgr_classification_t *c = NULL;
 
-    switch (f->type) {
-    case 'Q':
+    if (f->type == 'Q')
         return begin_query(cl, f);
+    if (f->type != 'S' && f->type != 'H' && (cl->held_failed || cl->held_begin)) {
+        /* The end of a held transaction, in the extended protocol. */
+        pgr_dispatch_t d = PGR_DISPATCH_ROUTE;
+        c = batch_statement(cl, f);
+        if (cl->held_failed)
+            d = held_failed_input(cl, f, c);
+        else if (c && is_lone_end(c))
+            d = end_held_extended(cl, &c->stmts[0]);
+        if (d != PGR_DISPATCH_ROUTE)
+            return d;
+        c = NULL;
+    }
+    switch (f->type) {
     case 'P': {
         pgr_fe_parse_t m;
         const pgr_stmt_info_t *st = parse_pgrvar(cl, f);
@@ -652,7 +800,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         if (classify(cl, m.query, strlen(m.query), &c) != 0)
             return PGR_DISPATCH_CLOSED;
         if (m.name[0] == '\0' && !cl->held_begin && is_lone_begin(c)) {
-            pgr_dispatch_t d = hold_begin_extended(cl, m.query, c->stmts[0].read_only_txn);
+            pgr_dispatch_t d = hold_begin_extended(cl, m.query, &c->stmts[0]);
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }

@@ -1023,6 +1023,7 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
     if (status != 0) {
         const char *sqlstate = status == PGR_ETIMEDOUT ? "53300"
                                : status == PGR_ESHUTDOWN ? "57P01"
+                               : status == PGR_ECANCELED ? "57014"
                                                          : "08006";
         cl->state = PGR_CLIENT_IDLE;
         pgr_dispatch_fail(cl, sqlstate, errmsg ? errmsg : pgr_strerror(status));
@@ -1148,6 +1149,18 @@ pgr_relay_busy(const pgr_client_t *cl)
 void
 pgr_relay_cancel(pgr_client_t *cl)
 {
+    if (cl->state == PGR_CLIENT_WAITING && cl->acq) {
+        /* Its statement waits for a server connection: the wait ends, and the statement,
+         * still in the input, is skipped to its Query or Sync, as a server skips a canceled
+         * one. It never reaches a server. */
+        pgr_info("relay", "client %llu: canceled while waiting for a server connection",
+                 (unsigned long long)cl->id);
+        pgr_cluster_acquire_cancel(cl->acq);
+        cl->acq = NULL;
+        cl->acquired = NULL;
+        relay_acquired(cl, PGR_ECANCELED, NULL, "canceling statement due to user request");
+        return;
+    }
     if (cl->state == PGR_CLIENT_BROADCAST) {
         cl->rt->stats.cancels_forwarded++;
         pgr_multi_cancel(cl);

@@ -168,6 +168,36 @@ TEST(transaction_options)
     CHECK(!one("COMMIT")->stmts[0].chain);
 }
 
+TEST(transaction_tags)
+{
+    /* PostgreSQL's CommandComplete tags, which pgrouter gives the statements it answers. */
+    static const struct { const char *sql, *tag; bool plain; } rows[] = {
+        { "BEGIN", "BEGIN", true },
+        { "begin work", "BEGIN", true },
+        { "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY", "BEGIN", true },
+        { "START TRANSACTION", "START TRANSACTION", true },
+        { "/* c */ start transaction read only", "START TRANSACTION", true },
+        { "COMMIT", "COMMIT", true },
+        { "END", "COMMIT", true },
+        { "COMMIT AND CHAIN", "COMMIT", true },
+        { "ROLLBACK", "ROLLBACK", true },
+        { "ABORT", "ROLLBACK", true },
+        { "PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION", false },
+        { "COMMIT PREPARED 'x'", "COMMIT PREPARED", false },
+        { "ROLLBACK PREPARED 'x'", "ROLLBACK PREPARED", false },
+        { "SAVEPOINT a", "SAVEPOINT", false },
+        { "RELEASE a", "RELEASE", false },
+        { "ROLLBACK TO a", "ROLLBACK", false },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const pgr_stmt_info_t *st = &one(rows[i].sql)->stmts[0];
+        CHECK_STR(st->txn_tag, rows[i].tag);
+        CHECK(st->txn_plain == rows[i].plain);
+    }
+    CHECK(one("SELECT 1")->stmts[0].txn_tag == NULL);
+    CHECK(one("SET TRANSACTION READ ONLY")->stmts[0].txn_tag == NULL);
+}
+
 TEST(pgrouter_settings)
 {
     const pgr_classification_t *r = one("SET pgrouter.route = 'node:pg2'");
@@ -508,8 +538,8 @@ int
 main(void)
 {
     int rc = RUN(table, session_set_flag, class_names, why_text, transaction_options,
-               pgrouter_settings, merge_flags, statement_offsets, parse_error_detail,
-               user_write_functions, deep_statements, depth_bound);
+               transaction_tags, pgrouter_settings, merge_flags, statement_offsets,
+               parse_error_detail, user_write_functions, deep_statements, depth_bound);
     pgr_classify_shutdown();
     return rc;
 }
