@@ -7,6 +7,7 @@ PKGS=(
     # build
     meson ninja-build gcc pkg-config
     libuv1-dev libpq-dev libyaml-dev libssl-dev libpg-query-dev libprotobuf-c-dev
+    libidn-dev libunistring-dev   # SASLprep: RFC 3454 tables, NFKC
     # fuzzing (libFuzzer + sanitizer runtimes)
     clang libclang-rt-14-dev
     # real PostgreSQL nodes and clients

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "session/auth.h"
+#include "session/saslprep.h"
 
 #define SCRAM_MECH        "SCRAM-SHA-256"
 #define SCRAM_MECH_PLUS   "SCRAM-SHA-256-PLUS"
@@ -172,10 +173,16 @@ pgr_auth_make_verifier(const char *password, const uint8_t *salt, size_t salt_le
     v->salt_len = salt_len;
     v->iterations = iterations;
 
-    /* SaltedPassword = Hi(password, salt, i); ClientKey = HMAC(SaltedPassword, "Client Key");
-     * StoredKey = H(ClientKey); ServerKey = HMAC(SaltedPassword, "Server Key"). */
-    rc = pgr_crypto_pbkdf2_sha256(password, strlen(password), v->salt, v->salt_len, iterations,
+    /* SaltedPassword = Hi(SASLprep(password), salt, i); ClientKey = HMAC(SaltedPassword,
+     * "Client Key"); StoredKey = H(ClientKey); ServerKey = HMAC(SaltedPassword, "Server Key"). */
+    char *prepped = pgr_saslprep_password(password);
+    if (prepped == NULL) {
+        memset(v, 0, sizeof(*v));
+        return PGR_ENOMEM;
+    }
+    rc = pgr_crypto_pbkdf2_sha256(prepped, strlen(prepped), v->salt, v->salt_len, iterations,
                                   salted);
+    pgr_saslprep_free(prepped);
     if (rc == 0)
         rc = pgr_crypto_hmac_sha256(salted, sizeof(salted), "Client Key", 10, client_key);
     if (rc == 0)
@@ -446,6 +453,13 @@ unexpected(pgr_auth_t *a, pgr_auth_out_t *out)
 {
     out_none(out);
     return fail(a, "08P01", "unexpected authentication message", NULL);
+}
+
+int
+pgr_auth_refuse(pgr_auth_t *a, pgr_auth_out_t *out)
+{
+    out_none(out);
+    return fail_password(a);
 }
 
 /* ---- md5 response --------------------------------------------------------------------- */

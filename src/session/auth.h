@@ -19,6 +19,10 @@
 #define PGR_SCRAM_SALT_MAX      64   /* longest salt accepted in a verifier */
 #define PGR_SCRAM_VERIFIER_MAX  256  /* room for any formatted verifier, with its NUL */
 
+/* The longest SASLInitialResponse / SASLResponse PostgreSQL reads, its length word included
+ * (PG_MAX_SASL_MESSAGE_LENGTH): a client nonce of up to 940 bytes fits in client-final. */
+#define PGR_SASL_MESSAGE_MAX    1024
+
 /* Authentication request codes (the int32 after 'R'). */
 #define PGR_AUTH_REQ_OK            0
 #define PGR_AUTH_REQ_MD5           5
@@ -84,9 +88,10 @@ int pgr_auth_verifier_parse(const char *s, pgr_scram_verifier_t *v) PGR_MUSTCHEC
 /* Format v into buf (cap >= PGR_SCRAM_VERIFIER_MAX is always enough). Returns the length, or
  * PGR_EINVAL when it does not fit or v is invalid. */
 int pgr_auth_verifier_format(const pgr_scram_verifier_t *v, char *buf, size_t cap) PGR_MUSTCHECK;
-/* Derive a verifier from a password, as PostgreSQL's scram_build_secret, except that the password
- * is not SASLprep-normalised (ASCII passwords are unaffected). salt NULL draws a random
- * PGR_SCRAM_SALT_LEN-byte salt. 0, PGR_EINVAL (bad salt length or iterations) or PGR_EIO. */
+/* Derive a verifier from a password, as PostgreSQL's scram_build_secret: the password is
+ * SASLprep-normalised first (session/saslprep; its own bytes when it is not valid UTF-8 or fails
+ * the profile). salt NULL draws a random PGR_SCRAM_SALT_LEN-byte salt. 0, PGR_EINVAL (bad salt
+ * length or iterations), PGR_ENOMEM or PGR_EIO. */
 int pgr_auth_make_verifier(const char *password, const uint8_t *salt, size_t salt_len,
                            int iterations, pgr_scram_verifier_t *v) PGR_MUSTCHECK;
 
@@ -171,6 +176,11 @@ int pgr_auth_sasl_initial(pgr_auth_t *a, const char *mechanism, const uint8_t *d
  * server-first, or FAIL (28P01 wrong password or unknown user, 08P01 malformed). */
 int pgr_auth_sasl_response(pgr_auth_t *a, const uint8_t *data, size_t len,
                            pgr_auth_out_t *out) PGR_MUSTCHECK;
+
+/* Fail the exchange as a wrong password does (28P01, the same message), for a message the
+ * session refused to decode: PostgreSQL answers a SASL message longer than
+ * PGR_SASL_MESSAGE_MAX so. FAIL, or PGR_ENOMEM. */
+int pgr_auth_refuse(pgr_auth_t *a, pgr_auth_out_t *out) PGR_MUSTCHECK;
 
 /* Test hook: use nonce (printable, no ',') as the server nonce instead of 18 random bytes in
  * base64. Call after begin; the string must outlive the exchange. */

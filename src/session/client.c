@@ -452,7 +452,6 @@ static void
 auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
 {
     pgr_writer_t w;
-    uint8_t buf[1024];
 
     if (verdict == PGR_AUTH_FAIL) {
         cl->rt->stats.auth_failures++;
@@ -460,7 +459,9 @@ auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
                               cl->auth.message);
         return;
     }
-    pgr_writer_init_fixed(&w, buf, sizeof(buf));
+    /* Grown: server-first repeats the client's nonce, which may be as long as its message
+     * (PGR_AUTH_MESSAGE_MAX), as PostgreSQL allows. */
+    pgr_writer_init_grow(&w);
     if (out->code == PGR_AUTHREQ_SASL) {
         /* out->data is the mechanism list: name\0 ... \0 */
         const char *mechs[4];
@@ -473,13 +474,12 @@ auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
     } else if (out->code != 0 || verdict == PGR_AUTH_CONTINUE) {
         pgr_be_write_auth(&w, out->code, out->data, out->len);
     }
-    pgr_client_send_writer(cl, &w);
-    if (verdict == PGR_AUTH_OK) {
-        pgr_writer_reset(&w);
+    if (verdict == PGR_AUTH_OK)
         pgr_be_write_auth(&w, 0, NULL, 0);
-        pgr_client_send_writer(cl, &w);
+    pgr_client_send_writer(cl, &w);
+    pgr_writer_free(&w);
+    if (verdict == PGR_AUTH_OK && cl->state != PGR_CLIENT_CLOSING)
         begin_login(cl);
-    }
 }
 
 static void
@@ -511,18 +511,68 @@ start_auth(pgr_client_t *cl)
     auth_result(cl, verdict, &out);
 }
 
+/* Hand one PasswordMessage-typed frame to the exchange, decoded as what it waits for. Returns
+ * the exchange's verdict, or 1 + PGR_AUTH_FAIL when the message does not decode as that. */
+#define AUTH_MALFORMED (PGR_AUTH_FAIL + 1)
+static int
+auth_message(pgr_client_t *cl, const pgr_frame_t *f, pgr_auth_out_t *out)
+{
+    switch (pgr_auth_expects(&cl->auth)) {
+    case PGR_AUTH_EXPECT_PASSWORD: {
+        pgr_fe_password_t pw;
+        if (pgr_fe_password_decode(f->body, f->body_len, &pw) != 0)
+            return AUTH_MALFORMED;
+        return pgr_auth_password(&cl->auth, pw.password, out);
+    }
+    case PGR_AUTH_EXPECT_SASL_INITIAL: {
+        pgr_fe_sasl_initial_t si;
+        if (pgr_fe_sasl_initial_decode(f->body, f->body_len, &si) != 0)
+            return AUTH_MALFORMED;
+        return pgr_auth_sasl_initial(&cl->auth, si.mechanism, si.data,
+                                     si.len < 0 ? 0 : (size_t)si.len, out);
+    }
+    case PGR_AUTH_EXPECT_SASL: {
+        pgr_fe_sasl_response_t sr;
+        if (pgr_fe_sasl_response_decode(f->body, f->body_len, &sr) != 0)
+            return AUTH_MALFORMED;
+        return pgr_auth_sasl_response(&cl->auth, sr.data, sr.len, out);
+    }
+    default:
+        return AUTH_MALFORMED;
+    }
+}
+
 static void
 auth_input(pgr_client_t *cl)
 {
     pgr_iobuf_t *in = &cl->conn.in;
     pgr_frame_t f;
+    pgr_frame_limits_t lim;
     pgr_auth_out_t out;
     int rc, verdict;
 
     while (cl->state == PGR_CLIENT_AUTH) {
-        rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f);
+        pgr_auth_expect_t expect = pgr_auth_expects(&cl->auth);
+        bool sasl = expect == PGR_AUTH_EXPECT_SASL_INITIAL || expect == PGR_AUTH_EXPECT_SASL;
+        pgr_frame_limits_default(&lim);
+        if (sasl)
+            lim.max_auth_size = PGR_SASL_MESSAGE_MAX;
+        rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, &lim, &f);
         if (rc == PGR_FRAME_NEED_MORE)
             return;
+        if (rc == PGR_FRAME_BAD && sasl && f.type == 'p') {
+            /* A SASL message of a length PostgreSQL does not read: as there, the length is
+             * logged and the login fails as with a wrong password. */
+            pgr_info("client", "client %llu (%s): invalid message length",
+                     (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
+            verdict = pgr_auth_refuse(&cl->auth, &out);
+            if (verdict < 0)
+                pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed: %s",
+                                      pgr_strerror(verdict));
+            else
+                auth_result(cl, verdict, &out);
+            return;
+        }
         if (rc == PGR_FRAME_BAD || f.type != 'p') {
             cl->rt->stats.protocol_errors++;
             pgr_client_send_error(cl, "FATAL", "08P01", NULL,
@@ -530,31 +580,11 @@ auth_input(pgr_client_t *cl)
             return;
         }
         memset(&out, 0, sizeof(out));
-        switch (pgr_auth_expects(&cl->auth)) {
-        case PGR_AUTH_EXPECT_PASSWORD: {
-            pgr_fe_password_t pw;
-            if ((rc = pgr_fe_password_decode(f.body, f.body_len, &pw)) != 0)
-                goto malformed;
-            verdict = pgr_auth_password(&cl->auth, pw.password, &out);
-            break;
-        }
-        case PGR_AUTH_EXPECT_SASL_INITIAL: {
-            pgr_fe_sasl_initial_t si;
-            if ((rc = pgr_fe_sasl_initial_decode(f.body, f.body_len, &si)) != 0)
-                goto malformed;
-            verdict = pgr_auth_sasl_initial(&cl->auth, si.mechanism, si.data,
-                                            si.len < 0 ? 0 : (size_t)si.len, &out);
-            break;
-        }
-        case PGR_AUTH_EXPECT_SASL: {
-            pgr_fe_sasl_response_t sr;
-            if ((rc = pgr_fe_sasl_response_decode(f.body, f.body_len, &sr)) != 0)
-                goto malformed;
-            verdict = pgr_auth_sasl_response(&cl->auth, sr.data, sr.len, &out);
-            break;
-        }
-        default:
-            goto malformed;
+        verdict = auth_message(cl, &f, &out);
+        if (verdict == AUTH_MALFORMED) {
+            cl->rt->stats.protocol_errors++;
+            pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid password packet");
+            return;
         }
         pgr_iobuf_consume(in, f.len);
         if (verdict < 0) {
@@ -564,10 +594,6 @@ auth_input(pgr_client_t *cl)
         }
         auth_result(cl, verdict, &out);
     }
-    return;
-malformed:
-    cl->rt->stats.protocol_errors++;
-    pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid password packet");
 }
 
 /* ---- login --------------------------------------------------------------------------------- */

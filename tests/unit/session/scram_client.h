@@ -1,6 +1,8 @@
 /* A small SCRAM-SHA-256 client for tests (RFC 5802 / 7677, no channel binding), written from the
  * RFC on top of net/tls's primitives, to drive session/auth's server side end to end. Also used
- * by tests/integration/auth_verifier.c. Header-only: every function is static. */
+ * by tests/integration/auth_verifier.c. Like libpq it SASLpreps the password, with
+ * session/saslprep (tests/integration/test_auth_verifier.py checks that against libpq's own
+ * pg_saslprep). Header-only: every function is static. */
 #ifndef PGR_TEST_SCRAM_CLIENT_H
 #define PGR_TEST_SCRAM_CLIENT_H
 
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "net/tls.h"
+#include "session/saslprep.h"
 
 typedef struct {
     char gs2[32];          /* "n,," or "y,," */
@@ -78,7 +81,10 @@ tsc_final(tsc_t *c, const char *password, const char *sf, size_t sflen,
     if (am == NULL)
         return -1;
     snprintf(am, am_len + 1, "%s,%s,%s", c->first_bare, first, without);
-    int bad = pgr_crypto_pbkdf2_sha256(password, strlen(password), salt, (size_t)saltlen, it,
+    /* The password is SASLprep'd as libpq does (its own bytes when that fails). */
+    char *prepped = pgr_saslprep_password(password);
+    int bad = prepped == NULL ||
+              pgr_crypto_pbkdf2_sha256(prepped, strlen(prepped), salt, (size_t)saltlen, it,
                                        salted) != 0 ||
               pgr_crypto_hmac_sha256(salted, 32, "Client Key", 10, ckey) != 0 ||
               pgr_crypto_sha256(ckey, 32, stored) != 0 ||
@@ -86,6 +92,7 @@ tsc_final(tsc_t *c, const char *password, const char *sf, size_t sflen,
               pgr_crypto_hmac_sha256(salted, 32, "Server Key", 10, skey) != 0 ||
               pgr_crypto_hmac_sha256(skey, 32, am, am_len, ssig) != 0;
     free(am);
+    pgr_saslprep_free(prepped);
     if (bad)
         return -1;
     for (int i = 0; i < 32; i++)

@@ -655,6 +655,40 @@ TEST(user_verifier_matches_plaintext)
     pgr_auth_free(&a);
 }
 
+/* SASLprep before hashing, as scram_build_secret: IX-\u2168 and IX-IX share a verifier; a
+ * password that fails the profile is hashed as its own bytes. */
+TEST(verifier_is_saslprepped)
+{
+    const uint8_t salt[] = "0123456789abcdef";
+    pgr_scram_verifier_t a, b, c;
+    CHECK_INT(pgr_auth_make_verifier("IX-\u2168", salt, 16, 4096, &a), 0);
+    CHECK_INT(pgr_auth_make_verifier("IX-IX", salt, 16, 4096, &b), 0);
+    CHECK_MEM(a.stored_key, b.stored_key, PGR_SHA256_LEN);
+    CHECK_MEM(a.server_key, b.server_key, PGR_SHA256_LEN);
+    CHECK_INT(pgr_auth_make_verifier("IX-\u2169", salt, 16, 4096, &c), 0);
+    CHECK(memcmp(a.stored_key, c.stored_key, PGR_SHA256_LEN) != 0);
+    CHECK_INT(pgr_auth_make_verifier("pw\ue000", salt, 16, 4096, &a), 0);
+    CHECK_INT(pgr_auth_make_verifier("pw", salt, 16, 4096, &b), 0);
+    CHECK(memcmp(a.stored_key, b.stored_key, PGR_SHA256_LEN) != 0);
+}
+
+/* A message the session refused (a SASL message over PGR_SASL_MESSAGE_MAX) fails the login as
+ * a wrong password does. */
+TEST(refuse_is_a_failed_login)
+{
+    init_secret(false);
+    pgr_user_config_t u = {.name = "app", .password = "s3cret"};
+    pgr_auth_t a = {0};
+    pgr_auth_out_t o;
+    CHECK_INT(pgr_auth_begin(&a, PGR_AUTH_SCRAM, &u, "app", &secret, &o), PGR_AUTH_CONTINUE);
+    CHECK_INT(pgr_auth_refuse(&a, &o), PGR_AUTH_FAIL);
+    CHECK_INT(o.code, -1);
+    CHECK_STR(a.sqlstate, "28P01");
+    CHECK_STR(a.message, "password authentication failed for user \"app\"");
+    CHECK_INT(pgr_auth_expects(&a), PGR_AUTH_EXPECT_NONE);
+    pgr_auth_free(&a);
+}
+
 TEST(cancel_keys)
 {
     int32_t pid1, key1, pid2, key2;
@@ -679,5 +713,5 @@ main(void)
                scram_malformed_client_final, md5_plaintext_and_stored_hash,
                md5_falls_back_to_scram, trust_and_unexpected_messages, verifier_round_trip,
                verifier_rejects, broken_verifier_is_doomed, user_verifier_matches_plaintext,
-               cancel_keys);
+               verifier_is_saslprepped, refuse_is_a_failed_login, cancel_keys);
 }
