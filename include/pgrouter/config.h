@@ -10,7 +10,8 @@
 #include <stdbool.h>
 
 typedef enum { PGR_TLS_DISABLE, PGR_TLS_ALLOW, PGR_TLS_PREFER, PGR_TLS_REQUIRE } pgr_tls_mode_t;
-typedef enum { PGR_AUTH_TRUST, PGR_AUTH_MD5, PGR_AUTH_SCRAM } pgr_auth_method_t;
+/* PGR_AUTH_PASSWORD (cleartext) is only ever chosen by an auth.hba_file line. */
+typedef enum { PGR_AUTH_TRUST, PGR_AUTH_MD5, PGR_AUTH_SCRAM, PGR_AUTH_PASSWORD } pgr_auth_method_t;
 typedef enum { PGR_POOL_TRANSACTION, PGR_POOL_SESSION } pgr_pool_mode_t;
 typedef enum { PGR_ROLE_AUTO, PGR_ROLE_PRIMARY, PGR_ROLE_REPLICA } pgr_role_t;
 typedef enum { PGR_READS_REPLICAS, PGR_READS_PRIMARY, PGR_READS_ANY } pgr_reads_t;
@@ -84,11 +85,14 @@ typedef struct pgr_config {
         pgr_auth_method_t method;
         pgr_user_config_t *users;
         size_t n_users;
+        char *hba_file;      /* as resolved (relative to the config file's directory), or NULL */
+        struct pgr_hba *hba; /* its rules (core/hba), loaded with the snapshot; NULL: no file */
     } auth;
     struct {
         char **users;
         size_t n_users;
         char *http; /* "host:port" or NULL */
+        int reserved_connections; /* console logins accepted beyond listen.max_clients */
     } admin;
     pgr_pool_config_t pool;
     struct {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/config_walk.h"
+#include "core/hba.h"
 
 #define MAX_FILE_SIZE (16u << 20)
 #define DAY_MS PGR_DAY_MS
@@ -71,6 +72,7 @@ static const field_t tls_fields[] = {
 static const field_t auth_fields[] = {
     F("method", F_ENUM, C(auth.method), .names = auth_methods),
     F("users", F_CUSTOM, 0, .fn = walk_users),
+    F("hba_file", F_STR_NULL, C(auth.hba_file)),
     { .key = NULL },
 };
 static const field_t user_fields[] = {
@@ -84,6 +86,7 @@ static const field_t user_fields[] = {
 static const field_t admin_fields[] = {
     F("users", F_STRLIST, C(admin.users), .off_n = C(admin.n_users)),
     F("http", F_HOSTPORT, C(admin.http)),
+    F("reserved_connections", F_INT, C(admin.reserved_connections), .min = 0, .max = 1000),
     { .key = NULL },
 };
 #define POOL_FIELDS(P)                                                                             \
@@ -504,6 +507,54 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
     }
 }
 
+/* ---- auth.hba_file ---- */
+
+#define MAX_HBA_SIZE (1u << 20)
+
+/* auth.hba_file, relative to the directory of the config file (name), is read and parsed into
+ * cfg->auth.hba; cfg->auth.hba_file becomes the path used. Its own errors name the hba file. */
+static void
+load_hba(walker_t *w, const pgr_ynode_t *root, const char *name)
+{
+    pgr_config_t *cfg = w->cfg;
+    const pgr_ynode_t *at = lookup(root, "auth", "hba_file", NULL);
+    const char *slash = strrchr(name, '/');
+    char *path = NULL, *buf = NULL;
+    FILE *f = NULL;
+    size_t len;
+
+    if (!cfg->auth.hba_file || !at)
+        return;
+    if (cfg->auth.hba_file[0] == '/' || slash == NULL)
+        path = strdup(cfg->auth.hba_file);
+    else if (asprintf(&path, "%.*s/%s", (int)(slash - name), name, cfg->auth.hba_file) < 0)
+        path = NULL;
+    if (path == NULL || (buf = malloc(MAX_HBA_SIZE + 1)) == NULL) {
+        w->ctx->nomem = true;
+        goto done;
+    }
+    if ((f = fopen(path, "r")) == NULL || (len = fread(buf, 1, MAX_HBA_SIZE + 1, f), ferror(f))) {
+        pgr_config_err(w->ctx, at->line, at->col, "auth.hba_file",
+                       "expected a readable file, got \"%s\": %s", path, strerror(errno));
+        goto done;
+    }
+    if (len > MAX_HBA_SIZE) {
+        pgr_config_err(w->ctx, at->line, at->col, "auth.hba_file",
+                       "expected a file of at most 1MB, got \"%s\", a larger one", path);
+        goto done;
+    }
+    if (pgr_hba_parse(path, buf, len, &cfg->auth.hba, w->ctx->errs) == PGR_ENOMEM)
+        w->ctx->nomem = true;
+    free(cfg->auth.hba_file);
+    cfg->auth.hba_file = path;
+    path = NULL;
+done:
+    if (f)
+        fclose(f);
+    free(buf);
+    free(path);
+}
+
 /* ---- the API ---- */
 
 PGR_API pgr_config_t *
@@ -517,6 +568,7 @@ pgr_config_new_default(void)
     cfg->limits.login_timeout_ms = 60000;
     cfg->tls.mode = PGR_TLS_PREFER;
     cfg->auth.method = PGR_AUTH_SCRAM;
+    cfg->admin.reserved_connections = 3;
     cfg->pool = (pgr_pool_config_t){ PGR_POOL_TRANSACTION, 20, 0, 60000, 5000, 10000 };
     cfg->health.interval_ms = 1000;
     cfg->health.timeout_ms = 1000;
@@ -580,6 +632,8 @@ pgr_config_free(pgr_config_t *cfg)
         free_secret(u->md5);
     }
     free(cfg->auth.users);
+    free(cfg->auth.hba_file);
+    pgr_hba_free(cfg->auth.hba);
     free_list(cfg->admin.users, cfg->admin.n_users);
     free(cfg->admin.http);
     free_list(cfg->routing.write_functions, cfg->routing.n_write_functions);
@@ -639,6 +693,8 @@ pgr_config_load_string(const char *name, const char *yaml, size_t len, pgr_confi
     pgr_config_walk_map(&w, root, "", root_fields, cfg);
     if (!ctx.nomem)
         cross_checks(&w, root); /* also after other errors: a bad value keeps its default */
+    if (!ctx.nomem)
+        load_hba(&w, root, name);
     if (!ctx.nomem && ctx.errs->n == 0 && !(cfg->path = strdup(name)))
         ctx.nomem = true;
 done:

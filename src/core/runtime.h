@@ -62,6 +62,8 @@ typedef struct pgr_runtime {
                           size_t cap);
     pgr_list_t clients;             /* every pgr_client_t, in accept order */
     size_t n_clients;
+    size_t n_reserved;              /* of those, admin-console sessions on a reserved slot
+                                       (admin.reserved_connections), beyond max_clients */
     struct pgr_auth_secret *auth_secret; /* random per process: mock SCRAM salts */
     struct pgr_tls_ctx *tls;        /* client-facing TLS (net/tls), or NULL: built at start when
                                        tls.mode is not disable and tls.cert is set; kept across

@@ -420,6 +420,15 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
         return begin_md5(a, user, out);
     case PGR_AUTH_SCRAM:
         return begin_scram(a, user, secret, out);
+    case PGR_AUTH_PASSWORD: {
+        /* The secret stays the config's: the password is checked against it when it comes. */
+        a->user = user;
+        int rc = out_set(a, out, PGR_AUTH_REQ_PASSWORD, NULL, 0);
+        if (rc != 0)
+            return rc;
+        set_state(a, PGR_AUTH_ST_WAIT_PASSWORD);
+        return PGR_AUTH_CONTINUE;
+    }
     }
     pgr_assert(!"unknown auth method");
     return PGR_EINVAL;
@@ -430,6 +439,7 @@ pgr_auth_expects(const pgr_auth_t *a)
 {
     switch (a->state) {
     case PGR_AUTH_ST_WAIT_MD5:
+    case PGR_AUTH_ST_WAIT_PASSWORD:
         return PGR_AUTH_EXPECT_PASSWORD;
     case PGR_AUTH_ST_WAIT_INITIAL:
         return PGR_AUTH_EXPECT_SASL_INITIAL;
@@ -464,14 +474,61 @@ pgr_auth_refuse(pgr_auth_t *a, pgr_auth_out_t *out)
 
 /* ---- md5 response --------------------------------------------------------------------- */
 
+/* A cleartext password against what the config holds for the user: the password itself
+ * (compared in constant time), its SCRAM verifier (derived again with the verifier's salt and
+ * iterations) or its md5 hash. */
+static bool
+cleartext_ok(const pgr_auth_t *a, const char *password)
+{
+    const pgr_user_config_t *u = a->user;
+    size_t n = strlen(password);
+    bool ok = false;
+
+    if (u == NULL)
+        return false;
+    if (u->password != NULL)
+        return n == strlen(u->password) && pgr_crypto_memeq(password, u->password, n);
+    if (u->scram_verifier != NULL) {
+        pgr_scram_verifier_t want, got;
+        if (pgr_auth_verifier_parse(u->scram_verifier, &want) == 0 &&
+            pgr_auth_make_verifier(password, want.salt, want.salt_len, want.iterations,
+                                   &got) == 0)
+            ok = pgr_crypto_memeq(want.stored_key, got.stored_key, sizeof(got.stored_key)) &&
+                 pgr_crypto_memeq(want.server_key, got.server_key, sizeof(got.server_key));
+        pgr_crypto_wipe(&want, sizeof(want));
+        pgr_crypto_wipe(&got, sizeof(got));
+        return ok;
+    }
+    if (valid_md5_hash(u->md5)) {
+        char *concat = NULL, hex[PGR_MD5_HEX_LEN + 1];
+        if (asprintf(&concat, "%s%s", password, a->username) < 0)
+            return false;
+        if (pgr_crypto_md5_hex(concat, strlen(concat), hex) == 0)
+            ok = pgr_crypto_memeq(hex, u->md5 + 3, PGR_MD5_HEX_LEN);
+        pgr_crypto_wipe(concat, strlen(concat));
+        pgr_crypto_wipe(hex, sizeof(hex));
+        free(concat);
+    }
+    return ok;
+}
+
 int
 pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_WAIT_MD5)
+    if (a->state != PGR_AUTH_ST_WAIT_MD5 && a->state != PGR_AUTH_ST_WAIT_PASSWORD)
         return unexpected(a, out);
     out_none(out);
     if (password[0] == '\0')
         return fail(a, "28P01", "empty password returned by client", NULL);
+    if (a->state == PGR_AUTH_ST_WAIT_PASSWORD) {
+        if (!cleartext_ok(a, password))
+            return fail_password(a);
+        int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
+        if (rc != 0)
+            return rc;
+        set_state(a, PGR_AUTH_ST_DONE);
+        return PGR_AUTH_OK;
+    }
     /* The length of the response is no secret; its content is compared in constant time. */
     size_t n = strlen(password);
     bool ok = n == strlen(a->md5_expect) && pgr_crypto_memeq(password, a->md5_expect, n);

@@ -25,6 +25,7 @@
 
 /* Authentication request codes (the int32 after 'R'). */
 #define PGR_AUTH_REQ_OK            0
+#define PGR_AUTH_REQ_PASSWORD      3 /* AuthenticationCleartextPassword */
 #define PGR_AUTH_REQ_MD5           5
 #define PGR_AUTH_REQ_SASL          10
 #define PGR_AUTH_REQ_SASL_CONTINUE 11
@@ -110,6 +111,7 @@ int pgr_auth_new_cancel_key(int32_t *pid, int32_t *key) PGR_MUSTCHECK;
 #define PGR_AUTH_STATE_MAP(X) \
     X(EMPTY)        /* zeroed, reset or freed: only begin may be called */ \
     X(WAIT_MD5)     /* sent AuthenticationMD5Password */ \
+    X(WAIT_PASSWORD) /* sent AuthenticationCleartextPassword */ \
     X(WAIT_INITIAL) /* sent AuthenticationSASL */ \
     X(WAIT_FIRST)   /* SASLInitialResponse had no data: the next SASLResponse is client-first */ \
     X(WAIT_FINAL)   /* sent SASLContinue (server-first), waiting for client-final */ \
@@ -134,6 +136,8 @@ typedef struct pgr_auth {
     pgr_auth_method_t method;    /* the method in effect (md5 may have fallen back to SCRAM) */
     char *username;
     bool doomed;                 /* unknown user or no usable secret: fail at the check */
+    const pgr_user_config_t *user; /* password: the configured user (the config outlives the
+                                      exchange), or NULL */
     uint8_t md5_salt[4];
     char md5_expect[3 + PGR_MD5_HEX_LEN + 1]; /* "md5" + hex of the right response */
     pgr_scram_verifier_t ver;
@@ -155,6 +159,9 @@ typedef struct pgr_auth {
  *   md5            -> PGR_AUTH_CONTINUE, out = AuthenticationMD5Password (4-byte random salt);
  *                     a user with only a SCRAM verifier falls back to SCRAM, as PostgreSQL does
  *   scram-sha-256  -> PGR_AUTH_CONTINUE, out = AuthenticationSASL ("SCRAM-SHA-256\0\0")
+ *   password       -> PGR_AUTH_CONTINUE, out = AuthenticationCleartextPassword; the password
+ *                     is checked against the user's plaintext password, SCRAM verifier or md5
+ *                     hash (an unknown user fails the same way as a wrong password)
  *
  * A user configured with a plaintext password is served SCRAM with keys derived per login from
  * the password and a salt of HMAC(secret, username), which is also an unknown user's mock salt. */
@@ -164,7 +171,7 @@ int pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_confi
 
 pgr_auth_expect_t pgr_auth_expects(const pgr_auth_t *a);
 
-/* PasswordMessage (md5: "md5" + 32 hex digits). OK or FAIL (28P01). */
+/* PasswordMessage (md5: "md5" + 32 hex digits; password: the password). OK or FAIL (28P01). */
 int pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out) PGR_MUSTCHECK;
 
 /* SASLInitialResponse: the mechanism name and the initial response (data NULL when the message's

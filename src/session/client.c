@@ -1,10 +1,12 @@
 /* Client sessions: accept, startup packet, authentication, login, errors and close. The byte
  * relay of a logged-in session is in relay.c. */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/hba.h"
 #include "core/log.h"
 #include "net/tls.h"
 #include "protocol/backend.h"
@@ -150,6 +152,8 @@ teardown(pgr_client_t *cl, const char *why)
         pgr_cancel_unregister(cl->rt, cl);
     pgr_list_remove(&cl->link);
     cl->rt->n_clients--;
+    if (cl->reserved)
+        cl->rt->n_reserved--;
     uv_timer_stop(&cl->timer);
     uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
 }
@@ -228,8 +232,10 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     pgr_list_push_back(&rt->clients, &cl->link);
     rt->n_clients++;
     cl->state = PGR_CLIENT_STARTUP;
+    /* Sessions on a reserved admin slot do not count against max_clients. */
     if (rt->shutting_down || (rt->cfg->listen.max_clients > 0 &&
-                              rt->n_clients > (size_t)rt->cfg->listen.max_clients)) {
+                              rt->n_clients - rt->n_reserved >
+                                  (size_t)rt->cfg->listen.max_clients)) {
         cl->refuse = true;
         rt->stats.clients_refused++;
     }
@@ -246,7 +252,87 @@ dupstr(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static void start_auth(pgr_client_t *cl);
+static void start_auth(pgr_client_t *cl, pgr_auth_method_t method);
+
+/* The client's address for an hba decision and PostgreSQL's messages: 127.0.0.1, ::1 (an
+ * IPv4-mapped IPv6 address as IPv4), or [local] for a Unix socket. */
+static void
+client_address(pgr_client_t *cl, pgr_hba_client_t *hc, char *text, size_t cap)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    hc->local = pgr_conn_is_unix(&cl->conn);
+    hc->family = 0;
+    snprintf(text, cap, "%s", hc->local ? "[local]" : "?");
+    if (hc->local || uv_tcp_getpeername(&cl->conn.h.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        hc->family = 4;
+        memcpy(hc->addr, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in6 *)&ss)->sin6_addr;
+        hc->family = memcmp(a, v4mapped, 12) == 0 ? 4 : 6;
+        memcpy(hc->addr, hc->family == 4 ? a + 12 : a, hc->family == 4 ? 4 : 16);
+    }
+    if (hc->family == 0 ||
+        inet_ntop(hc->family == 4 ? AF_INET : AF_INET6, hc->addr, text, (socklen_t)cap) == NULL)
+        snprintf(text, cap, "?");
+}
+
+/* auth.hba_file: the first line matching the connection decides its method; no line, or a
+ * reject line, ends the session with PostgreSQL's own message (28000). A passthrough line
+ * takes auth.method's exchange (pass-through authentication is not part of this build).
+ * Returns false when the session was closed. */
+static bool
+hba_check(pgr_client_t *cl, pgr_auth_method_t *method)
+{
+    const pgr_hba_t *hba = cl->rt->cfg->auth.hba;
+    pgr_hba_client_t hc = { .ssl = cl->conn.tls != NULL, .user = cl->user,
+                            .database = cl->database };
+    pgr_hba_method_t m;
+    char host[INET6_ADDRSTRLEN + 8];
+    int line;
+
+    *method = cl->rt->cfg->auth.method;
+    if (hba == NULL)
+        return true;
+    client_address(cl, &hc, host, sizeof(host));
+    const char *enc = hc.ssl ? "SSL encryption" : "no encryption";
+    if (!pgr_hba_match(hba, &hc, &m, &line)) {
+        cl->rt->stats.auth_failures++;
+        pgr_client_send_error(cl, "FATAL", "28000", NULL,
+                              "no pg_hba.conf entry for host \"%s\", user \"%s\", database "
+                              "\"%s\", %s", host, cl->user, cl->database, enc);
+        return false;
+    }
+    pgr_debug("client", "client %llu: %s line %d: %s", (unsigned long long)cl->id,
+              cl->rt->cfg->auth.hba_file, line, pgr_hba_method_name(m));
+    switch (m) {
+    case PGR_HBA_REJECT:
+        cl->rt->stats.auth_failures++;
+        pgr_client_send_error(cl, "FATAL", "28000", NULL,
+                              "pg_hba.conf rejects connection for host \"%s\", user \"%s\", "
+                              "database \"%s\", %s", host, cl->user, cl->database, enc);
+        return false;
+    case PGR_HBA_TRUST:
+        *method = PGR_AUTH_TRUST;
+        break;
+    case PGR_HBA_MD5:
+        *method = PGR_AUTH_MD5;
+        break;
+    case PGR_HBA_SCRAM:
+        *method = PGR_AUTH_SCRAM;
+        break;
+    case PGR_HBA_PASSWORD:
+        *method = PGR_AUTH_PASSWORD;
+        break;
+    case PGR_HBA_PASSTHROUGH:
+        break; /* auth.method */
+    }
+    return true;
+}
 
 /* A StartupMessage. Returns false when the session was closed. */
 static bool
@@ -319,14 +405,25 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
         pgr_client_send_error(cl, "FATAL", "42601", NULL, "%s", bad);
         return false;
     }
+    /* Over max_clients, an admin-console login may take one of the reserved slots. */
+    if (cl->refuse && !cl->rt->shutting_down && cl->admin &&
+        cl->rt->n_reserved < (size_t)cl->rt->cfg->admin.reserved_connections) {
+        cl->refuse = false;
+        cl->reserved = true;
+        cl->rt->n_reserved++;
+        cl->rt->stats.clients_refused--; /* counted at accept */
+    }
     if (cl->refuse) {
         pgr_client_send_error(cl, "FATAL", cl->rt->shutting_down ? "57P03" : "53300", NULL,
                               cl->rt->shutting_down ? "the database system is shutting down"
                                                     : "sorry, too many clients already");
         return false;
     }
+    pgr_auth_method_t method;
+    if (!hba_check(cl, &method))
+        return false;
     set_state(cl, PGR_CLIENT_AUTH);
-    start_auth(cl);
+    start_auth(cl, method);
     return cl->state != PGR_CLIENT_CLOSING;
 nomem:
     pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
@@ -483,15 +580,14 @@ auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
 }
 
 static void
-start_auth(pgr_client_t *cl)
+start_auth(pgr_client_t *cl, pgr_auth_method_t method)
 {
     const pgr_config_t *cfg = cl->rt->cfg;
     const pgr_user_config_t *u = pgr_config_find_user(cfg, cl->user);
     pgr_auth_out_t out;
     int verdict;
 
-    verdict = pgr_auth_begin(&cl->auth, cfg->auth.method, u, cl->user, cl->rt->auth_secret,
-                             &out);
+    verdict = pgr_auth_begin(&cl->auth, method, u, cl->user, cl->rt->auth_secret, &out);
     if (verdict < 0) {
         pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed to start: %s",
                               pgr_strerror(verdict));

@@ -109,7 +109,9 @@ typedef struct pgr_client {
     uint64_t id;                 /* accept sequence number, for logs */
     uv_timer_t timer;            /* login timeout */
     int handles_open;            /* conn + timer: freed when this reaches 0 */
-    bool refuse;                 /* over max_clients: refuse after the startup packet */
+    bool refuse;                 /* over max_clients: refuse after the startup packet, unless
+                                    it is an admin-console login and a reserved slot is free */
+    bool reserved;               /* holds one of admin.reserved_connections (rt->n_reserved) */
 
     /* From the StartupMessage. */
     char *user, *database, *application_name, *client_encoding;

@@ -704,6 +704,54 @@ TEST(cancel_keys)
     CHECK_INT(positive, 200);
 }
 
+/* The cleartext password method (an hba file's `password` line): the password is checked
+ * against the plaintext, the SCRAM verifier or the md5 hash the config holds. */
+static int
+run_cleartext(const pgr_user_config_t *u, const char *user, const char *password)
+{
+    pgr_auth_t a = {0};
+    pgr_auth_out_t o;
+    int rc = pgr_auth_begin(&a, PGR_AUTH_PASSWORD, u, user, &secret, &o);
+    if (rc != PGR_AUTH_CONTINUE || !out_is(&o, PGR_AUTH_REQ_PASSWORD, "") ||
+        pgr_auth_expects(&a) != PGR_AUTH_EXPECT_PASSWORD) {
+        pgr_auth_free(&a);
+        return -100;
+    }
+    rc = pgr_auth_password(&a, password, &o);
+    if (rc == PGR_AUTH_OK && !(o.code == PGR_AUTH_REQ_OK && o.len == 0))
+        rc = -101;
+    if (rc == PGR_AUTH_FAIL && (strcmp(a.sqlstate, "28P01") != 0 ||
+                                (strstr(a.message, "password authentication failed for user") ==
+                                     NULL && strcmp(a.message, "empty password returned by "
+                                                               "client") != 0)))
+        rc = -102;
+    pgr_auth_free(&a);
+    return rc;
+}
+
+TEST(cleartext_password_against_every_kind_of_secret)
+{
+    init_secret(false);
+    make_vector_verifier();
+    char stored[40] = "md5";
+    CHECK_INT(pgr_crypto_md5_hex("md5_passmd5_user", 16, stored + 3), 0);
+    pgr_user_config_t plain = {.name = "app", .password = "s3cret"};
+    pgr_user_config_t ver = {.name = V_USER, .scram_verifier = vector_verifier};
+    pgr_user_config_t hashed = {.name = "md5_user", .md5 = stored};
+
+    CHECK_INT(run_cleartext(&plain, "app", "s3cret"), PGR_AUTH_OK);
+    CHECK_INT(run_cleartext(&plain, "app", "s3cret "), PGR_AUTH_FAIL);
+    CHECK_INT(run_cleartext(&plain, "app", "s3cre"), PGR_AUTH_FAIL);
+    CHECK_INT(run_cleartext(&ver, V_USER, V_PASS), PGR_AUTH_OK);
+    CHECK_INT(run_cleartext(&ver, V_USER, "pencil2"), PGR_AUTH_FAIL);
+    CHECK_INT(run_cleartext(&hashed, "md5_user", "md5_pass"), PGR_AUTH_OK);
+    CHECK_INT(run_cleartext(&hashed, "md5_user", "md5_pasS"), PGR_AUTH_FAIL);
+    /* The hash is the stored secret, not a password. */
+    CHECK_INT(run_cleartext(&hashed, "md5_user", stored), PGR_AUTH_FAIL);
+    CHECK_INT(run_cleartext(NULL, "ghost", "anything"), PGR_AUTH_FAIL);
+    CHECK_INT(run_cleartext(&plain, "app", ""), PGR_AUTH_FAIL);
+}
+
 int
 main(void)
 {
@@ -713,5 +761,6 @@ main(void)
                scram_malformed_client_final, md5_plaintext_and_stored_hash,
                md5_falls_back_to_scram, trust_and_unexpected_messages, verifier_round_trip,
                verifier_rejects, broken_verifier_is_doomed, user_verifier_matches_plaintext,
-               verifier_is_saslprepped, refuse_is_a_failed_login, cancel_keys);
+               verifier_is_saslprepped, refuse_is_a_failed_login, cancel_keys,
+               cleartext_password_against_every_kind_of_secret);
 }
