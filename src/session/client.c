@@ -17,6 +17,7 @@
 #include "session/carry.h"
 #include "session/client.h"
 #include "session/dispatch.h"
+#include "session/link.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -39,12 +40,65 @@ pgr_client_state_name(pgr_client_state_t s)
     return (size_t)s < PGR_ARRAY_LEN(state_names) ? state_names[s] : "unknown";
 }
 
-static void
-set_state(pgr_client_t *cl, pgr_client_state_t s)
+/* ---- the state machine ------------------------------------------------------------------- */
+
+static void startup_input(pgr_client_t *cl);
+static void auth_input(pgr_client_t *cl);
+static void idle_input(pgr_client_t *cl);
+
+#define TO(s) (1u << PGR_CLIENT_##s)
+
+/* Each state: what handles the client's input and the drain of its output, and where it may
+ * go next. Nobody else writes cl->state. */
+static const struct {
+    void (*input)(pgr_client_t *cl);
+    void (*drained)(pgr_client_t *cl);
+    unsigned next;
+} states[] = {
+    [PGR_CLIENT_STARTUP] = {startup_input, NULL, TO(AUTH) | TO(LOGIN) | TO(IDLE) | TO(CLOSING)},
+    [PGR_CLIENT_AUTH] = {auth_input, NULL, TO(LOGIN) | TO(IDLE) | TO(CLOSING)},
+    /* Input waits until the login's server connection has told its settings. */
+    [PGR_CLIENT_LOGIN] = {NULL, NULL, TO(IDLE) | TO(LINKED) | TO(CLOSING)},
+    [PGR_CLIENT_IDLE] = {idle_input, NULL, TO(WAITING) | TO(BROADCAST) | TO(CLOSING)},
+    [PGR_CLIENT_WAITING] = {pgr_relay_client_input, NULL,
+                            TO(LINKED) | TO(IDLE) | TO(CLOSING)},
+    [PGR_CLIENT_LINKED] = {pgr_relay_client_input, pgr_relay_client_drained,
+                           TO(IDLE) | TO(CLOSING)},
+    [PGR_CLIENT_BROADCAST] = {pgr_relay_client_input, pgr_relay_client_drained,
+                              TO(IDLE) | TO(CLOSING)},
+    [PGR_CLIENT_CLOSING] = {NULL, NULL, 0},
+};
+
+#undef TO
+
+bool
+pgr_client_transition_allowed(pgr_client_state_t from, pgr_client_state_t to)
 {
+    return from == to || ((size_t)from < PGR_ARRAY_LEN(states) &&
+                          (size_t)to < PGR_ARRAY_LEN(states) && (states[from].next >> to & 1u));
+}
+
+bool
+pgr_client_set_state(pgr_client_t *cl, pgr_client_state_t s)
+{
+    if (cl->state == s)
+        return true;
+    if (!pgr_client_transition_allowed(cl->state, s)) {
+        pgr_error("client", "client %llu: illegal state change %s -> %s refused",
+                  (unsigned long long)cl->id, pgr_client_state_name(cl->state),
+                  pgr_client_state_name(s));
+        return false;
+    }
     pgr_debug("client", "client %llu: %s -> %s", (unsigned long long)cl->id,
               pgr_client_state_name(cl->state), pgr_client_state_name(s));
     cl->state = s;
+    return true;
+}
+
+static void
+set_state(pgr_client_t *cl, pgr_client_state_t s)
+{
+    (void)pgr_client_set_state(cl, s);
 }
 
 /* ---- output helpers ------------------------------------------------------------------------ */
@@ -146,7 +200,7 @@ static void
 teardown(pgr_client_t *cl, const char *why)
 {
     pgr_debug("client", "client %llu closing: %s", (unsigned long long)cl->id, why ? why : "");
-    pgr_relay_detach(cl, true);
+    pgr_link_detach(cl, true);
     set_state(cl, PGR_CLIENT_CLOSING);
     if (cl->cancel_pid != 0)
         pgr_cancel_unregister(cl->rt, cl);
@@ -225,13 +279,13 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
     if (rc != 0) {
         pgr_warn("client", "accept failed: %s", pgr_strerror(rc));
-        cl->state = PGR_CLIENT_CLOSING;
+        set_state(cl, PGR_CLIENT_CLOSING);
         uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
         return;
     }
     pgr_list_push_back(&rt->clients, &cl->link);
     rt->n_clients++;
-    cl->state = PGR_CLIENT_STARTUP;
+    /* calloc'd: the state is STARTUP (0) */
     /* Sessions on a reserved admin slot do not count against max_clients. */
     if (rt->shutting_down || (rt->cfg->listen.max_clients > 0 &&
                               rt->n_clients - rt->n_reserved >
@@ -750,9 +804,9 @@ pgr_client_login_done(pgr_client_t *cl, const char *sqlstate, const char *messag
     send_login_params(cl);
     uv_timer_stop(&cl->timer);
     if (cl->rt->cfg->pool.mode != PGR_POOL_SESSION)
-        pgr_relay_detach(cl, false);
+        pgr_link_detach(cl, false);
     else
-        cl->state = PGR_CLIENT_LINKED;
+        set_state(cl, PGR_CLIENT_LINKED);
     pgr_conn_flush(&cl->conn);
     /* Anything the client pipelined behind its password is a first statement. */
     pgr_relay_client_input(cl);
@@ -776,7 +830,7 @@ login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;
     }
-    pgr_relay_attach(cl, srv, true);
+    pgr_link_attach(cl, srv, true);
 }
 
 /* The admin console: no server behind it; pgrouter reports settings of its own. */
@@ -871,10 +925,20 @@ begin_login(pgr_client_t *cl)
         pgr_client_send_error(cl, "FATAL", "08006", NULL, "%s", msg);
         return;
     }
-    pgr_relay_acquire(cl, login_acquired);
+    pgr_link_acquire(cl, login_acquired);
 }
 
 /* ---- conn callbacks ------------------------------------------------------------------------ */
+
+/* IDLE: an admin-console session runs its command; any other's input starts a transaction. */
+static void
+idle_input(pgr_client_t *cl)
+{
+    if (cl->admin)
+        admin_input(cl);
+    else
+        pgr_relay_client_input(cl);
+}
 
 static void
 client_read_cb(pgr_conn_t *c, void *arg)
@@ -882,29 +946,8 @@ client_read_cb(pgr_conn_t *c, void *arg)
     pgr_client_t *cl = arg;
 
     (void)c;
-    switch (cl->state) {
-    case PGR_CLIENT_STARTUP:
-        startup_input(cl);
-        break;
-    case PGR_CLIENT_AUTH:
-        auth_input(cl);
-        break;
-    case PGR_CLIENT_LOGIN:
-        break; /* kept until login completes */
-    case PGR_CLIENT_IDLE:
-        if (cl->admin) {
-            admin_input(cl);
-            break;
-        }
-        /* fall through */
-    case PGR_CLIENT_WAITING:
-    case PGR_CLIENT_LINKED:
-    case PGR_CLIENT_BROADCAST:
-        pgr_relay_client_input(cl);
-        break;
-    case PGR_CLIENT_CLOSING:
-        break;
-    }
+    if (states[cl->state].input)
+        states[cl->state].input(cl);
     if (cl->state != PGR_CLIENT_CLOSING)
         pgr_conn_flush(&cl->conn);
 }
@@ -915,8 +958,8 @@ client_drain_cb(pgr_conn_t *c, void *arg)
     pgr_client_t *cl = arg;
 
     (void)c;
-    if (cl->state == PGR_CLIENT_LINKED || cl->state == PGR_CLIENT_BROADCAST)
-        pgr_relay_client_drained(cl);
+    if (states[cl->state].drained)
+        states[cl->state].drained(cl);
 }
 
 void

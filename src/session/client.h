@@ -185,6 +185,13 @@ typedef struct pgr_client {
 
 const char *pgr_client_state_name(pgr_client_state_t s);
 
+/* The one way a session changes state: a move the state table allows (staying put is always
+ * allowed) happens and returns true; any other is logged as an error and refused, leaving the
+ * state as it was. */
+bool pgr_client_set_state(pgr_client_t *cl, pgr_client_state_t s);
+/* The table itself: may a session in state from go to state to? */
+bool pgr_client_transition_allowed(pgr_client_state_t from, pgr_client_state_t to);
+
 /* Accept one waiting connection from server into a new session. Never fails the listener: an
  * error is logged and the connection dropped. */
 void pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server);

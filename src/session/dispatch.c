@@ -10,6 +10,7 @@
 #include "protocol/writer.h"
 #include "route/classify.h"
 #include "session/dispatch.h"
+#include "session/link.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -648,7 +649,7 @@ pgr_dispatch_release_held(pgr_client_t *cl)
     pgr_assert(!cl->held_failed);
     rc = pgr_iobuf_append(&cl->to_srv, cl->held_msg, cl->held_len);
     if (rc == 0)
-        rc = pgr_relay_own_unit(cl, 0);
+        rc = pgr_link_own_unit(cl, 0, false);
     free(cl->held_msg);
     cl->held_msg = NULL;
     cl->held_len = 0;

@@ -9,6 +9,7 @@
 #include "protocol/frontend.h"
 #include "route/classify.h"
 #include "session/dispatch.h"
+#include "session/link.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -84,7 +85,7 @@ done_cb(void *arg, char status)
         pgr_bcast_free(cl->bcast);
         cl->bcast = NULL;
         cl->bcast_aborted = false;
-        cl->state = PGR_CLIENT_IDLE;
+        pgr_client_set_state(cl, PGR_CLIENT_IDLE);
         if (cl->rt->shutting_down) {
             pgr_client_send_error(cl, "FATAL", "57P01", NULL,
                                   "terminating connection due to administrator command");
@@ -481,7 +482,7 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
            int *n_units)
 {
     pgr_client_t *cl = arg;
-    pgr_srv_state_t *st = pgr_relay_server_state(srv);
+    pgr_srv_state_t *st = pgr_link_server_state(srv);
     uint64_t *k, evicted;
     char name[48];
     int n = 0, rc;
@@ -492,7 +493,7 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
         return PGR_ENOMEM;
     /* Settings only on a connection new to this broadcast: inside its transaction a SET would
      * be undone by a rollback. */
-    if (fresh && pgr_relay_put_settings(cl, st, w))
+    if (fresh && pgr_link_put_settings(cl, st, w))
         k[n++] = 0;
     if (fresh && cl->bcast_begin) {
         pgr_writer_put_bytes(w, cl->bcast_begin, cl->bcast_begin_len);
@@ -658,7 +659,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     for (int i = 0; i < n; i++)
         if (down[i])
             pgr_bcast_mark_down(cl->bcast, i, down[i]);
-    cl->state = PGR_CLIENT_BROADCAST;
+    pgr_client_set_state(cl, PGR_CLIENT_BROADCAST);
     /* A lone BEGIN answered by pgrouter opens the transaction on every node connection first
      * (a preamble unit); from here the broadcast holds the transaction. */
     if (cl->held_begin) {

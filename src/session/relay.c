@@ -28,6 +28,7 @@
 #include "route/classify.h"
 #include "session/carry.h"
 #include "session/dispatch.h"
+#include "session/link.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -37,115 +38,14 @@
 
 static void server_io_cb(pgr_server_t *srv, int status, int events, void *arg);
 
-/* ---- acquiring ------------------------------------------------------------------------- */
-
-static void
-acquire_cb(pgr_acquire_t *req, int status, pgr_server_t *srv, const char *errmsg, void *arg)
-{
-    pgr_client_t *cl = arg;
-    pgr_relay_acquired_cb cb = cl->acquired;
-
-    (void)req;
-    cl->acq = NULL;
-    cl->acquired = NULL;
-    cb(cl, status, srv, errmsg);
-}
-
 void
-pgr_relay_acquire(pgr_client_t *cl, pgr_relay_acquired_cb cb)
-{
-    const pgr_user_config_t *u = pgr_config_find_user(cl->rt->cfg, cl->user);
-    char msg[256];
-    int rc;
-
-    pgr_assert(cl->acq == NULL && cl->srv == NULL && cl->node_id != NULL);
-    rc = 0;
-    {
-        cl->acquired = cb;
-        rc = pgr_cluster_acquire(cl->rt->cluster, cl->node_id, cl->user, cl->database,
-                                 u ? u->password : NULL, acquire_cb, cl, &cl->acq);
-        if (rc == 0)
-            return;
-        cl->acquired = NULL;
-    }
-    snprintf(msg, sizeof(msg), "no server connection for node \"%s\": %s",
-             cl->node_id ? cl->node_id : "(none)", pgr_strerror(rc));
-    cb(cl, rc, NULL, msg);
-}
-
-/* ---- attach / detach ----------------------------------------------------------------------- */
-
-static bool
-at_boundary(const pgr_client_t *cl)
-{
-    return cl->scan.hdr_len == 0 && cl->scan.remaining == 0;
-}
-
-/* The server connection is at a transaction boundary with nothing in flight either way. */
-static bool
-server_clean(const pgr_client_t *cl)
-{
-    return at_boundary(cl) && cl->pending_syncs == 0 && !cl->unsynced && cl->txn == 'I' &&
-           cl->fwd == 0 && pgr_iobuf_len(&cl->to_srv) == 0 && cl->swallow == 0 &&
-           !cl->srv_write_blocked;
-}
-
-static void
-watch(pgr_client_t *cl)
+pgr_relay_watch(pgr_client_t *cl)
 {
     int rc = pgr_server_watch(cl->srv, !cl->srv_read_paused, cl->srv_write_blocked, server_io_cb,
                               cl);
     if (rc != 0)
         pgr_warn("relay", "client %llu: cannot watch server of node %s: %s",
                  (unsigned long long)cl->id, cl->node_id, pgr_strerror(rc));
-}
-
-/* The record of what srv has now, made from its login parameters the first time. */
-pgr_srv_state_t *
-pgr_relay_server_state(pgr_server_t *srv)
-{
-    pgr_srv_state_t *st = pgr_server_get_data(srv);
-
-    if (st)
-        return st;
-    if ((st = pgr_srv_state_new()) == NULL)
-        return NULL;
-    for (int i = 0; i < PGR_N_PARAMS; i++)
-        if (pgr_params_set(&st->params, i, pgr_server_parameter(srv, pgr_params_name(i))) != 0) {
-            pgr_srv_state_free(st);
-            return NULL;
-        }
-    pgr_server_set_data(srv, st, pgr_srv_state_free);
-    return st;
-}
-
-static bool
-streq(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-static int
-own_unit(pgr_client_t *cl, uint64_t key, bool report)
-{
-    if (cl->n_units == cl->cap_units) {
-        size_t cap = cl->cap_units ? cl->cap_units * 2 : 8;
-        pgr_unit_t *u = realloc(cl->units, cap * sizeof(*u));
-        if (u == NULL)
-            return PGR_ENOMEM;
-        cl->units = u;
-        cl->cap_units = cap;
-    }
-    cl->units[cl->n_units++] = (pgr_unit_t){.key = key, .seg = cl->seg_sent, .report = report};
-    cl->swallow++;
-    cl->seg_sent++;
-    return 0;
-}
-
-int
-pgr_relay_own_unit(pgr_client_t *cl, uint64_t key)
-{
-    return own_unit(cl, key, false);
 }
 
 /* ---- Parse / Close replies ------------------------------------------------------------------ */
@@ -218,192 +118,6 @@ expect_error(pgr_client_t *cl)
     }
 }
 
-/* The ReadyForQuery of our oldest unit arrived: a statement it failed to prepare is not there. */
-static void
-own_unit_done(pgr_client_t *cl)
-{
-    uint64_t key = cl->units_done < cl->n_units ? cl->units[cl->units_done++].key : 0;
-    pgr_srv_state_t *st = cl->srv ? pgr_server_get_data(cl->srv) : NULL;
-
-    if (cl->unit_failed && key && st)
-        pgr_srv_state_forget(st, key);
-    cl->unit_failed = false;
-    if (cl->units_done == cl->n_units)
-        cl->units_done = cl->n_units = 0;
-    if (cl->swallow > 0)
-        cl->swallow--;
-}
-
-/* Queue in to_srv what makes srv fit the client: SETs for settings that differ (RESET ALL first
- * when its startup settings differ from the connection's) and, in transaction mode, Parse for
- * every statement of the client's that srv lacks — each Parse its own unit, so one that fails
- * (an object missing on this node) does not take the others with it. Each unit ends in a
- * ReadyForQuery that the scanner swallows. Returns PGR_ENOMEM on failure. */
-bool
-pgr_relay_put_settings(const pgr_client_t *cl, pgr_srv_state_t *st, pgr_writer_t *w)
-{
-    bool reset = !streq(st->extras, cl->extras);
-    size_t start = w->len, mark;
-
-    pgr_writer_begin(w, 'Q');
-    mark = w->len;
-    if (reset) {
-        pgr_writer_put_bytes(w, "RESET ALL;", 10);
-        if (cl->extras)
-            pgr_writer_put_bytes(w, cl->extras, strlen(cl->extras));
-        free(st->extras);
-        st->extras = cl->extras ? strdup(cl->extras) : NULL;
-        if (cl->extras && !st->extras)
-            w->err = PGR_ENOMEM;
-    }
-    for (int i = 0; i < PGR_N_PARAMS; i++) {
-        const char *want = cl->want.v[i];
-        if (want && (reset || !streq(want, st->params.v[i])))
-            pgr_state_put_set(w, pgr_params_name(i), want);
-    }
-    if (w->len == mark) {
-        w->len = start; /* nothing to set: no Query (the open message is dropped) */
-        w->start = SIZE_MAX;
-        return false;
-    }
-    pgr_writer_put_u8(w, 0);
-    pgr_writer_finish(w);
-    return true;
-}
-
-/* The settings part of what makes srv fit the client. Its prepared statements are prepared on
- * demand, right before the first Bind or Describe that needs one (prepare_on_demand). */
-static int
-build_preamble(pgr_client_t *cl, pgr_srv_state_t *st)
-{
-    pgr_writer_t w;
-
-    pgr_writer_init_grow(&w);
-    /* Another client's currval() / lastval() are not this one's. */
-    if (cl->rewrite && st->sequences && st->last_client != cl->id) {
-        pgr_fe_write_query(&w, "DISCARD SEQUENCES");
-        if (pgr_relay_own_unit(cl, 0) != 0)
-            w.err = PGR_ENOMEM;
-        st->sequences = false;
-    }
-    st->last_client = cl->id;
-    if (pgr_relay_put_settings(cl, st, &w) && pgr_relay_own_unit(cl, 0) != 0)
-        w.err = PGR_ENOMEM;
-    int rc = w.err;
-    if (rc == 0 && w.len > 0)
-        rc = pgr_iobuf_append(&cl->to_srv, w.buf, w.len);
-    pgr_writer_free(&w);
-    return rc;
-}
-
-static void write_forward(pgr_client_t *cl);
-
-void
-pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
-{
-    pgr_srv_state_t *st;
-
-    cl->srv = srv;
-    cl->pending_syncs = 0;
-    cl->unsynced = false;
-    cl->srv_read_paused = false;
-    cl->srv_write_blocked = false;
-    cl->txn = 'I';
-    cl->swallow = 0;
-    cl->n_units = cl->units_done = 0;
-    cl->unit_failed = false;
-    cl->expect_head = cl->expect_len = 0;
-    cl->seg_sent = cl->seg_done = 0;
-    cl->seg_failed = false;
-    pgr_carry_forget(cl);
-    cl->login_preamble = login;
-    cl->preamble_sqlstate[0] = '\0';
-    memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
-    if (login)
-        cl->state = PGR_CLIENT_LOGIN;
-    else
-        cl->state = PGR_CLIENT_LINKED;
-    pgr_router_link(cl->rt->router, cl->node_id);
-    if ((st = pgr_relay_server_state(srv)) == NULL || build_preamble(cl, st) != 0 ||
-        (!login && pgr_dispatch_release_held(cl) != 0)) {
-        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
-        return;
-    }
-    watch(cl);
-    if (cl->swallow > 0) {
-        write_forward(cl);
-        return;
-    }
-    if (login)
-        pgr_client_login_done(cl, NULL, NULL);
-}
-
-void
-pgr_relay_detach(pgr_client_t *cl, bool closing)
-{
-    if (cl->bcast && closing)
-        pgr_multi_close(cl);
-    if (cl->acq) {
-        pgr_cluster_acquire_cancel(cl->acq);
-        cl->acq = NULL;
-        cl->acquired = NULL;
-    }
-    if (cl->srv) {
-        /* What the connection carries decides, from its ledger alone. */
-        const char *why;
-        pgr_release_t how;
-        switch (pgr_srv_state_release(pgr_server_get_data(cl->srv), server_clean(cl),
-                                      cl->rt->cfg->pool.mode == PGR_POOL_SESSION, &why)) {
-        case PGR_LEDGER_KEEP:
-            how = PGR_RELEASE_CLEAN;
-            break;
-        case PGR_LEDGER_RESET:
-            how = PGR_RELEASE_RESET;
-            cl->rt->stats.server_resets++;
-            pgr_debug("relay", "client %llu: server connection on node %s reset: %s",
-                      (unsigned long long)cl->id, cl->node_id, why);
-            break;
-        case PGR_LEDGER_CLOSE:
-        default:
-            how = PGR_RELEASE_CLOSE;
-            if (server_clean(cl))
-                cl->rt->stats.server_closes_state++;
-            else
-                cl->rt->stats.server_closes_dirty++;
-            pgr_debug("relay", "client %llu: server connection on node %s closed: %s",
-                      (unsigned long long)cl->id, cl->node_id, why);
-            break;
-        }
-        /* The client left while its statement runs: stop it, since a backend busy without
-         * writing does not notice that its connection was closed. */
-        if (closing && how == PGR_RELEASE_CLOSE && cl->pending_syncs > 0)
-            (void)pgr_server_cancel(cl->srv, 2000, NULL, NULL);
-        if (how != PGR_RELEASE_CLOSE && !closing)
-            cl->rt->stats.transactions++;
-        pgr_router_unlink(cl->rt->router, cl->node_id);
-        pgr_cluster_release(cl->srv, how);
-        cl->srv = NULL;
-    }
-    if (cl->fwd) {
-        pgr_iobuf_consume(&cl->conn.in, cl->fwd);
-        cl->fwd = 0;
-    }
-    pgr_iobuf_consume(&cl->to_srv, pgr_iobuf_len(&cl->to_srv));
-    pgr_iobuf_trim(&cl->to_srv);
-    cl->swallow = 0;
-    cl->n_units = cl->units_done = 0;
-    cl->unit_failed = false;
-    cl->expect_head = cl->expect_len = 0;
-    cl->seg_sent = cl->seg_done = 0;
-    cl->seg_failed = false;
-    pgr_carry_forget(cl);
-    cl->ryw_capture = false;
-    cl->srv_write_blocked = false;
-    cl->srv_read_paused = false;
-    if (!closing && cl->state != PGR_CLIENT_CLOSING)
-        cl->state = PGR_CLIENT_IDLE;
-}
-
 /* The server connection failed under the session. At a message boundary outside a transaction
  * the client gets an ERROR per outstanding ReadyForQuery and may go on; otherwise the stream it
  * sees cannot be repaired and the session ends. */
@@ -411,7 +125,7 @@ static void
 server_failed(pgr_client_t *cl, int err)
 {
     char node[PGR_NODE_ID_MAX];
-    bool recoverable = at_boundary(cl) && cl->txn == 'I' && !cl->pinned &&
+    bool recoverable = pgr_link_at_boundary(cl) && cl->txn == 'I' && !cl->pinned &&
                        cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION;
     uint32_t owed = cl->pending_syncs;
 
@@ -422,7 +136,7 @@ server_failed(pgr_client_t *cl, int err)
              (unsigned long long)cl->id, node, pgr_strerror(err));
     cl->pending_syncs = 0;
     cl->unsynced = true; /* forces a close on release */
-    pgr_relay_detach(cl, false);
+    pgr_link_detach(cl, false);
     if (!recoverable) {
         pgr_client_send_error(cl, "FATAL", "08006", NULL,
                               "server connection to node \"%s\" was lost: %s", node,
@@ -524,7 +238,7 @@ message_done(pgr_client_t *cl)
         cl->seg_failed = false;
         cl->seg_done++;
         if (s->drop) {
-            own_unit_done(cl);
+            pgr_link_unit_done(cl);
         } else if (s->collect && s->body_len == 1) {
             cl->txn = s->body[0];
             if (cl->pending_syncs > 0)
@@ -615,43 +329,6 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
     return w;
 }
 
-/* After server output was handled: give the connection back at a transaction boundary. */
-static void
-maybe_release(pgr_client_t *cl)
-{
-    if (cl->srv == NULL || cl->pinned || cl->rt->cfg->pool.mode != PGR_POOL_TRANSACTION)
-        return;
-    if (!server_clean(cl) || pgr_server_pending(cl->srv) > 0)
-        return;
-    if (!cl->txn_read && !cl->ryw_capture &&
-        cl->rt->cfg->routing.read_your_writes == PGR_RYW_SESSION) {
-        /* Read-your-writes: learn where the primary's WAL stands now that the write committed;
-         * reads go only to replicas that have replayed that far. */
-        uint8_t q[64];
-        pgr_writer_t w;
-        pgr_writer_init_fixed(&w, q, sizeof(q));
-        pgr_fe_write_query(&w, "SELECT pg_current_wal_insert_lsn()");
-        cl->ryw_capture = true;
-        cl->txn_read = true;
-        if (w.err || pgr_iobuf_append(&cl->to_srv, w.buf, w.len) != 0 ||
-            pgr_relay_own_unit(cl, 0) != 0) {
-            pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
-            return;
-        }
-        write_forward(cl);
-        return;
-    }
-    pgr_relay_detach(cl, false);
-    if (cl->rt->shutting_down) {
-        pgr_client_send_error(cl, "FATAL", "57P01", NULL,
-                              "terminating connection due to administrator command");
-        return;
-    }
-    /* The client may have pipelined its next transaction already. */
-    if (pgr_iobuf_len(&cl->conn.in) > 0)
-        pgr_relay_client_input(cl);
-}
-
 static void
 server_readable(pgr_client_t *cl)
 {
@@ -660,7 +337,7 @@ server_readable(pgr_client_t *cl)
     while (budget > 0 && cl->srv) {
         if (pgr_conn_out_pending(&cl->conn) > PGR_CLIENT_OUT_HIGH) {
             cl->srv_read_paused = true;
-            watch(cl);
+            pgr_relay_watch(cl);
             break;
         }
         uint8_t *p = pgr_conn_out_reserve(&cl->conn, READ_CHUNK);
@@ -691,7 +368,7 @@ server_readable(pgr_client_t *cl)
             break;
     }
     pgr_conn_flush(&cl->conn);
-    maybe_release(cl);
+    pgr_link_maybe_release(cl);
 }
 
 void
@@ -703,7 +380,7 @@ pgr_relay_client_drained(pgr_client_t *cl)
     }
     if (cl->srv && cl->srv_read_paused) {
         cl->srv_read_paused = false;
-        watch(cl);
+        pgr_relay_watch(cl);
         server_readable(cl);
     }
 }
@@ -711,8 +388,8 @@ pgr_relay_client_drained(pgr_client_t *cl)
 /* ---- client → server ----------------------------------------------------------------------- */
 
 /* Write to_srv, then the accounted bytes of the client's input, until the server would block. */
-static void
-write_forward(pgr_client_t *cl)
+void
+pgr_relay_write(pgr_client_t *cl)
 {
     pgr_iobuf_t *in = &cl->conn.in;
 
@@ -729,7 +406,7 @@ write_forward(pgr_client_t *cl)
             if (!cl->srv_write_blocked) {
                 cl->srv_write_blocked = true;
                 pgr_conn_read_stop(&cl->conn);
-                watch(cl);
+                pgr_relay_watch(cl);
             }
             return;
         }
@@ -745,7 +422,7 @@ write_forward(pgr_client_t *cl)
         cl->srv_write_blocked = false;
         if (cl->state != PGR_CLIENT_LOGIN)
             pgr_conn_read_start(&cl->conn);
-        watch(cl);
+        pgr_relay_watch(cl);
     }
 }
 
@@ -853,7 +530,7 @@ rewrite_query(pgr_client_t *cl, const pgr_fe_query_t *q, uint32_t seg, char *qbu
         pgr_writer_put_bytes(w, restore.buf, restore.len);
         pgr_writer_put_u8(w, 0);
         pgr_writer_finish(w);
-        rc = own_unit(cl, 0, true);
+        rc = pgr_link_own_unit(cl, 0, true);
         goto out;
     }
     if ((rc = pgr_classify(cl->rt->classifier, (const char *)restore.buf, restore.len, &c)) != 0)
@@ -1025,7 +702,7 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
                                : status == PGR_ESHUTDOWN ? "57P01"
                                : status == PGR_ECANCELED ? "57014"
                                                          : "08006";
-        cl->state = PGR_CLIENT_IDLE;
+        pgr_client_set_state(cl, PGR_CLIENT_IDLE);
         pgr_dispatch_fail(cl, sqlstate, errmsg ? errmsg : pgr_strerror(status));
         pgr_conn_read_start(&cl->conn);
         pgr_conn_flush(&cl->conn);
@@ -1033,7 +710,7 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
             pgr_relay_client_input(cl);
         return;
     }
-    pgr_relay_attach(cl, srv, false);
+    pgr_link_attach(cl, srv, false);
     if (cl->state != PGR_CLIENT_LINKED)
         return;
     pgr_conn_read_start(&cl->conn);
@@ -1089,10 +766,10 @@ pgr_relay_client_input(pgr_client_t *cl)
             default:
                 return;
             }
-            cl->state = PGR_CLIENT_WAITING;
+            pgr_client_set_state(cl, PGR_CLIENT_WAITING);
             if (pgr_iobuf_len(in) > CLIENT_IN_HIGH)
                 pgr_conn_read_stop(&cl->conn);
-            pgr_relay_acquire(cl, relay_acquired);
+            pgr_link_acquire(cl, relay_acquired);
             return;
         }
         if ((f.type == 'Q' || f.type == 'P' || f.type == 'B' || f.type == 'D') && cl->fwd == 0 &&
@@ -1112,7 +789,7 @@ pgr_relay_client_input(pgr_client_t *cl)
             return;
         }
     }
-    write_forward(cl);
+    pgr_relay_write(cl);
 }
 
 /* ---- server events ------------------------------------------------------------------------- */
@@ -1128,7 +805,7 @@ server_io_cb(pgr_server_t *srv, int status, int events, void *arg)
         return;
     }
     if (events & UV_WRITABLE) {
-        write_forward(cl);
+        pgr_relay_write(cl);
         if (cl->srv && !cl->srv_write_blocked)
             pgr_relay_client_input(cl);
     }
@@ -1143,7 +820,7 @@ pgr_relay_busy(const pgr_client_t *cl)
         return false;
     if (cl->state == PGR_CLIENT_BROADCAST)
         return true;
-    return cl->srv != NULL && !server_clean(cl);
+    return cl->srv != NULL && !pgr_link_clean(cl);
 }
 
 void

@@ -141,7 +141,9 @@ def pgrouter_factory():
         p.stop()
         log = p.log_text()
         # A sanitizer build reports memory errors, leaks and undefined behaviour in the log.
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        # And a session state change the state table refuses is a bug wherever it shows.
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "illegal state change"):
             if marker in log:
                 i = log.index(marker)
                 reports.append(log[max(0, i - 200):i + 3000])
