@@ -546,7 +546,8 @@ batch_statement(pgr_client_t *cl, const pgr_frame_t *f)
     return pgr_classify(cl->rt->classifier, sql, len, &c) == 0 ? c : NULL;
 }
 
-#define ABORTED_MSG "current transaction is aborted, commands ignored until end of transaction block"
+#define ABORTED_MSG \
+    "current transaction is aborted, commands ignored until end of transaction block"
 
 /* A statement in a held transaction that failed here: its ROLLBACK (or COMMIT) ends it, an
  * empty query is answered, anything else gets 25P02 as on a server. A batch that begins
