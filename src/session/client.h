@@ -51,7 +51,7 @@ typedef enum pgr_client_state {
 
 /* What the server → client scanner knows about the message it is in the middle of. Messages
  * stream through in pieces; only the header and the bodies of the few types the relay must
- * understand (ReadyForQuery, ParameterStatus) are collected. */
+ * understand (ReadyForQuery, ParameterStatus, ErrorResponse, NoticeResponse) are collected. */
 typedef struct pgr_scan {
     uint8_t hdr[5];
     uint8_t hdr_len;     /* 0..5 header bytes collected */
@@ -147,6 +147,8 @@ typedef struct pgr_client {
     bool unsynced;               /* extended-protocol messages sent since the last Sync */
     bool srv_read_paused;        /* client output is full: server not read */
     bool srv_write_blocked;      /* srv took part of fwd; waiting for writability */
+    bool srv_ended;              /* srv sent the client why it ends the session (a FATAL
+                                    ErrorResponse, a 57xxx notice such as a crash's) */
     bool pinned;                 /* state that cannot move: keep srv until the client goes */
     const char *pin_reason;
     bool rewrite;                /* transaction mode: named statements get pgrouter's names */

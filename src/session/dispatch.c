@@ -547,7 +547,8 @@ batch_statement(pgr_client_t *cl, const pgr_frame_t *f)
     return pgr_classify(cl->rt->classifier, sql, len, &c) == 0 ? c : NULL;
 }
 
-#define ABORTED_MSG "current transaction is aborted, commands ignored until end of transaction block"
+#define ABORTED_MSG \
+    "current transaction is aborted, commands ignored until end of transaction block"
 
 /* A statement in a held transaction that failed here: its ROLLBACK (or COMMIT) ends it, an
  * empty query is answered, anything else gets 25P02 as on a server. A batch that begins
@@ -703,6 +704,93 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
     }
 }
 
+/* A pipeline this long with no Sync yet goes to the primary rather than be looked at further. */
+#define BATCH_LOOK_MAX (1024 * 1024)
+
+static bool
+writes(pgr_stmt_class_t k)
+{
+    return k == PGR_CLASS_WRITE || k == PGR_CLASS_DDL || k == PGR_CLASS_UTILITY;
+}
+
+/* The class of the extended-protocol batch at the front of the input, up to its Sync: every
+ * statement a Parse or Bind names counts, by classify.h's rule for a string of several (any
+ * write, or a mix, is a WRITE), so that a write behind a read never reaches a replica, which
+ * would refuse it with 25006. *cls comes in as the first statement's class. Returns
+ * PGR_DISPATCH_WAIT until the Sync is in, ROUTE with *cls decided. A Flush ends the look
+ * early: the client wants replies to what came before it. */
+static pgr_dispatch_t
+batch_class(pgr_client_t *cl, pgr_stmt_class_t *cls)
+{
+    pgr_iobuf_t *in = &cl->conn.in;
+    const uint8_t *p = pgr_iobuf_data(in);
+    size_t len = pgr_iobuf_len(in), off = 0;
+    pgr_stmt_class_t first = *cls, unnamed = cl->unnamed_cls;
+    bool mixed = false;
+    pgr_frame_t f;
+
+    if (!cl->rewrite)
+        return PGR_DISPATCH_ROUTE;
+    for (;;) {
+        int rc = pgr_frame_next(p + off, len - off, PGR_PHASE_FRONTEND, NULL, &f);
+        if (rc == PGR_FRAME_NEED_MORE && len < BATCH_LOOK_MAX)
+            return PGR_DISPATCH_WAIT;
+        if (rc == PGR_FRAME_NEED_MORE)
+            mixed = true;
+        if (rc != PGR_FRAME_OK || f.type == 'S' || f.type == 'H' || f.type == 'Q')
+            break;
+        off += f.len;
+        const char *sql = NULL, *name = NULL;
+        size_t sql_len = 0;
+        bool is_unnamed = false;
+        pgr_fe_parse_t pm;
+        pgr_fe_bind_t bm;
+        const pgr_stmt_t *sm;
+        if (f.type == 'P' && pgr_fe_parse_decode(f.body, f.body_len, &pm) == 0) {
+            sql = pm.query;
+            sql_len = strlen(sql);
+            is_unnamed = pm.name[0] == '\0';
+        } else if (f.type == 'B' && pgr_fe_bind_decode(f.body, f.body_len, &bm) == 0) {
+            name = bm.statement;
+        } else {
+            continue; /* Describe, Execute, Close: about what a Parse or Bind names */
+        }
+        pgr_stmt_class_t k = PGR_CLASS_WRITE;
+        if (name && name[0] == '\0') {
+            k = unnamed;
+        } else if (name && (sm = pgr_stmts_find(&cl->stmts, name)) != NULL) {
+            sql = (const char *)sm->rest;
+            sql_len = strnlen(sql, sm->rest_len);
+        }
+        const pgr_classification_t *c;
+        if (sql)
+            k = pgr_classify(cl->rt->classifier, sql, sql_len, &c) == 0 ? c->cls
+                                                                        : PGR_CLASS_WRITE;
+        if (is_unnamed)
+            unnamed = k;
+        mixed |= writes(k) || k != first;
+    }
+    if (mixed && !writes(*cls))
+        *cls = PGR_CLASS_WRITE;
+    return PGR_DISPATCH_ROUTE;
+}
+
+/* Route the extended-protocol batch at the front of the input, whose first statement is sql
+ * (NULL when unknown: then cls alone), as a whole (batch_class). */
+static pgr_dispatch_t
+route_batch(pgr_client_t *cl, const char *sql, size_t len, pgr_stmt_class_t cls)
+{
+    const pgr_classification_t *c = NULL;
+    pgr_dispatch_t d = batch_class(cl, &cls);
+
+    if (d != PGR_DISPATCH_ROUTE)
+        return d;
+    /* Again: looking at the other statements may have moved the first one's entry. */
+    if (sql && classify(cl, sql, len, &c) != 0)
+        return PGR_DISPATCH_CLOSED;
+    return route(cl, c, cls);
+}
+
 static pgr_dispatch_t
 begin_query(pgr_client_t *cl, const pgr_frame_t *f)
 {
@@ -807,7 +895,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         }
         if (m.name[0] != '\0' && parse_here(cl, f, c))
             return PGR_DISPATCH_ANSWERED;
-        return route(cl, c, c->cls);
+        return route_batch(cl, m.query, strlen(m.query), c->cls);
     }
     case 'S':
     case 'H':
@@ -844,15 +932,16 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
             name = t.name;
         }
         if (name[0] == '\0')
-            return route(cl, NULL, cl->unnamed_cls);
+            return route_batch(cl, NULL, 0, cl->unnamed_cls);
         pgr_stmt_t *sm = pgr_stmts_find(&cl->stmts, name);
         if (sm == NULL)
             return route(cl, NULL, PGR_CLASS_WRITE); /* the server will say it does not exist */
         /* The statement's own text decides, hint comment included (cached: one lookup). */
         const char *sql = (const char *)sm->rest;
-        if (classify(cl, sql, strnlen(sql, sm->rest_len), &c) != 0)
+        size_t len = strnlen(sql, sm->rest_len);
+        if (classify(cl, sql, len, &c) != 0)
             return PGR_DISPATCH_CLOSED;
-        return route(cl, c, c->cls);
+        return route_batch(cl, sql, len, c->cls);
     }
     default: {
         const pgr_stmt_info_t *st = local_stmt(cl, f);

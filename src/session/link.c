@@ -208,6 +208,7 @@ link_reset(pgr_client_t *cl)
     cl->ryw_capture = false;
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
+    cl->srv_ended = false;
 }
 
 void

@@ -120,13 +120,15 @@ expect_error(pgr_client_t *cl)
 
 /* The server connection failed under the session. At a message boundary outside a transaction
  * the client gets an ERROR per outstanding ReadyForQuery and may go on; otherwise the stream it
- * sees cannot be repaired and the session ends. */
+ * sees cannot be repaired and the session ends: with the server's own word on why when it sent
+ * one (already relayed, untouched), as a direct connection would, else with pgrouter's. */
 static void
 server_failed(pgr_client_t *cl, int err)
 {
     char node[PGR_NODE_ID_MAX];
     bool recoverable = pgr_link_at_boundary(cl) && cl->txn == 'I' && !cl->pinned &&
                        cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION;
+    bool told = cl->srv_ended;
     uint32_t owed = cl->pending_syncs;
 
     snprintf(node, sizeof(node), "%s", cl->node_id ? cl->node_id : "?");
@@ -137,6 +139,12 @@ server_failed(pgr_client_t *cl, int err)
     cl->pending_syncs = 0;
     cl->unsynced = true; /* forces a close on release */
     pgr_link_detach(cl, false);
+    if (!recoverable && told) {
+        pgr_info("client", "client %llu (%s): its session ended by node %s",
+                 (unsigned long long)cl->id, pgr_conn_peer(&cl->conn), node);
+        pgr_client_close(cl, "the server ended the session");
+        return;
+    }
     if (!recoverable) {
         pgr_client_send_error(cl, "FATAL", "08006", NULL,
                               "server connection to node \"%s\" was lost: %s", node,
@@ -217,6 +225,23 @@ note_commit_lsn(pgr_client_t *cl, const pgr_scan_t *s)
         cl->ryw_lsn = lsn;
 }
 
+/* An ErrorResponse or NoticeResponse relayed to the client: one that ends the session (FATAL,
+ * PANIC, or a notice of class 57 "operator intervention", as a crash or an immediate shutdown
+ * sends) is the client's reason when the connection then closes. */
+static void
+note_goodbye(pgr_client_t *cl, const pgr_scan_t *s)
+{
+    pgr_be_notice_t e;
+
+    if (!s->collect || pgr_be_notice_decode((const uint8_t *)s->body, s->body_len, &e) != 0)
+        return;
+    if (s->type == 'E' && e.severity &&
+        (strcmp(e.severity, "FATAL") == 0 || strcmp(e.severity, "PANIC") == 0))
+        cl->srv_ended = true;
+    if (s->type == 'N' && e.sqlstate && strncmp(e.sqlstate, "57", 2) == 0)
+        cl->srv_ended = true;
+}
+
 static void
 message_done(pgr_client_t *cl)
 {
@@ -253,11 +278,16 @@ message_done(pgr_client_t *cl)
         if (s->drop) {
             cl->unit_failed = true;
             note_preamble_error(cl, s);
-        } else {
-            cl->seg_failed = true;
-            if (cl->expect_len > 0)
-                expect_error(cl);
+            break;
         }
+        cl->seg_failed = true;
+        note_goodbye(cl, s);
+        if (cl->expect_len > 0)
+            expect_error(cl);
+        break;
+    case 'N':
+        if (!s->drop)
+            note_goodbye(cl, s);
         break;
     case 'D':
         if (s->drop && cl->ryw_capture && s->collect)
@@ -317,8 +347,8 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
             /* The server is trusted to frame correctly; a length below 4 cannot be walked. */
             s->remaining = len >= 4 ? len - 4 : 0;
             s->body_len = 0;
-            s->collect = (s->type == 'Z' || s->type == 'S' ||
-                          (s->drop && (s->type == 'E' || s->type == 'D'))) &&
+            s->collect = (s->type == 'Z' || s->type == 'S' || s->type == 'E' ||
+                          s->type == 'N' || (s->drop && s->type == 'D')) &&
                          s->remaining <= sizeof(s->body);
         }
         if (s->hdr_len == 5 && s->remaining == 0) {

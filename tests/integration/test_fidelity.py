@@ -255,6 +255,154 @@ def test_cancel_while_waiting_autocommit(node, pgrouter_factory):
     assert rows(node) == []
 
 
+# ---- 4. sessions PostgreSQL ends ------------------------------------------------------------
+
+def backend_pid(c):
+    return c.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def terminate(node, pid):
+    with psycopg.connect(node.dsn("pg1"), autocommit=True) as d:
+        assert d.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
+
+def outcome(c, stmt="SELECT 1"):
+    """What the client sees on its next statement, and whether its connection is closed."""
+    try:
+        c.execute(stmt)
+        got = ("no error",)
+    except psycopg.Error as e:
+        got = (type(e).__name__, e.sqlstate, e.diag.severity, str(e))
+    return got, c.closed
+
+
+SETUPS = {
+    # the client depends on its server connection: session mode; a pinned client; a
+    # transaction in transaction mode
+    "session": ("session", []),
+    "pinned": ("transaction", ["CREATE TEMP TABLE t_pin (x int)"]),
+    "in_transaction": ("transaction", ["BEGIN", "SELECT 1"]),
+}
+
+
+@pytest.mark.parametrize("setup", list(SETUPS))
+def test_terminated_session_ends_with_the_server_error(node, pgrouter_factory, setup):
+    mode, stmts = SETUPS[setup]
+    p = start(pgrouter_factory, node, mode=mode)
+    got = {}
+    for name, port in (("direct", node.port("pg1")), ("via", p.port)):
+        c = psycopg.connect(dsn(port), autocommit=True)
+        for s in stmts:
+            c.execute(s)
+        terminate(node, backend_pid(c))
+        time.sleep(0.3)
+        got[name] = outcome(c)
+        c.close()
+    assert got["via"] == got["direct"]
+    assert "terminating connection due to administrator command" in got["direct"][0][3]
+    assert got["via"][1] is True
+    assert "was lost" not in got["via"][0][3]
+
+
+@pytest.mark.parametrize("setup", list(SETUPS))
+def test_terminated_running_statement(node, pgrouter_factory, setup):
+    """The server ends the session while the client's statement runs: its FATAL 57P01 is the
+    client's error, untouched, and nothing of pgrouter's after it; then the connection is
+    closed."""
+    mode, stmts = SETUPS[setup]
+    p = start(pgrouter_factory, node, mode=mode)
+    got = {}
+    for name, port in (("direct", node.port("pg1")), ("via", p.port)):
+        c = psycopg.connect(dsn(port), autocommit=True)
+        for s in stmts:
+            c.execute(s)
+        pid = backend_pid(c)
+        res = {}
+        t = threading.Thread(target=lambda: res.setdefault("r", outcome(c, "SELECT pg_sleep(30)")))
+        t.start()
+        with psycopg.connect(node.dsn("pg1"), autocommit=True) as d:
+            wait_for("pg_sleep to run", lambda: d.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE "
+                "'SELECT pg_sleep%%' AND state = 'active'", (pid,)).fetchone()[0] == 1)
+        terminate(node, pid)
+        t.join(15)
+        got[name] = res["r"]
+        c.close()
+    assert got["via"] == got["direct"]
+    # (libpq folds the FATAL and the close that follows it into one connection error)
+    assert "terminating connection due to administrator command" in got["direct"][0][3]
+    assert "was lost" not in got["via"][0][3]
+    assert got["via"][1] is True
+
+
+def test_fast_shutdown_and_crash_end_sessions_as_directly(node, pgrouter_factory):
+    """A fast shutdown (FATAL 57P01) and the crash of another backend (a WARNING 57P02 notice,
+    then the connection closes): a session-mode client and a pinned one see what a direct
+    client sees, and pgrouter serves new clients once the node is back."""
+    ps = start(pgrouter_factory, node, mode="session")
+    pt = start(pgrouter_factory, node, mode="transaction")
+
+    def connect_all():
+        conns = {"direct": psycopg.connect(dsn(node.port("pg1")), autocommit=True),
+                 "session": psycopg.connect(dsn(ps.port), autocommit=True),
+                 "pinned": psycopg.connect(dsn(pt.port), autocommit=True)}
+        conns["pinned"].execute("CREATE TEMP TABLE t_pin (x int)")
+        notices = {k: [] for k in conns}
+        for k, c in conns.items():
+            c.add_notice_handler(
+                lambda d, k=k: notices[k].append((d.severity, d.sqlstate, d.message_primary)))
+        for c in conns.values():
+            c.execute("SELECT 1")
+        return conns, notices
+
+    def results(conns, notices):
+        out = {k: outcome(c) + (notices[k],) for k, c in conns.items()}
+        for c in conns.values():
+            c.close()
+        return out
+
+    # A fast shutdown (and a start again).
+    conns, notices = connect_all()
+    node.fault("restart", "pg1")
+    got = results(conns, notices)
+    assert got["session"] == got["direct"] and got["pinned"] == got["direct"]
+    assert "terminating connection due to administrator command" in got["direct"][0][3]
+    wait_served(ps.port)
+    wait_served(pt.port)
+
+    # A crash: another backend killed; the postmaster ends every session with a notice.
+    conns, notices = connect_all()
+    victim = psycopg.connect(node.dsn("pg1"), autocommit=True)
+    os.kill(backend_pid(victim), signal.SIGKILL)
+    time.sleep(1)
+    got = results(conns, notices)
+    victim.close()
+    assert got["session"] == got["direct"] and got["pinned"] == got["direct"]
+    assert got["direct"][2] and got["direct"][2][0][1] == "57P02", got["direct"]
+    wait_served(ps.port, timeout=30)
+    wait_served(pt.port, timeout=30)
+
+
+def test_idle_unpinned_client_outlives_its_server_connection(node, pgrouter_factory):
+    """Outside those cases the recovery stays: in transaction mode an idle, unpinned client
+    holds no server connection, and one that is terminated in the pool does not end it."""
+    p = start(pgrouter_factory, node)
+    with psycopg.connect(dsn(p.port), autocommit=True) as c:
+        c.execute("SELECT 1")
+        with psycopg.connect(node.dsn("pg1"), autocommit=True) as d:
+            d.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE usename = 'app' AND pid <> pg_backend_pid()")
+        time.sleep(0.5)
+        for _ in range(3):
+            try:
+                c.execute("SELECT 1")
+                break
+            except psycopg.OperationalError:
+                assert not c.closed  # at worst one statement fails, the session stays
+        assert c.execute("SELECT 2").fetchone()[0] == 2
+        assert not c.closed
+
+
 # ---- 5. a first packet that is not a startup packet ----------------------------------------
 
 def first_packet(port, data):

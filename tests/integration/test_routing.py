@@ -340,3 +340,86 @@ def test_session_settings_follow_the_client_to_replicas(replicated, router):
     got, ports = steps(dsn(router.port))
     assert got == want
     assert ports & {replicated.port("pg2"), replicated.port("pg3")}, "no read reached a replica"
+
+
+WRITE_BATCH = "SELECT inet_server_port(); SELECT 2, 3; UPDATE rt SET v = v WHERE false"
+
+
+def test_a_multi_statement_query_is_routed_as_a_whole(replicated, router):
+    """A simple Query of several statements (pgjdbc's Statement.execute of "a; b; c") whose
+    first statement reads and a later one writes runs on the primary, as it does when sent to
+    the primary directly; one that only reads still goes to a replica."""
+    p1 = replicated.port("pg1")
+
+    def run(port):
+        with psycopg.connect(dsn(port), autocommit=True) as c:
+            cur = c.execute(WRITE_BATCH)  # no parameters: psycopg sends one simple Query
+            out = [cur.fetchall()]
+            while cur.nextset():
+                out.append((cur.statusmessage, cur.fetchall() if cur.description else None))
+            return out
+
+    direct = run(p1)
+    for _ in range(6):
+        via = run(router.port)
+        assert via == direct  # [[(p1,)], ('SELECT 1', [(2, 3)]), ('UPDATE 0', None)]
+    assert direct[0] == [(p1,)]
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        cur = c.execute("SELECT inet_server_port(); SELECT 1")
+        assert cur.fetchone()[0] != p1
+
+
+def pipeline_ports(port, stmts):
+    """Run stmts in one psycopg pipeline (Parse/Bind/Describe/Execute each, one Sync at the
+    end); the port of the first, which is SELECT inet_server_port(), and the tags."""
+    with psycopg.connect(dsn(port), autocommit=True) as c:
+        with c.pipeline():
+            curs = [c.cursor() for _ in stmts]
+            for cur, s in zip(curs, stmts):
+                cur.execute(s)
+        return curs[0].fetchone()[0], [cur.statusmessage for cur in curs]
+
+
+def test_an_extended_pipeline_is_routed_as_a_whole(replicated, router):
+    """Parse/Bind/Execute of several statements before one Sync: a write behind a read sends
+    the batch to the primary (a replica would fail it with 25006), unnamed and named (psycopg
+    prepares a statement it has run five times) alike; a read-only batch still goes to a
+    replica."""
+    p1 = replicated.port("pg1")
+    stmts = ["SELECT inet_server_port()", "SELECT 2", "UPDATE rt SET v = v WHERE false"]
+    direct = pipeline_ports(p1, stmts)
+    assert direct == (p1, ["SELECT 1", "SELECT 1", "UPDATE 0"])
+    for _ in range(8):  # from the 6th run on psycopg prepares the statements (named)
+        assert pipeline_ports(router.port, stmts) == direct
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        for k in range(8):
+            with c.pipeline():
+                a, b = c.cursor(), c.cursor()
+                a.execute("SELECT inet_server_port()")
+                b.execute("UPDATE rt SET v = v WHERE false")
+            assert a.fetchone()[0] == p1, k
+            assert b.statusmessage == "UPDATE 0"
+    port, tags = pipeline_ports(router.port, ["SELECT inet_server_port()", "SELECT 2"])
+    assert port != p1 and tags == ["SELECT 1", "SELECT 1"]
+
+
+PIPELINE_SCRIPT = """\\startpipeline
+SELECT 1;
+SELECT 2;
+UPDATE rt SET v = v WHERE false;
+\\endpipeline
+"""
+
+
+@pytest.mark.parametrize("protocol", ["extended", "prepared"])
+def test_pgbench_pipeline_with_a_write_after_reads(replicated, router, tmp_path, protocol):
+    script = tmp_path / "pipe.sql"
+    script.write_text(PIPELINE_SCRIPT)
+    args = ("-n", "-M", protocol, "-f", str(script), "-c", "2", "-j", "1", "-t", "25")
+    direct = run_pgbench(replicated.port("pg1"), *args)
+    assert direct.returncode == 0, direct.stderr[-2000:]
+    r = run_pgbench(router.port, *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "number of failed transactions: 0" in r.stdout, r.stdout
+    assert "25006" not in r.stderr and "read-only transaction" not in r.stderr
+    assert "actually processed: 50/50" in r.stdout, r.stdout

@@ -201,15 +201,15 @@ def test_cancel_with_wrong_key_cancels_nothing(router):
         assert time.monotonic() - start >= 0.95
 
 
-def test_terminate_and_protocol_violation(router):
+def test_terminate_and_protocol_violation(one_node, router):
     import socket
     import struct
-    with socket.create_connection(("127.0.0.1", router.port)) as s:
-        # A startup packet whose length no startup packet has (too short) is closed without a
-        # word, as PostgreSQL does (test_fidelity compares), and the process keeps serving.
-        s.sendall(struct.pack("!ii", 4, 196608))
-        data = s.recv(1000)
-        assert data == b""
+    for port in (one_node.port("pg1"), router.port):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            # A startup packet whose length lies (too short) is no startup packet: closed
+            # with no reply, as PostgreSQL does, and the process keeps serving others.
+            s.sendall(struct.pack("!ii", 4, 196608))
+            assert s.recv(1000) == b"", port
     with psycopg.connect(dsn(router.port), autocommit=True) as c:
         assert c.execute("SELECT 3").fetchone()[0] == 3
 
