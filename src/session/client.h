@@ -92,7 +92,11 @@ typedef struct pgr_client {
     pgr_client_state_t state;
     uint64_t id;                 /* accept sequence number, for logs */
     uv_timer_t timer;            /* login timeout */
-    int handles_open;            /* conn + timer: freed when this reaches 0 */
+    uv_timer_t wait_timer;       /* session/login: the end of a wait for a node's first health
+                                    result, or a nudge to look again (a node's health changed) */
+    uint64_t await_deadline;     /* loop time that wait ends, or 0: not waiting */
+    uint64_t await_resume;       /* while a waiting session is dispatched again: its deadline */
+    int handles_open;            /* conn + timer + wait_timer: freed when this reaches 0 */
     bool refuse;                 /* over max_clients: refuse after the startup packet, unless
                                     it is an admin-console login and a reserved slot is free */
     bool reserved;               /* holds one of admin.reserved_connections (rt->n_reserved) */
@@ -104,6 +108,8 @@ typedef struct pgr_client {
     pgr_auth_t auth;
     bool auth_begun;
     int32_t cancel_pid, cancel_key;
+    uint32_t unreported;         /* login answered with no server: the reported settings (bit i
+                                    of session/login's list) the client has not been told yet */
 
     /* The server side. */
     const char *node_id;         /* target of the current transaction (owned by cluster) */

@@ -27,6 +27,7 @@
 #include "protocol/writer.h"
 #include "route/classify.h"
 #include "session/dispatch.h"
+#include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -300,7 +301,8 @@ pgr_relay_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     else
         cl->state = PGR_CLIENT_LINKED;
     pgr_router_link(cl->rt->router, cl->node_id);
-    if ((st = pgr_relay_server_state(srv)) == NULL || build_preamble(cl, st) != 0 ||
+    if ((st = pgr_relay_server_state(srv)) == NULL ||
+        (!login && pgr_login_report_later(cl, srv, st) != 0) || build_preamble(cl, st) != 0 ||
         (!login && pgr_dispatch_release_held(cl) != 0)) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;
