@@ -311,6 +311,23 @@ resume(pgr_client_t *cl)
     cl->await_resume = 0;
 }
 
+bool
+pgr_login_cancel(pgr_client_t *cl)
+{
+    if (cl->await_deadline == 0 || cl->state != PGR_CLIENT_IDLE)
+        return false;
+    cl->await_deadline = 0;
+    uv_timer_stop(&cl->wait_timer);
+    cl->rt->stats.cancels_forwarded++;
+    pgr_dispatch_fail(cl, "57014", "canceling statement due to user request");
+    if (cl->state == PGR_CLIENT_CLOSING)
+        return true;
+    pgr_relay_client_input(cl); /* what the client sent after it */
+    if (cl->state != PGR_CLIENT_CLOSING)
+        pgr_conn_flush(&cl->conn);
+    return true;
+}
+
 static void
 wait_cb(uv_timer_t *t)
 {

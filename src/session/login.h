@@ -29,6 +29,10 @@ void pgr_login_begin(pgr_client_t *cl);
  * (timed out); the caller reports the error. */
 bool pgr_login_await(pgr_client_t *cl);
 
+/* A CancelRequest for a session whose statement waits: it ends with 57014, as a canceled
+ * statement does. False when the session is not waiting (the relay cancels what runs). */
+bool pgr_login_cancel(pgr_client_t *cl);
+
 /* The session lands on srv (whose record is st) for the first time since a login answered
  * without a server: tell the client, as ParameterStatus, the settings its login could not, and
  * carry the tracked ones from now on. 0, or PGR_ENOMEM. */

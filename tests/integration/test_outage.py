@@ -220,6 +220,16 @@ def test_wait_is_bounded_by_connect_timeout(cluster_factory, pgrouter_factory):
             assert 0.8 < took < 4, took
             assert 'node "pg1" is connecting' in str(e.value)
             assert states(port) == {"pg1": "connecting"}
+            # A waiting statement can be canceled, as a running one can: 57014 at once, and
+            # the session goes on.
+            t0 = time.monotonic()
+            timer = threading.Timer(0.3, c.cancel)
+            timer.start()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                c.execute("SELECT 1")
+            timer.join()
+            assert time.monotonic() - t0 < 0.9
+            assert not c.closed
             cluster.fault("resume", "pg1")
 
             def works():
