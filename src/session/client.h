@@ -5,17 +5,19 @@
  *
  * STARTUP reads the untyped startup forms (an SSLRequest is answered 'S' and the connection
  * turns TLS when tls is configured, else 'N'; GSSENCRequest gets 'N'; a CancelRequest is
- * handled and the connection closed). AUTH runs trust/md5/SCRAM (session/auth).
- * LOGIN borrows a server connection of the target node to learn the server's ParameterStatus
- * values (and to surface the node's own FATAL errors, such as an unknown database). IDLE has no
+ * handled and the connection closed); auth.hba_file, when set, decides who may go on and with
+ * which method. AUTH runs trust/md5/SCRAM/password (session/auth). LOGIN (session/login)
+ * borrows a server connection of the target node to learn the server's ParameterStatus values
+ * (and to surface the node's own FATAL errors, such as an unknown database); it waits for a
+ * node still connecting, and with no node reachable it is answered without one. IDLE has no
  * server connection (transaction mode between transactions); WAITING has asked the pool for one;
  * LINKED relays bytes both ways on one (session/relay.c); BROADCAST runs a statement on every
  * healthy node and merges their replies (session/multi.c). A session in session mode, or
  * pinned, stays LINKED while idle; a broadcast that opened a transaction stays BROADCAST.
  *
  * Ownership: the runtime's client list owns every client; the client owns its conn (embedded),
- * its timer and its auth state, and borrows its server connection from the pool between acquire
- * and release. Memory is freed only when both the conn and the timer have closed. */
+ * its timers and its auth state, and borrows its server connection from the pool between
+ * acquire and release. Memory is freed only when the conn and both timers have closed. */
 #ifndef PGR_SESSION_CLIENT_H
 #define PGR_SESSION_CLIENT_H
 
