@@ -148,6 +148,11 @@ int pgr_cluster_set_node_role(pgr_cluster_t *c, const char *id, pgr_role_t role)
  * on that node or its removal; NULL when not known. */
 int pgr_cluster_note_set(pgr_cluster_t *c, const char *id, const char *database,
                          const char *key, const char *value);
+/* Notes whose key is PGR_NOTE_PARAM + a setting's name ("param:TimeZone") hold what a login to
+ * that database last reported in ParameterStatus (server_version, server_encoding, DateStyle,
+ * ...). The cluster writes them for database "" from each node's health connection (any
+ * database of the node); borrowers may write them for the databases they log in to. */
+#define PGR_NOTE_PARAM "param:"
 const char *pgr_cluster_note_get(const pgr_cluster_t *c, const char *id, const char *database,
                                  const char *key);
 

@@ -325,6 +325,25 @@ login_failed(pgr_health_checker_t *h, const char *keys, const char *msg, char *e
               server_words(msg), keys);
 }
 
+/* What a login to this node reports, kept as notes (PGR_NOTE_PARAM, database ""): a client
+ * that logs in while no node can be reached is told these (session/client.c). */
+static void
+remember_params(pgr_health_checker_t *h, pgr_server_t *srv)
+{
+    static const char *const names[] = {
+        "server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle",
+        "TimeZone", "integer_datetimes", "standard_conforming_strings",
+    };
+    char key[64];
+
+    for (size_t i = 0; i < PGR_ARRAY_LEN(names); i++) {
+        const char *v = pgr_server_parameter(srv, names[i]);
+        snprintf(key, sizeof(key), PGR_NOTE_PARAM "%s", names[i]);
+        if (v && pgr_cluster_note_set(h->node->cluster, h->node->cfg.id, "", key, v) == PGR_ENOMEM)
+            pgr_warn("health", "node %s: out of memory noting %s", h->node->cfg.id, names[i]);
+    }
+}
+
 static void
 connected(pgr_server_t *srv, int status, const char *errmsg, void *arg)
 {
@@ -341,6 +360,7 @@ connected(pgr_server_t *srv, int status, const char *errmsg, void *arg)
         return;
     }
     h->srv_ready = true;
+    remember_params(h, srv);
     emit(h, PGR_EVENT_NODE_CONNECTED, h->rec.state, NULL);
     send_check(h);
 }

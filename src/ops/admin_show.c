@@ -330,7 +330,7 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         pgr_be_write_error(out, false, "ERROR", "55000", "no configuration loaded", NULL, NULL);
         return;
     }
-    char hosts[256], users[512], admins[512], wf[512], b[18][32];
+    char hosts[256], users[512], admins[512], wf[512], b[19][32];
     char **user_names = calloc(c->auth.n_users ? c->auth.n_users : 1, sizeof(char *));
     if (!user_names) {
         pgr_writer_fail(out, PGR_ENOMEM);
@@ -350,8 +350,10 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "tls.cert", c->tls.cert },
         { "auth.method", ENUM_NAME(auth, c->auth.method) },
         { "auth.users", join(users, sizeof(users), user_names, c->auth.n_users) },
+        { "auth.hba_file", c->auth.hba_file },
         { "admin.users", join(admins, sizeof(admins), c->admin.users, c->admin.n_users) },
         { "admin.http", c->admin.http },
+        { "admin.reserved_connections", fmt_i64(b[18], 32, c->admin.reserved_connections) },
         { "pool.mode", ENUM_NAME(mode, c->pool.mode) },
         { "pool.max_size", fmt_i64(b[4], 32, c->pool.max_size) },
         { "pool.min_idle", fmt_i64(b[5], 32, c->pool.min_idle) },

@@ -21,6 +21,7 @@
 #include "session/auth.h"
 #include "session/cancel.h"
 #include "session/client.h"
+#include "session/login.h"
 
 typedef struct daemon {
     pgr_runtime_t rt;
@@ -203,6 +204,9 @@ pgr_daemon_run(pgr_config_t *cfg)
     pgr_admin_install(rt);
     if ((rc = pgr_admin_events_start(rt)) != 0)
         pgr_warn("main", "LISTEN pgrouter_events will not get node events: %s", pgr_strerror(rc));
+    if ((rc = pgr_login_events_start(rt)) != 0)
+        pgr_warn("main", "sessions waiting for a node's first health check will wait out "
+                 "pool.connect_timeout: %s", pgr_strerror(rc));
     if ((rc = pgr_listener_start(&loop, cfg, accept_cb, rt, &rt->listener)) != 0) {
         pgr_error("main", "cannot listen: %s", pgr_strerror(rc));
         pgr_cluster_shutdown(rt->cluster, 0, NULL, NULL);

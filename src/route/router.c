@@ -27,6 +27,9 @@ struct pgr_router {
 /* A node as the policy sees it: configured weight and role, health. */
 typedef struct cand {
     const char *id;
+    const char *host;          /* for messages */
+    int port;
+    const char *last_error;    /* of its health checks, "" when none failed */
     pgr_role_t role;           /* effective: as the node reports it, else as configured */
     pgr_node_state_t state;
     int weight;
@@ -148,6 +151,9 @@ gather(pgr_router_t *r, cand_t *c, pgr_health_t *h, pgr_node_info_t *info)
         busy_t *b = busy_slot(r, h[i].node_id, false);
         c[n] = (cand_t){
             .id = h[i].node_id,
+            .host = cfg ? cfg->host : "?",
+            .port = cfg ? cfg->port : 0,
+            .last_error = h[i].last_error,
             .role = h[i].role != PGR_ROLE_AUTO ? h[i].role : cfg ? cfg->role : PGR_ROLE_AUTO,
             .state = h[i].state,
             .weight = cfg ? cfg->weight : 1,
@@ -240,22 +246,36 @@ route_node(pgr_route_t *out, const cand_t *c, bool read, const char *why)
              c->id);
 }
 
-/* No healthy primary: say which node it was and why, and ask for a probe so recovery does not
- * wait out the backoff. */
+/* No healthy primary: name every node that could have taken the statement, its state and
+ * why (its address and its last health error), and ask for a probe so recovery does not wait
+ * out the backoff. A node still connecting (no health result yet) makes the error pending: the
+ * session may wait for that result. */
 static void
 no_primary(pgr_router_t *r, const cand_t *c, int n, pgr_route_t *out)
 {
-    for (int i = 0; i < n; i++)
+    size_t len;
+    int named = 0;
+
+    for (int i = 0; i < n; i++) {
         if (c[i].state != PGR_NODE_HEALTHY)
             pgr_cluster_probe(r->cluster, c[i].id);
-    for (int i = 0; i < n; i++)
-        if (c[i].role == PGR_ROLE_PRIMARY || c[i].role == PGR_ROLE_AUTO) {
-            route_error(out, "08006", "no healthy primary: node \"%s\" is %s", c[i].id,
-                        pgr_node_state_name(c[i].state));
-            return;
+        if (c[i].state == PGR_NODE_CONNECTING)
+            out->pending = true;
+    }
+    route_error(out, "08006", "no healthy primary%s%s", n ? ":" : " among the (no) nodes", "");
+    /* Primaries (or nodes whose role is not known yet) first, then the others. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            bool primary = c[i].role == PGR_ROLE_PRIMARY || c[i].role == PGR_ROLE_AUTO;
+            if (primary != (pass == 0) || (!primary && c[i].state == PGR_NODE_HEALTHY))
+                continue;
+            len = strlen(out->reason);
+            snprintf(out->reason + len, sizeof(out->reason) - len,
+                     "%s node \"%s\" is %s (%s:%d%s%.120s)", named++ ? ";" : "", c[i].id,
+                     pgr_node_state_name(c[i].state), c[i].host, c[i].port,
+                     c[i].last_error[0] ? ": " : "", c[i].last_error);
         }
-    route_error(out, "08006", "no healthy primary among the %s nodes%s",
-                n ? "configured" : "(no)", "");
+    }
 }
 
 static void

@@ -49,7 +49,9 @@ typedef struct pgr_route {
     pgr_role_t role;           /* BROADCAST: PRIMARY / REPLICA to limit it, AUTO for all */
     bool read;                 /* routed as a read */
     char sqlstate[6];
-    char reason[256];          /* why: "read -> replica pg2 (least-busy, lag 0.0s)" or the error */
+    bool pending;              /* ERROR: a node that could take it has no health result yet
+                                  (connecting); it may be worth waiting for */
+    char reason[512];          /* why: "read -> replica pg2 (least-busy, lag 0.0s)" or the error */
 } pgr_route_t;
 
 typedef struct pgr_router pgr_router_t;

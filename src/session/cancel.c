@@ -7,6 +7,7 @@
 #include "session/auth.h"
 #include "session/cancel.h"
 #include "session/client.h"
+#include "session/login.h"
 #include "session/relay.h"
 
 struct pgr_cancel_map {
@@ -115,7 +116,8 @@ pgr_cancel_request(pgr_runtime_t *rt, int32_t pid, int32_t key)
         pgr_info("cancel", "cancel request for unknown session or wrong key ignored");
         return;
     }
-    pgr_relay_cancel(*slot);
+    if (!pgr_login_cancel(*slot))
+        pgr_relay_cancel(*slot);
 }
 
 void

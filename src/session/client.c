@@ -18,6 +18,7 @@
 #include "session/client.h"
 #include "session/dispatch.h"
 #include "session/link.h"
+#include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -25,13 +26,6 @@ static const char *const state_names[] = {
 #define PGR_CLIENT_STATE_NAME(name, text) text,
     PGR_CLIENT_STATE_MAP(PGR_CLIENT_STATE_NAME)
 #undef PGR_CLIENT_STATE_NAME
-};
-
-/* The GUC_REPORT parameters a PostgreSQL 15 server reports at login, in its order. */
-static const char *const reported_params[] = {
-    "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-    "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
-    "server_version", "session_authorization", "standard_conforming_strings", "TimeZone",
 };
 
 const char *
@@ -210,6 +204,9 @@ teardown(pgr_client_t *cl, const char *why)
         cl->rt->n_reserved--;
     uv_timer_stop(&cl->timer);
     uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
+    cl->await_deadline = 0;
+    uv_timer_stop(&cl->wait_timer);
+    uv_close((uv_handle_t *)&cl->wait_timer, timer_close_cb);
 }
 
 /* The conn closed: by us (state CLOSING already) or by the peer (EOF, reset, a write error). */
@@ -273,14 +270,16 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     pgr_iobuf_init(&cl->to_srv, 0);
     pgr_list_init(&cl->link);
     /* Whatever accept returns, the conn's on_close runs once later: memory is freed there. */
-    cl->handles_open = 2;
+    cl->handles_open = 3;
     uv_timer_init(rt->loop, &cl->timer);
-    cl->timer.data = cl;
+    uv_timer_init(rt->loop, &cl->wait_timer);
+    cl->timer.data = cl->wait_timer.data = cl;
     rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
     if (rc != 0) {
         pgr_warn("client", "accept failed: %s", pgr_strerror(rc));
         set_state(cl, PGR_CLIENT_CLOSING);
         uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
+        uv_close((uv_handle_t *)&cl->wait_timer, timer_close_cb);
         return;
     }
     pgr_list_push_back(&rt->clients, &cl->link);
@@ -307,6 +306,19 @@ dupstr(const char *s)
 }
 
 static void start_auth(pgr_client_t *cl, pgr_auth_method_t method);
+
+/* May this user use the admin console (a user in admin.users; anyone when auth.method is trust
+ * and the list is empty)? */
+static bool
+admin_allowed(const pgr_client_t *cl)
+{
+    const pgr_config_t *cfg = cl->rt->cfg;
+    bool allowed = cfg->admin.n_users == 0 && cfg->auth.method == PGR_AUTH_TRUST;
+
+    for (size_t i = 0; i < cfg->admin.n_users && !allowed; i++)
+        allowed = strcmp(cfg->admin.users[i], cl->user) == 0;
+    return allowed;
+}
 
 /* The client's address for an hba decision and PostgreSQL's messages: 127.0.0.1, ::1 (an
  * IPv4-mapped IPv6 address as IPv4), or [local] for a Unix socket. */
@@ -460,7 +472,7 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
         return false;
     }
     /* Over max_clients, an admin-console login may take one of the reserved slots. */
-    if (cl->refuse && !cl->rt->shutting_down && cl->admin &&
+    if (cl->refuse && !cl->rt->shutting_down && cl->admin && admin_allowed(cl) &&
         cl->rt->n_reserved < (size_t)cl->rt->cfg->admin.reserved_connections) {
         cl->refuse = false;
         cl->reserved = true;
@@ -748,102 +760,13 @@ auth_input(pgr_client_t *cl)
 
 /* ---- login --------------------------------------------------------------------------------- */
 
-/* Map a libpq connection failure to the node's own SQLSTATE where its text tells. */
-static const char *
-connect_sqlstate(const char *msg)
-{
-    if (msg == NULL)
-        return "08006";
-    if (strstr(msg, "does not exist") && strstr(msg, "database"))
-        return "3D000";
-    if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
-        return "28P01";
-    if (strstr(msg, "role") && strstr(msg, "does not exist"))
-        return "28000";
-    if (strstr(msg, "too many") || strstr(msg, "limit"))
-        return "53300";
-    if (strstr(msg, "timed out") || strstr(msg, "timeout"))
-        return "08006";
-    return "08006";
-}
-
-/* ParameterStatus for every reported setting (the tracked ones as the server has them now that
- * the login preamble applied the client's), BackendKeyData, ReadyForQuery. */
-static void
-send_login_params(pgr_client_t *cl)
-{
-    const pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
-    pgr_writer_t w;
-
-    pgr_writer_init_grow(&w);
-    for (size_t i = 0; i < PGR_ARRAY_LEN(reported_params); i++) {
-        const char *name = reported_params[i], *value = NULL;
-        int k = pgr_params_index(name);
-        if (k >= 0 && st && st->params.v[k])
-            value = st->params.v[k];
-        else
-            value = pgr_server_parameter(cl->srv, name);
-        if (k >= 0 && value && !cl->want.v[k] && pgr_params_set(&cl->want, k, value) != 0)
-            w.err = PGR_ENOMEM;
-        if (value)
-            pgr_be_write_param(&w, name, value);
-    }
-    pgr_be_write_keydata(&w, cl->cancel_pid, cl->cancel_key);
-    pgr_be_write_ready(&w, 'I');
-    pgr_client_send_writer(cl, &w);
-    pgr_writer_free(&w);
-}
-
-void
-pgr_client_login_done(pgr_client_t *cl, const char *sqlstate, const char *message)
-{
-    if (sqlstate) {
-        pgr_client_send_error(cl, "FATAL", sqlstate, NULL, "%s", message);
-        return;
-    }
-    send_login_params(cl);
-    uv_timer_stop(&cl->timer);
-    if (cl->rt->cfg->pool.mode != PGR_POOL_SESSION)
-        pgr_link_detach(cl, false);
-    else
-        set_state(cl, PGR_CLIENT_LINKED);
-    pgr_conn_flush(&cl->conn);
-    /* Anything the client pipelined behind its password is a first statement. */
-    pgr_relay_client_input(cl);
-}
-
-static void
-login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errmsg)
-{
-    if (status != 0) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", errmsg ? errmsg : pgr_strerror(status));
-        for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
-            msg[n - 1] = '\0';
-        const char *fatal = strstr(msg, "FATAL:  ");
-        pgr_client_send_error(cl, "FATAL", connect_sqlstate(msg), NULL, "%s",
-                              fatal ? fatal + 8 : msg);
-        return;
-    }
-    if (pgr_cancel_register(cl->rt, cl) != 0) {
-        pgr_cluster_release(srv, PGR_RELEASE_CLEAN);
-        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
-        return;
-    }
-    pgr_link_attach(cl, srv, true);
-}
-
 /* The admin console: no server behind it; pgrouter reports settings of its own. */
 static void
 admin_login(pgr_client_t *cl)
 {
-    const pgr_config_t *cfg = cl->rt->cfg;
-    bool allowed = cfg->admin.n_users == 0 && cfg->auth.method == PGR_AUTH_TRUST;
     pgr_writer_t w;
 
-    for (size_t i = 0; i < cfg->admin.n_users && !allowed; i++)
-        allowed = strcmp(cfg->admin.users[i], cl->user) == 0;
-    if (!allowed) {
+    if (!admin_allowed(cl)) {
         pgr_client_send_error(cl, "FATAL", "28000", NULL,
                               "user \"%s\" is not an admin of the pgrouter console", cl->user);
         return;
@@ -914,18 +837,11 @@ admin_input(pgr_client_t *cl)
 static void
 begin_login(pgr_client_t *cl)
 {
-    char msg[256];
-
     set_state(cl, PGR_CLIENT_LOGIN);
-    if (cl->admin) {
+    if (cl->admin)
         admin_login(cl);
-        return;
-    }
-    if (pgr_dispatch_login_node(cl, msg, sizeof(msg)) != 0) {
-        pgr_client_send_error(cl, "FATAL", "08006", NULL, "%s", msg);
-        return;
-    }
-    pgr_link_acquire(cl, login_acquired);
+    else
+        pgr_login_begin(cl);
 }
 
 /* ---- conn callbacks ------------------------------------------------------------------------ */

@@ -5,17 +5,19 @@
  *
  * STARTUP reads the untyped startup forms (an SSLRequest is answered 'S' and the connection
  * turns TLS when tls is configured, else 'N'; GSSENCRequest gets 'N'; a CancelRequest is
- * handled and the connection closed). AUTH runs trust/md5/SCRAM (session/auth).
- * LOGIN borrows a server connection of the target node to learn the server's ParameterStatus
- * values (and to surface the node's own FATAL errors, such as an unknown database). IDLE has no
+ * handled and the connection closed); auth.hba_file, when set, decides who may go on and with
+ * which method. AUTH runs trust/md5/SCRAM/password (session/auth). LOGIN (session/login)
+ * borrows a server connection of the target node to learn the server's ParameterStatus values
+ * (and to surface the node's own FATAL errors, such as an unknown database); it waits for a
+ * node still connecting, and with no node reachable it is answered without one. IDLE has no
  * server connection (transaction mode between transactions); WAITING has asked the pool for one;
  * LINKED relays bytes both ways on one (session/relay.c); BROADCAST runs a statement on every
  * healthy node and merges their replies (session/multi.c). A session in session mode, or
  * pinned, stays LINKED while idle; a broadcast that opened a transaction stays BROADCAST.
  *
  * Ownership: the runtime's client list owns every client; the client owns its conn (embedded),
- * its timer and its auth state, and borrows its server connection from the pool between acquire
- * and release. Memory is freed only when both the conn and the timer have closed. */
+ * its timers and its auth state, and borrows its server connection from the pool between
+ * acquire and release. Memory is freed only when the conn and both timers have closed. */
 #ifndef PGR_SESSION_CLIENT_H
 #define PGR_SESSION_CLIENT_H
 
@@ -108,7 +110,11 @@ typedef struct pgr_client {
     pgr_client_state_t state;
     uint64_t id;                 /* accept sequence number, for logs */
     uv_timer_t timer;            /* login timeout */
-    int handles_open;            /* conn + timer: freed when this reaches 0 */
+    uv_timer_t wait_timer;       /* session/login: the end of a wait for a node's first health
+                                    result, or a nudge to look again (a node's health changed) */
+    uint64_t await_deadline;     /* loop time that wait ends, or 0: not waiting */
+    uint64_t await_resume;       /* while a waiting session is dispatched again: its deadline */
+    int handles_open;            /* conn + timer + wait_timer: freed when this reaches 0 */
     bool refuse;                 /* over max_clients: refuse after the startup packet, unless
                                     it is an admin-console login and a reserved slot is free */
     bool reserved;               /* holds one of admin.reserved_connections (rt->n_reserved) */
@@ -120,6 +126,8 @@ typedef struct pgr_client {
     pgr_auth_t auth;
     bool auth_begun;
     int32_t cancel_pid, cancel_key;
+    uint32_t unreported;         /* login answered with no server: the reported settings (bit i
+                                    of session/login's list) the client has not been told yet */
 
     /* The server side. */
     const char *node_id;         /* target of the current transaction (owned by cluster) */

@@ -11,6 +11,7 @@
 #include "route/classify.h"
 #include "session/dispatch.h"
 #include "session/link.h"
+#include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -699,6 +700,9 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
         return (pgr_dispatch_t)pgr_multi_start(cl, &cl->last_route);
     case PGR_ROUTE_ERROR:
     default:
+        /* A node that could take it is still connecting: wait for its first health result. */
+        if (cl->last_route.pending && pgr_login_await(cl))
+            return PGR_DISPATCH_WAIT;
         pgr_dispatch_fail(cl, cl->last_route.sqlstate, cl->last_route.reason);
         return PGR_DISPATCH_ANSWERED;
     }

@@ -11,6 +11,7 @@
 #include "session/carry.h"
 #include "session/dispatch.h"
 #include "session/link.h"
+#include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -226,7 +227,8 @@ pgr_link_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
     pgr_client_set_state(cl, login ? PGR_CLIENT_LOGIN : PGR_CLIENT_LINKED);
     pgr_router_link(cl->rt->router, cl->node_id);
-    if ((st = pgr_link_server_state(srv)) == NULL || build_preamble(cl, st) != 0 ||
+    if ((st = pgr_link_server_state(srv)) == NULL ||
+        (!login && pgr_login_report_later(cl, srv, st) != 0) || build_preamble(cl, st) != 0 ||
         (!login && pgr_dispatch_release_held(cl) != 0)) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;

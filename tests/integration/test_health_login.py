@@ -96,8 +96,8 @@ def test_without_health_keys_the_cause_is_named_once_then_reload_fixes_it(cluste
     assert "no password supplied" in n["last_error"], n
 
     # A few seconds of retries (backoff 200-400 ms) and of clients, each of which makes the
-    # router probe the node: they are refused, and the log still holds the hint once. (Today
-    # the login itself is refused while no primary is healthy; a statement would be too.)
+    # router probe the node: their statements are refused (the login itself is answered by
+    # pgrouter while no node can be reached), and the log still holds the hint once.
     deadline = time.monotonic() + 3.0
     failures = 0
     while time.monotonic() < deadline:
@@ -106,8 +106,10 @@ def test_without_health_keys_the_cause_is_named_once_then_reload_fixes_it(cluste
                 c.execute("SELECT 1")
         except psycopg.Error as e:
             failures += 1
-            # It alternates between unhealthy and reconnecting while the login is refused.
-            assert re.search(r'node "pg1" is (unhealthy|reconnecting)', str(e)), str(e)
+            assert e.sqlstate == "08006", e
+            assert ('node "pg1" is unhealthy' in str(e) or
+                    'node "pg1" is reconnecting' in str(e)), e
+            assert "health.user and health.password" in str(e), e
         time.sleep(0.2)
     assert failures >= 5
     assert node(port)["consecutive_failures"] >= 5  # it kept trying

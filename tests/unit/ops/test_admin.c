@@ -281,6 +281,7 @@ TEST(show_stats_config_version_help)
     CHECK(reply_has(rt, "SHOW CONFIG", "D auth.method|scram-sha-256\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D auth.users|app\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D admin.http|127.0.0.1:9930\n"));
+    CHECK(reply_has(rt, "SHOW CONFIG", "D admin.reserved_connections|3\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D health.interval|100ms\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D shutdown.drain_timeout|250ms\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D routing.balance|least-busy\n"));
