@@ -16,6 +16,9 @@ PKGS=(
     python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux locales
     # driver tests: pgjdbc (tests/integration/java/)
     libpostgresql-jdbc-java
+    # PostgreSQL's regression suite (scripts/regress.sh): dpkg-source unpacks the server's
+    # source package; the server's headers are installed below, at the server's own version
+    dpkg-dev
 )
 # A JDK and node/npm may already be on the machine from elsewhere than these packages (the
 # image's own node ships npm); install Debian's only when the command is missing.
@@ -58,4 +61,52 @@ if ! locale -a 2>/dev/null | grep -qix 'en_US.utf-\?8'; then
         echo 'en_US.UTF-8 UTF-8' | $SUDO tee -a /etc/locale.gen >/dev/null
     fi
     $SUDO locale-gen >/dev/null
+fi
+
+# PostgreSQL's regression suite (scripts/regress.sh) is taken from the Debian source package of
+# the installed server, so apt needs deb-src entries: derived from the enabled Debian entries
+# (Debian's own mirrors, the only package servers reachable), added only when there are none.
+has_deb_src() {
+    grep -qsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list ||
+        grep -qsE '^Types:.*\bdeb-src\b' /etc/apt/sources.list.d/*.sources
+}
+if ! has_deb_src; then
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    tmp=$(mktemp -d)
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        # deb822 stanzas (blank-line separated) whose URIs are Debian's, as deb-src.
+        awk 'BEGIN { RS = "" } /URIs:[^\n]*debian\.org/ && !/Enabled: *no/ {
+                 sub(/Types:[^\n]*/, "Types: deb-src"); print; print "" }' "$f" >>"$tmp/src.sources"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk '$1 == "deb" && /debian\.org/ { $1 = "deb-src"; print }' "$f" >>"$tmp/src.list"
+    done
+    [ -s "$tmp/src.sources" ] && $SUDO install -m 644 "$tmp/src.sources" /etc/apt/sources.list.d/pgrouter-deb-src.sources
+    [ -s "$tmp/src.list" ] && $SUDO install -m 644 "$tmp/src.list" /etc/apt/sources.list.d/pgrouter-deb-src.list
+    rm -rf "$tmp"
+    has_deb_src && echo "bootstrap: added deb-src entries for Debian's mirrors (pgrouter-deb-src)"
+fi
+if has_deb_src && ! apt-cache showsrc postgresql-15 2>/dev/null | grep -q '^Package:'; then
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+fi
+
+# The suite's C functions (regress.so) are built against the server's headers: those of the
+# installed server's own version (a headers package never upgrades the server); when the mirror
+# no longer serves that point release, its current one (the same major version, the same ABI).
+pgver=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
+if [ -n "$pgver" ] && ! dpkg-query -W -f='${db:Status-Status}\n' postgresql-server-dev-15 2>/dev/null | grep -qx installed; then
+    echo "bootstrap: installing postgresql-server-dev-15 $pgver"
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $SUDO apt-get install -y -qq --no-install-recommends "postgresql-server-dev-15=$pgver" >/dev/null; then
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq --no-install-recommends "postgresql-server-dev-15=$pgver" >/dev/null ||
+            $SUDO apt-get install -y -qq --no-install-recommends postgresql-server-dev-15 >/dev/null
+    fi
 fi
