@@ -13,7 +13,7 @@ PKGS=(
     # real PostgreSQL nodes and clients
     postgresql-15 postgresql-client-15 procps util-linux
     # integration tests and benchmarks (locales: en_US.UTF-8 for the collation tests)
-    python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux locales
+    python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux locales curl
     # driver tests: pgjdbc (tests/integration/java/)
     libpostgresql-jdbc-java
     # PostgreSQL's regression suite (scripts/regress.sh): dpkg-source unpacks the server's
