@@ -227,6 +227,13 @@ note(pgr_client_t *cl, const char *sql, size_t len, uint32_t seg, pgr_writer_t *
         const char *text = sql + st->text_offset;
         size_t tlen = st->text_length;
         char name[128];
+        if (st->cls == PGR_CLASS_BEGIN) {
+            /* What follows it, here or in later messages before its ReadyForQuery, runs inside
+             * the transaction. */
+            cl->txn = 'T';
+            in_txn = true;
+            continue;
+        }
         pgr_reset_t kind = st->cls == PGR_CLASS_SET && st->pgrvar == PGR_PGRVAR_NONE
                                ? pgr_state_reset_kind(text, tlen, name, sizeof(name))
                                : PGR_RESET_NONE;

@@ -656,6 +656,9 @@ pgr_dispatch_release_held(pgr_client_t *cl)
     cl->held_msg = NULL;
     cl->held_len = 0;
     cl->held_begin = false;
+    /* The server is in the transaction from here: its ReadyForQuery is ours (cut), and what the
+     * client sends next is inside it (a SET there is not carried, session/carry). */
+    cl->txn = 'T';
     return rc;
 }
 

@@ -219,3 +219,20 @@ def test_a_refused_set_is_not_carried(node, pgrouter_factory):
             assert a.execute("SHOW search_path").fetchone()[0] == "pg_catalog, public"
             assert a.execute("SHOW password_encryption").fetchone()[0] == "scram-sha-256"
     assert "applying its session state" not in p.log_text()
+
+
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_a_set_rolled_back_is_not_carried(node, pgrouter_factory, mode):
+    """A SET inside a transaction that rolls back is undone, as directly — whether the BEGIN was
+    held by pgrouter (a lone BEGIN) or sent with it — and a committed one stays."""
+    port = free_port()
+    pgrouter_factory(config(node, port, mode=mode, max_size=1), port)
+    wait_served(port)
+    steps = ["set vacuum_cost_delay to 40", "begin", "set vacuum_cost_delay to 60",
+             "show vacuum_cost_delay", "rollback", "show vacuum_cost_delay",
+             "begin; set vacuum_cost_delay to 70; rollback", "show vacuum_cost_delay",
+             "begin; set vacuum_cost_delay to 80; commit", "show vacuum_cost_delay",
+             "select 1"]
+    want = psql_steps(node.port("pg1"), steps, {})
+    assert want.count("40ms") == 2 and "80ms" in want
+    assert psql_steps(port, steps, {}) == want
