@@ -80,7 +80,7 @@ apply(pgr_client_t *cl, const pgr_carry_change_t *c)
          * the connection. */
         pgr_stmts_free(&cl->stmts);
         if (st)
-            st->n_stmts = 0;
+            pgr_srv_state_forget_all(st);
     }
     if (st) { /* the server ran it: it has what the client has */
         free(st->extras);
@@ -324,7 +324,7 @@ pgr_carry_deallocate(pgr_client_t *cl, const char *sql, char *buf, size_t cap)
     if (strcasecmp(name, "ALL") == 0) {
         pgr_srv_state_t *st = pgr_server_get_data(cl->srv);
         if (st)
-            st->n_stmts = 0;
+            pgr_srv_state_forget_all(st);
         pgr_stmts_free(&cl->stmts);
         return NULL;
     }

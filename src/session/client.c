@@ -165,6 +165,7 @@ client_free(pgr_client_t *cl)
     free(cl->held_msg);
     free(cl->units);
     free(cl->expect);
+    free(cl->unnamed_parse);
     pgr_carry_forget(cl);
     free(cl->changes);
     pgr_multi_free(cl);

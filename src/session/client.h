@@ -180,6 +180,10 @@ typedef struct pgr_client {
     uint64_t ryw_lsn;            /* read-your-writes: WAL position of the last write's commit */
     bool ryw_capture;            /* our pg_current_wal_insert_lsn() query is in flight */
     pgr_stmt_class_t unnamed_cls; /* class of the last unnamed Parse */
+    uint8_t *unnamed_parse;      /* the last unnamed Parse's body, to prepare it again on another
+                                    server connection (psql's \gdesc: Parse, Sync, Describe) */
+    size_t unnamed_parse_len;
+    bool unnamed_here;           /* the linked server connection has it */
     pgr_route_t last_route;
     struct pgr_bcast *bcast;     /* a broadcast in flight (state BROADCAST), session/multi.c */
     pgr_multi_seqs_t bcast_need; /* statements the batch uses but does not parse (multi.c) */

@@ -210,6 +210,7 @@ link_reset(pgr_client_t *cl)
     cl->srv_write_blocked = false;
     cl->srv_read_paused = false;
     cl->srv_ended = false;
+    cl->unnamed_here = false;
 }
 
 void

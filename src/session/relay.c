@@ -505,8 +505,12 @@ prepare_on_demand(pgr_client_t *cl, const pgr_stmt_t *sm, pgr_writer_t *w)
     uint64_t key = cl->id << 32 | sm->seq;
     char name[48];
 
-    if (st == NULL || sm->cls == PGR_STMT_LOCAL || pgr_srv_state_has(st, key))
+    if (st == NULL || sm->cls == PGR_STMT_LOCAL)
         return;
+    if (pgr_srv_state_has(st, key)) {
+        pgr_srv_state_touch(st, key);
+        return;
+    }
     pgr_stmt_server_name(name, sizeof(name), cl->id, sm->seq);
     pgr_writer_begin(w, 'P');
     pgr_writer_put_cstr(w, name);
@@ -515,6 +519,23 @@ prepare_on_demand(pgr_client_t *cl, const pgr_stmt_t *sm, pgr_writer_t *w)
     if (expect_push(cl, '1', key, true) != 0)
         w->err = PGR_ENOMEM;
     ledger_add(cl, st, key, w);
+}
+
+/* Before a Bind or Describe of the unnamed statement on a server connection that has not seen
+ * the client's last unnamed Parse (it was made on another, in an earlier transaction): the same
+ * Parse goes first, its ParseComplete cut. True when w got it. */
+static bool
+prepare_unnamed(pgr_client_t *cl, pgr_writer_t *w)
+{
+    if (!cl->rewrite || cl->unnamed_here || cl->unnamed_parse == NULL)
+        return false;
+    pgr_writer_begin(w, 'P');
+    pgr_writer_put_bytes(w, cl->unnamed_parse, cl->unnamed_parse_len);
+    pgr_writer_finish(w);
+    if (expect_push(cl, '1', 0, true) != 0)
+        w->err = PGR_ENOMEM;
+    cl->unnamed_here = true;
+    return true;
 }
 
 /* The client's named statement of a Bind or Describe, in transaction mode; NULL otherwise. */
@@ -600,6 +621,10 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         cl->pending_syncs++;
         cl->unsynced = false;
         cl->rt->stats.queries++;
+        /* A simple Query destroys the unnamed statement, here and on any server. */
+        free(cl->unnamed_parse);
+        cl->unnamed_parse = NULL;
+        cl->unnamed_here = false;
         if (pgr_fe_query_decode(f->body, f->body_len, &q) != 0)
             break; /* the server answers a malformed query */
         rc = rewrite_query(cl, &q, seg, qbuf, sizeof(qbuf), &w);
@@ -612,6 +637,18 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         if (pgr_fe_parse_decode(f->body, f->body_len, &m) != 0) {
             rc = cl->rewrite ? expect_push(cl, '1', 0, false) : 0;
             break;
+        }
+        if (m.name[0] == '\0' && cl->rewrite) {
+            uint8_t *copy = malloc(f->body_len);
+            if (copy == NULL) {
+                rc = PGR_ENOMEM;
+                break;
+            }
+            memcpy(copy, f->body, f->body_len);
+            free(cl->unnamed_parse);
+            cl->unnamed_parse = copy;
+            cl->unnamed_parse_len = f->body_len;
+            cl->unnamed_here = true;
         }
         if (!cl->rewrite || m.name[0] == '\0') {
             /* The unnamed statement runs at its Bind: what it makes is noted now. */
@@ -659,8 +696,16 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     case 'B': {
         pgr_fe_bind_t m;
         cl->unsynced = true;
-        if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0 ||
-            (sm = client_stmt(cl, m.statement)) == NULL)
+        if (pgr_fe_bind_decode(f->body, f->body_len, &m) != 0)
+            break;
+        if (m.statement[0] == '\0') {
+            if (prepare_unnamed(cl, &w)) {
+                pgr_fe_write_bind_msg(&w, &m);
+                rewritten = true;
+            }
+            break;
+        }
+        if ((sm = client_stmt(cl, m.statement)) == NULL)
             break;
         const char *sql = (const char *)sm->rest;
         if ((rc = pgr_carry_statement(cl, sql, strnlen(sql, sm->rest_len), cl->seg_sent,
@@ -681,7 +726,16 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
             break;
         if ((f->type == 'D' ? pgr_fe_describe_decode(f->body, f->body_len, &m)
                             : pgr_fe_close_decode(f->body, f->body_len, &m)) != 0 ||
-            m.kind != 'S' || (sm = client_stmt(cl, m.name)) == NULL)
+            m.kind != 'S')
+            break;
+        if (m.name[0] == '\0' && f->type == 'D') {
+            if (prepare_unnamed(cl, &w)) {
+                pgr_fe_write_describe(&w, 'S', "");
+                rewritten = true;
+            }
+            break;
+        }
+        if ((sm = client_stmt(cl, m.name)) == NULL)
             break;
         pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
         if (f->type == 'D') {

@@ -53,9 +53,15 @@ pgr_params_free(pgr_params_t *p)
 pgr_stmt_t *
 pgr_stmts_find(pgr_stmts_t *s, const char *name)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i].name, name) == 0)
-            return &s->v[i];
+    uint32_t i = pgr_u64map_get(&s->by_name, pgr_u64map_hash_str(name));
+
+    if (i != PGR_U64MAP_EMPTY && strcmp(s->v[i].name, name) == 0)
+        return &s->v[i];
+    if (!s->collided)
+        return NULL;
+    for (size_t j = 0; j < s->n; j++)
+        if (strcmp(s->v[j].name, name) == 0)
+            return &s->v[j];
     return NULL;
 }
 
@@ -79,9 +85,18 @@ pgr_stmts_add(pgr_stmts_t *s, const char *name, const uint8_t *rest, size_t rest
             s->v = nv;
             s->cap = ncap;
         }
+        uint64_t h = pgr_u64map_hash_str(name);
+        uint32_t other = pgr_u64map_get(&s->by_name, h);
         st = &s->v[s->n];
         if ((st->name = strdup(name)) == NULL)
             goto fail;
+        if (other == PGR_U64MAP_EMPTY &&
+            pgr_u64map_put(&s->by_name, h, (uint32_t)s->n) != 0) {
+            free(st->name);
+            goto fail;
+        }
+        if (other != PGR_U64MAP_EMPTY)
+            s->collided = true; /* the first keeps the slot; this one is found by a scan */
         s->n++;
     } else {
         free(st->rest);
@@ -102,9 +117,25 @@ pgr_stmts_remove(pgr_stmts_t *s, const char *name)
 
     if (st == NULL)
         return;
+    uint32_t i = (uint32_t)(st - s->v), last = (uint32_t)(s->n - 1);
+    uint64_t h = pgr_u64map_hash_str(st->name);
+    if (pgr_u64map_get(&s->by_name, h) == i)
+        pgr_u64map_del(&s->by_name, h);
     free(st->name);
     free(st->rest);
-    *st = s->v[--s->n];
+    if (i != last) { /* the last one fills the hole */
+        *st = s->v[last];
+        uint64_t hl = pgr_u64map_hash_str(st->name);
+        if (pgr_u64map_get(&s->by_name, hl) == last)
+            (void)pgr_u64map_put(&s->by_name, hl, i); /* replaces: cannot grow */
+    }
+    s->n--;
+    if (s->collided) /* re-home a name that lost its slot to the removed one */
+        for (uint32_t j = 0; j < s->n; j++) {
+            uint64_t hj = pgr_u64map_hash_str(s->v[j].name);
+            if (pgr_u64map_get(&s->by_name, hj) == PGR_U64MAP_EMPTY)
+                (void)pgr_u64map_put(&s->by_name, hj, j);
+        }
 }
 
 void
@@ -115,6 +146,7 @@ pgr_stmts_free(pgr_stmts_t *s)
         free(s->v[i].rest);
     }
     free(s->v);
+    pgr_u64map_free(&s->by_name);
     memset(s, 0, sizeof(*s));
 }
 
@@ -141,7 +173,11 @@ pgr_stmt_key_name(char *buf, size_t cap, uint64_t key)
 pgr_srv_state_t *
 pgr_srv_state_new(void)
 {
-    return calloc(1, sizeof(pgr_srv_state_t));
+    pgr_srv_state_t *st = calloc(1, sizeof(pgr_srv_state_t));
+
+    if (st)
+        st->head = st->tail = st->free_ent = UINT32_MAX; /* the statement list is empty */
+    return st;
 }
 
 void
@@ -153,7 +189,8 @@ pgr_srv_state_free(void *p)
         return;
     pgr_params_free(&st->params);
     free(st->extras);
-    free(st->stmts);
+    free(st->lru);
+    pgr_u64map_free(&st->by_key);
     free(st);
 }
 
@@ -220,58 +257,136 @@ pgr_srv_state_note_pin(pgr_srv_state_t *st, const char *reason, const char *sql,
         return;
     if (reason && strcmp(reason, "LOAD") == 0)
         st->keep_out = "LOAD";
+    else if (reason && strncmp(reason, "CREATE TEMP", 11) == 0)
+        /* DISCARD ALL drops temporary objects but keeps the backend's temporary schema, which a
+         * fresh connection does not have (PostgreSQL's temp regression test sees it). */
+        st->keep_out = "a temporary schema";
     else if (!st->keep_out && names_placeholder(sql, len))
         st->keep_out = "a placeholder setting (set_config() or SET of a dotted name)";
     if (reason && !st->pin)
         st->pin = reason;
 }
 
+/* ---- the ledger's statements: an LRU list indexed by key --------------------------------- */
+
+#define NIL UINT32_MAX
+
+struct pgr_lru_ent {
+    uint64_t key;
+    uint32_t prev, next; /* NIL at the ends; next links the free entries too */
+};
+
+static void
+lru_unlink(pgr_srv_state_t *st, uint32_t i)
+{
+    struct pgr_lru_ent *e = &st->lru[i];
+    if (e->prev != NIL)
+        st->lru[e->prev].next = e->next;
+    else
+        st->head = e->next;
+    if (e->next != NIL)
+        st->lru[e->next].prev = e->prev;
+    else
+        st->tail = e->prev;
+}
+
+static void
+lru_append(pgr_srv_state_t *st, uint32_t i)
+{
+    st->lru[i].prev = st->tail;
+    st->lru[i].next = NIL;
+    if (st->tail != NIL)
+        st->lru[st->tail].next = i;
+    else
+        st->head = i;
+    st->tail = i;
+}
+
 bool
 pgr_srv_state_has(const pgr_srv_state_t *st, uint64_t key)
 {
-    for (size_t i = st->n_stmts; i-- > 0;)
-        if (st->stmts[i] == key)
-            return true;
-    return false;
+    return pgr_u64map_get(&st->by_key, key) != PGR_U64MAP_EMPTY;
+}
+
+void
+pgr_srv_state_touch(pgr_srv_state_t *st, uint64_t key)
+{
+    uint32_t i = pgr_u64map_get(&st->by_key, key);
+
+    if (i == PGR_U64MAP_EMPTY || i == st->tail)
+        return;
+    lru_unlink(st, i);
+    lru_append(st, i);
+}
+
+void
+pgr_srv_state_forget(pgr_srv_state_t *st, uint64_t key)
+{
+    uint32_t i = pgr_u64map_get(&st->by_key, key);
+
+    if (i == PGR_U64MAP_EMPTY)
+        return;
+    lru_unlink(st, i);
+    pgr_u64map_del(&st->by_key, key);
+    st->lru[i].next = st->free_ent;
+    st->free_ent = i;
+    st->n_stmts--;
+}
+
+void
+pgr_srv_state_forget_all(pgr_srv_state_t *st)
+{
+    st->head = st->tail = st->free_ent = NIL;
+    st->n_stmts = 0;
+    st->cap_lru = 0;
+    free(st->lru);
+    st->lru = NULL;
+    pgr_u64map_clear(&st->by_key);
 }
 
 bool
 pgr_srv_state_add(pgr_srv_state_t *st, uint64_t key, uint64_t *evicted)
 {
     bool ev = false;
+    uint32_t i;
 
-    if (st->n_stmts == st->cap_stmts) {
-        size_t ncap = st->cap_stmts ? st->cap_stmts * 2 : 16;
-        uint64_t *nv = realloc(st->stmts, ncap * sizeof(*nv));
-        if (nv == NULL) {
-            /* Out of memory: forget the oldest instead of growing. */
-            *evicted = st->stmts[0];
-            memmove(st->stmts, st->stmts + 1, (st->n_stmts - 1) * sizeof(*st->stmts));
-            st->stmts[st->n_stmts - 1] = key;
-            return true;
-        }
-        st->stmts = nv;
-        st->cap_stmts = ncap;
+    if (st->cap_lru == 0)
+        st->head = st->tail = st->free_ent = NIL;
+    if (pgr_srv_state_has(st, key)) {
+        pgr_srv_state_touch(st, key);
+        return false;
     }
-    st->stmts[st->n_stmts++] = key;
-    if (st->n_stmts > PGR_SERVER_STMTS_MAX) {
-        *evicted = st->stmts[0];
-        memmove(st->stmts, st->stmts + 1, (st->n_stmts - 1) * sizeof(*st->stmts));
-        st->n_stmts--;
+    if (st->free_ent == NIL) {
+        size_t ncap = st->cap_lru ? st->cap_lru * 2 : 16;
+        struct pgr_lru_ent *nv = realloc(st->lru, ncap * sizeof(*nv));
+        if (nv == NULL && st->head == NIL)
+            return false; /* out of memory with nothing to give up: not recorded */
+        if (nv == NULL) {
+            /* Out of memory: give up the least recently used instead of growing. */
+            *evicted = st->lru[st->head].key;
+            pgr_srv_state_forget(st, *evicted);
+            ev = true;
+        } else {
+            for (size_t j = st->cap_lru; j < ncap; j++)
+                nv[j].next = j + 1 < ncap ? (uint32_t)(j + 1) : NIL;
+            st->free_ent = (uint32_t)st->cap_lru;
+            st->lru = nv;
+            st->cap_lru = ncap;
+        }
+    }
+    i = st->free_ent;
+    if (pgr_u64map_put(&st->by_key, key, i) != 0)
+        return ev; /* not recorded: a later Bind prepares it again under a new name */
+    st->free_ent = st->lru[i].next;
+    st->lru[i].key = key;
+    lru_append(st, i);
+    st->n_stmts++;
+    if (!ev && st->n_stmts > PGR_SERVER_STMTS_MAX) {
+        *evicted = st->lru[st->head].key;
+        pgr_srv_state_forget(st, *evicted);
         ev = true;
     }
     return ev;
-}
-
-void
-pgr_srv_state_forget(pgr_srv_state_t *st, uint64_t key)
-{
-    for (size_t i = 0; i < st->n_stmts; i++)
-        if (st->stmts[i] == key) {
-            memmove(st->stmts + i, st->stmts + i + 1, (st->n_stmts - i - 1) * sizeof(*st->stmts));
-            st->n_stmts--;
-            return;
-        }
 }
 
 /* ---- startup settings ---------------------------------------------------------------------- */

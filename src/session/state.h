@@ -14,6 +14,7 @@
 #define PGR_SESSION_STATE_H
 
 #include "core/base.h"
+#include "core/u64map.h"
 #include "protocol/writer.h"
 
 /* The reported settings pgrouter carries across server connections. */
@@ -59,6 +60,8 @@ typedef struct pgr_stmts {
     pgr_stmt_t *v;
     size_t n, cap;
     uint32_t next_seq;
+    pgr_u64map_t by_name; /* hash of the name -> index in v */
+    bool collided;        /* two names share a hash: misses fall back to a scan */
 } pgr_stmts_t;
 
 #define PGR_STMTS_MAX 10000 /* per client */
@@ -86,8 +89,12 @@ void pgr_stmt_key_name(char *buf, size_t cap, uint64_t key);
 typedef struct pgr_srv_state {
     pgr_params_t params;
     char *extras;       /* the startup-setting SETs applied to it, or NULL */
-    uint64_t *stmts;    /* (client id << 32 | seq) of the statements prepared on it, oldest first */
-    size_t n_stmts, cap_stmts;
+    /* (client id << 32 | seq) of the statements prepared on it, least recently used first:
+     * a doubly linked list over lru[], indexed by by_key. */
+    struct pgr_lru_ent *lru;
+    size_t n_stmts, cap_lru;
+    uint32_t head, tail, free_ent;
+    pgr_u64map_t by_key;
     const char *pin;    /* state only a reset undoes (a temp table, SET ROLE, LISTEN, an
                            advisory lock, a WITH HOLD cursor, SQL PREPARE, ...): static text of
                            the first such reason, or NULL */
@@ -117,10 +124,15 @@ void pgr_srv_state_note_pin(pgr_srv_state_t *st, const char *reason, const char 
 pgr_srv_state_t *pgr_srv_state_new(void);
 void pgr_srv_state_free(void *st);
 bool pgr_srv_state_has(const pgr_srv_state_t *st, uint64_t key);
-/* Record key; if the connection holds more than PGR_SERVER_STMTS_MAX, *evicted gets the oldest
- * key (to be closed) and true is returned. */
+/* key was used: it becomes the most recently used. */
+void pgr_srv_state_touch(pgr_srv_state_t *st, uint64_t key);
+/* Record key as the most recently used; if the connection then holds more than
+ * PGR_SERVER_STMTS_MAX, *evicted gets the least recently used key (to be closed) and true is
+ * returned. */
 bool pgr_srv_state_add(pgr_srv_state_t *st, uint64_t key, uint64_t *evicted);
 void pgr_srv_state_forget(pgr_srv_state_t *st, uint64_t key);
+/* DEALLOCATE ALL / DISCARD ALL: none is left. */
+void pgr_srv_state_forget_all(pgr_srv_state_t *st);
 
 /* The SQL that applies a client's startup settings (other than user, database, replication,
  * application_name and client_encoding), each as "SET name TO 'value';", from its startup

@@ -236,3 +236,35 @@ def test_a_set_rolled_back_is_not_carried(node, pgrouter_factory, mode):
     want = psql_steps(node.port("pg1"), steps, {})
     assert want.count("40ms") == 2 and "80ms" in want
     assert psql_steps(port, steps, {}) == want
+
+
+def test_the_unnamed_statement_follows_the_client(node, pgrouter_factory):
+    """psql's \\gdesc prepares the unnamed statement and describes it in a second exchange. In
+    between, another client may use the server connection (and its unnamed statement): the
+    Describe still describes this client's statement, as directly; after a simple Query the
+    unnamed statement is gone, as directly (26000)."""
+    port = free_port()
+    pgrouter_factory(config(node, port, max_size=1), port)
+    wait_served(port)
+
+    def steps(port_):
+        a = psycopg.connect(dsn(port_), autocommit=True)
+        b = psycopg.connect(dsn(port_), autocommit=True)
+        try:
+            r = a.pgconn.prepare(b"", b"SELECT 1 AS one, 'x'::text AS two, now() AS three")
+            out = [r.status]
+            b.execute("SELECT %s::int AS other", (1,))  # its own unnamed statement
+            d = a.pgconn.describe_prepared(b"")
+            out.append([(d.fname(i), d.ftype(i)) for i in range(d.nfields)])
+            a.execute("SELECT 1")  # a simple Query: the unnamed statement is gone
+            d = a.pgconn.describe_prepared(b"")
+            out.append((d.status, d.error_field(psycopg.pq.DiagnosticField.SQLSTATE)))
+            return out
+        finally:
+            a.close()
+            b.close()
+
+    want = steps(node.port("pg1"))
+    assert want[1] == [(b"one", 23), (b"two", 25), (b"three", 1184)]
+    assert want[2][1] == b"26000"
+    assert steps(port) == want

@@ -43,7 +43,6 @@ TEST(mid_transaction_is_closed_whatever_the_ledger_says)
 
 /* Each pin reason the classifier gives, with a statement that makes it. */
 static const struct { const char *reason, *sql; } pins[] = {
-    { "CREATE TEMP TABLE", "CREATE TEMP TABLE t(x int)" },
     { "SET ROLE", "SET ROLE r" },
     { "SET SESSION AUTHORIZATION", "SET SESSION AUTHORIZATION app" },
     { "PREPARE", "PREPARE p AS SELECT 1" },
@@ -81,6 +80,8 @@ TEST(placeholders_and_load_are_closed)
         { "session-level SET", "SET SESSION myext.level TO 'x'" },
         { "SET inside a transaction", "set  app.x=1" },
         { "LOAD", "LOAD 'auto_explain'" },
+        { "CREATE TEMP TABLE", "CREATE TEMP TABLE t(x int)" }, /* its schema stays */
+        { "CREATE TEMP SEQUENCE", "CREATE TEMP SEQUENCE s" },
     };
     for (size_t i = 0; i < sizeof(keep_out) / sizeof(keep_out[0]); i++) {
         pgr_srv_state_t *st = pgr_srv_state_new();
@@ -122,10 +123,64 @@ TEST(statements_are_an_lru_closed_beyond_the_cap)
     pgr_srv_state_free(st);
 }
 
+TEST(lru_order_follows_use)
+{
+    pgr_srv_state_t *st = pgr_srv_state_new();
+    uint64_t evicted = 0;
+
+    for (uint64_t k = 1; k <= PGR_SERVER_STMTS_MAX; k++)
+        (void)pgr_srv_state_add(st, k, &evicted);
+    pgr_srv_state_touch(st, 1); /* 1 is used again: 2 is now the least recently used */
+    CHECK(!pgr_srv_state_add(st, 5, &evicted)); /* already there: touched, nothing evicted */
+    CHECK(pgr_srv_state_add(st, 100001, &evicted));
+    CHECK_INT(evicted, 2);
+    CHECK(pgr_srv_state_has(st, 1));
+    CHECK(pgr_srv_state_add(st, 100002, &evicted));
+    CHECK_INT(evicted, 3);
+    CHECK_INT(st->n_stmts, PGR_SERVER_STMTS_MAX);
+    pgr_srv_state_forget_all(st);
+    CHECK_INT(st->n_stmts, 0);
+    CHECK(!pgr_srv_state_has(st, 1));
+    CHECK(!pgr_srv_state_add(st, 7, &evicted));
+    CHECK(pgr_srv_state_has(st, 7));
+    pgr_srv_state_free(st);
+}
+
+TEST(client_statements_by_name)
+{
+    pgr_stmts_t s = {0};
+    char name[32];
+    int bad = 0;
+
+    for (int i = 0; i < PGR_STMTS_MAX; i++) {
+        snprintf(name, sizeof(name), "stmt_%d", i);
+        bad += pgr_stmts_add(&s, name, (const uint8_t *)"x", 2) == NULL;
+    }
+    CHECK_INT(bad, 0);
+    CHECK(pgr_stmts_add(&s, "one_too_many", (const uint8_t *)"x", 2) == NULL);
+    for (int i = 0; i < PGR_STMTS_MAX; i += 3) { /* remove a third, in order */
+        snprintf(name, sizeof(name), "stmt_%d", i);
+        pgr_stmts_remove(&s, name);
+    }
+    for (int i = 0; i < PGR_STMTS_MAX; i++) {
+        snprintf(name, sizeof(name), "stmt_%d", i);
+        pgr_stmt_t *sm = pgr_stmts_find(&s, name);
+        bad += (i % 3 == 0) ? sm != NULL : (sm == NULL || strcmp(sm->name, name) != 0);
+    }
+    CHECK_INT(bad, 0);
+    /* Re-adding a name replaces it with a new sequence number. */
+    pgr_stmt_t *a = pgr_stmts_find(&s, "stmt_1");
+    uint32_t seq = a->seq;
+    CHECK(pgr_stmts_add(&s, "stmt_1", (const uint8_t *)"y", 2) == a && a->seq != seq);
+    pgr_stmts_free(&s);
+    CHECK(pgr_stmts_find(&s, "stmt_1") == NULL);
+}
+
 int
 main(void)
 {
     return RUN(fresh_connection_is_kept_in_transaction_mode_reset_in_session_mode,
                mid_transaction_is_closed_whatever_the_ledger_says, each_pin_reason_is_reset,
-               placeholders_and_load_are_closed, statements_are_an_lru_closed_beyond_the_cap);
+               placeholders_and_load_are_closed, statements_are_an_lru_closed_beyond_the_cap,
+               lru_order_follows_use, client_statements_by_name);
 }
