@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer driver for a bounded time on a scratch copy of its seed corpus.
 #
-#   scripts/fuzz.sh DRIVER SECONDS      DRIVER: fe | be | startup | roundtrip | merge | merge_numeric
+#   scripts/fuzz.sh DRIVER SECONDS      DRIVER: fe | be | startup | roundtrip | merge | merge_numeric | hba
 #
 # Builds build-fuzz (CC=clang, -Dfuzz=true) if needed, but only the fuzz targets. New inputs go
 # to tests/fuzz/corpus-work/DRIVER (ignored by git), never into the committed corpus; crashes
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 drv=${1:?usage: scripts/fuzz.sh DRIVER SECONDS}
 secs=${2:?usage: scripts/fuzz.sh DRIVER SECONDS}
-case $drv in fe|be|startup|roundtrip|merge|merge_numeric) ;; *) echo "unknown driver: $drv" >&2; exit 2 ;; esac
+case $drv in fe|be|startup|roundtrip|merge|merge_numeric|hba) ;; *) echo "unknown driver: $drv" >&2; exit 2 ;; esac
 bdir=build-fuzz
 if [ ! -f $bdir/build.ninja ]; then
     CC=clang meson setup $bdir -Dfuzz=true >/dev/null

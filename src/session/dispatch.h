@@ -10,7 +10,8 @@
 typedef enum {
     PGR_DISPATCH_ANSWERED, /* the frame was consumed and answered; go on with the next one */
     PGR_DISPATCH_ROUTE,    /* cl->last_route names a node: acquire a connection there */
-    PGR_DISPATCH_WAIT,     /* not enough input to decide yet */
+    PGR_DISPATCH_WAIT,     /* not enough input to decide yet, or the session waits for a
+                              node's first health result (session/login resumes it) */
     PGR_DISPATCH_CLOSED,   /* the session ended */
 } pgr_dispatch_t;
 
