@@ -422,14 +422,17 @@ classify_set(pgr_stmt_info_t *st, const PgQuery__VariableSetStmt *vs)
         return;
     case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
     case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
-        if (pgrouter_var(st, name))
+        if (pgrouter_var(st, name)) {
             st->pgrvar = PGR_PGRVAR_RESET;
+            st->tag = vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET" : "SET";
+        }
         return;
     default:
         break;
     }
     if (pgrouter_var(st, name)) {
         st->pgrvar = PGR_PGRVAR_SET;
+        st->tag = "SET";
         if (vs->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE || vs->n_args == 0)
             st->pgrvar_bad = true;
         for (size_t i = 0; i < vs->n_args && !st->pgrvar_bad; i++)
@@ -458,7 +461,7 @@ classify_txn(pgr_stmt_info_t *st, const PgQuery__TransactionStmt *ts)
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
         st->cls = PGR_CLASS_BEGIN;
-        st->txn_tag = ts->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN
+        st->tag = ts->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN
                           ? "BEGIN"
                           : "START TRANSACTION";
         st->txn_plain = true;
@@ -466,37 +469,37 @@ classify_txn(pgr_stmt_info_t *st, const PgQuery__TransactionStmt *ts)
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
         st->cls = PGR_CLASS_COMMIT;
-        st->txn_tag = "COMMIT";
+        st->tag = "COMMIT";
         st->txn_plain = true;
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
         st->cls = PGR_CLASS_COMMIT;
-        st->txn_tag = "PREPARE TRANSACTION";
+        st->tag = "PREPARE TRANSACTION";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
         st->cls = PGR_CLASS_COMMIT;
-        st->txn_tag = "COMMIT PREPARED";
+        st->tag = "COMMIT PREPARED";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
         st->cls = PGR_CLASS_ROLLBACK;
-        st->txn_tag = "ROLLBACK";
+        st->tag = "ROLLBACK";
         st->txn_plain = true;
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
         st->cls = PGR_CLASS_ROLLBACK;
-        st->txn_tag = "ROLLBACK PREPARED";
+        st->tag = "ROLLBACK PREPARED";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
         st->cls = PGR_CLASS_SAVEPOINT;
-        st->txn_tag = "SAVEPOINT";
+        st->tag = "SAVEPOINT";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
         st->cls = PGR_CLASS_SAVEPOINT;
-        st->txn_tag = "RELEASE";
+        st->tag = "RELEASE";
         break;
     case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
         st->cls = PGR_CLASS_SAVEPOINT;
-        st->txn_tag = "ROLLBACK";
+        st->tag = "ROLLBACK";
         break;
     default:
         st->cls = PGR_CLASS_WRITE;
@@ -618,8 +621,10 @@ classify_stmt(const pgr_classifier_t *c, pgr_stmt_info_t *st, const PgQuery__Nod
         return;
     case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
         st->cls = PGR_CLASS_READ;
-        if (pgrouter_var(st, n->variable_show_stmt->name))
+        if (pgrouter_var(st, n->variable_show_stmt->name)) {
             st->pgrvar = PGR_PGRVAR_SHOW;
+            st->tag = "SHOW";
+        }
         return;
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
         classify_set(st, n->variable_set_stmt);

@@ -60,11 +60,13 @@ typedef struct pgr_stmt_info {
     bool deferrable;           /* DEFERRABLE */
     pgr_isolation_t isolation;
     bool chain;                /* COMMIT/ROLLBACK AND CHAIN */
-    /* A transaction-control statement's CommandComplete tag as PostgreSQL gives it ("BEGIN",
-     * "START TRANSACTION", "COMMIT" for COMMIT and END, "ROLLBACK" for ROLLBACK and ABORT,
-     * "PREPARE TRANSACTION", "COMMIT PREPARED", "ROLLBACK PREPARED", "SAVEPOINT", "RELEASE",
-     * and "ROLLBACK" for ROLLBACK TO); NULL for any other statement. Static text. */
-    const char *txn_tag;
+    /* The CommandComplete tag PostgreSQL gives the statement, for those pgrouter may answer
+     * itself: transaction control ("BEGIN", "START TRANSACTION", "COMMIT" for COMMIT and END,
+     * "ROLLBACK" for ROLLBACK and ABORT, "PREPARE TRANSACTION", "COMMIT PREPARED", "ROLLBACK
+     * PREPARED", "SAVEPOINT", "RELEASE", and "ROLLBACK" for ROLLBACK TO) and pgrouter.*
+     * settings ("SET", also for SET ... TO DEFAULT; "RESET"; "SHOW"). NULL for any other
+     * statement. Static text. */
+    const char *tag;
     bool txn_plain;            /* a plain BEGIN/START, COMMIT/END or ROLLBACK/ABORT (not
                                   PREPARE TRANSACTION, ... PREPARED, a savepoint) */
     bool set_local;            /* SET LOCAL (also SET LOCAL pgrouter.x) */

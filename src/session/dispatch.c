@@ -118,7 +118,7 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
         } else {
             cl->node_column = cl->rt->cfg->broadcast.node_column;
         }
-        pgr_be_write_complete(w, "RESET");
+        pgr_be_write_complete(w, st->tag ? st->tag : "RESET"); /* SET x TO DEFAULT: "SET" */
         return;
     case PGR_PGRVAR_SET:
         if (st->pgrvar_bad) {
@@ -483,7 +483,7 @@ drop_held(pgr_client_t *cl)
 static const char *
 end_held(pgr_client_t *cl, const pgr_stmt_info_t *st, char *status)
 {
-    const char *tag = cl->held_failed ? "ROLLBACK" : st->txn_tag;
+    const char *tag = cl->held_failed ? "ROLLBACK" : st->tag;
 
     if (st->chain) {
         cl->held_failed = false;
@@ -614,7 +614,7 @@ hold_begin_extended(pgr_client_t *cl, const char *sql, const pgr_stmt_info_t *st
     cl->held_failed = false;
     cl->held_read_only = st->read_only_txn;
     pgr_writer_init_grow(&result);
-    pgr_be_write_complete(&result, st->txn_tag);
+    pgr_be_write_complete(&result, st->tag);
     answer_extended(cl, end, &result, 'T');
     pgr_writer_free(&result);
     return PGR_DISPATCH_ANSWERED;
@@ -635,7 +635,7 @@ hold_begin(pgr_client_t *cl, const pgr_frame_t *f, const pgr_stmt_info_t *st)
     cl->held_failed = false;
     cl->held_read_only = st->read_only_txn;
     /* The tag is the statement's own: "BEGIN" or "START TRANSACTION". */
-    const char *tag = st->txn_tag;
+    const char *tag = st->tag;
     pgr_iobuf_consume(&cl->conn.in, f->len);
     reply_tag(cl, tag, 'T');
     return 0;

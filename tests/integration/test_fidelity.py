@@ -87,6 +87,9 @@ TAG_SCRIPTS = [
      "ROLLBACK"],
     ["COMMIT"],
     ["ABORT"],
+    # pgrouter's own settings (a placeholder setting on the node)
+    ["SET pgrouter.route = 'primary'", "SET pgrouter.route TO DEFAULT", "RESET pgrouter.route"],
+    ["BEGIN", "SET pgrouter.route = 'primary'", "COMMIT"],
 ]
 
 

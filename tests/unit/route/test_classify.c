@@ -191,11 +191,16 @@ TEST(transaction_tags)
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const pgr_stmt_info_t *st = &one(rows[i].sql)->stmts[0];
-        CHECK_STR(st->txn_tag, rows[i].tag);
+        CHECK_STR(st->tag, rows[i].tag);
         CHECK(st->txn_plain == rows[i].plain);
     }
-    CHECK(one("SELECT 1")->stmts[0].txn_tag == NULL);
-    CHECK(one("SET TRANSACTION READ ONLY")->stmts[0].txn_tag == NULL);
+    CHECK(one("SELECT 1")->stmts[0].tag == NULL);
+    CHECK(one("SET TRANSACTION READ ONLY")->stmts[0].tag == NULL);
+    CHECK(one("SET statement_timeout = 0")->stmts[0].tag == NULL);
+    CHECK_STR(one("SET pgrouter.route = 'primary'")->stmts[0].tag, "SET");
+    CHECK_STR(one("SET pgrouter.route TO DEFAULT")->stmts[0].tag, "SET");
+    CHECK_STR(one("RESET pgrouter.route")->stmts[0].tag, "RESET");
+    CHECK_STR(one("SHOW pgrouter.route")->stmts[0].tag, "SHOW");
 }
 
 TEST(pgrouter_settings)
