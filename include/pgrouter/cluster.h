@@ -69,6 +69,7 @@ typedef struct pgr_health {
     int consecutive_failures;
     uint64_t checks, failures;  /* totals since the node was added */
     char last_error[256];       /* "" when no check ever failed */
+    int64_t last_error_ms;      /* wall clock (ms since the epoch) of last_error; 0 with none */
 } pgr_health_t;
 
 /* Pool counters of one node, summed over its (user, database) pools. max is the per-pool
@@ -213,7 +214,9 @@ int pgr_cluster_query_healthy(pgr_cluster_t *c, const char *sql, int n_params,
 typedef enum pgr_event_type {
     PGR_EVENT_NODE_ADDED,
     PGR_EVENT_NODE_REMOVED,
-    PGR_EVENT_NODE_HEALTH,       /* old_state → new_state */
+    PGR_EVENT_NODE_HEALTH,       /* old_state → new_state: a real change (an unhealthy node's
+                                  * reconnect attempts are not announced; old_state is the
+                                  * state the previous NODE_HEALTH event announced) */
     PGR_EVENT_NODE_CONNECTED,    /* the node's health connection is up */
     PGR_EVENT_NODE_DISCONNECTED, /* it was lost or closed; error says why */
     PGR_EVENT_POOL_STATS,        /* every health interval: stats[0..n_stats) */

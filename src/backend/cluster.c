@@ -35,15 +35,24 @@ pgr_result_value(const pgr_result_t *r, int row, int col)
     return r->values[(size_t)row * (size_t)r->n_fields + (size_t)col];
 }
 
+/* POOL_STATS with every node's counters (none skipped, however many nodes there are). */
 static void
 stats_tick(uv_timer_t *t)
 {
     pgr_cluster_t *c = t->data;
-    pgr_pool_stats_t stats[64];
-    size_t n = pgr_cluster_all_pool_stats(c, stats, PGR_ARRAY_LEN(stats));
-    pgr_event_t ev = { .type = PGR_EVENT_POOL_STATS, .stats = stats,
-                       .n_stats = n < PGR_ARRAY_LEN(stats) ? n : PGR_ARRAY_LEN(stats) };
+    pgr_pool_stats_t few[64], *stats = few;
+    size_t n = pgr_cluster_all_pool_stats(c, NULL, 0);
+
+    if (n > PGR_ARRAY_LEN(few) && (stats = calloc(n, sizeof(*stats))) == NULL)
+        return; /* out of memory: this interval's event is skipped */
+    size_t cap = n > PGR_ARRAY_LEN(few) ? n : PGR_ARRAY_LEN(few);
+    n = pgr_cluster_all_pool_stats(c, stats, cap);
+    if (n > cap)
+        n = cap;
+    pgr_event_t ev = { .type = PGR_EVENT_POOL_STATS, .stats = stats, .n_stats = n };
     pgr_cluster_emit(c, &ev);
+    if (stats != few)
+        free(stats);
 }
 
 static char *

@@ -69,7 +69,19 @@ pgr_health_backoff_ms(int step, int64_t initial_ms, int64_t max_ms, double jitte
     if (jitter > 1)
         jitter = 1;
     double d = (double)base * (1.0 + jitter * (2.0 * rnd - 1.0));
+    /* The jitter spreads the delays below the cap; it never takes one past it. */
+    if (d > (double)max_ms)
+        d = (double)max_ms;
     return d < 0 ? 0 : (int64_t)d;
+}
+
+bool
+pgr_health_is_change(pgr_node_state_t told, pgr_node_state_t now)
+{
+    if (now == told)
+        return false;
+    /* An unhealthy node's reconnect attempt, and its failure, change nothing yet. */
+    return !(told == PGR_NODE_UNHEALTHY && now == PGR_NODE_RECONNECTING);
 }
 
 bool
@@ -150,19 +162,21 @@ emit(pgr_health_checker_t *h, pgr_event_type_t type, pgr_node_state_t old, const
     pgr_cluster_emit(h->node->cluster, &ev);
 }
 
+/* The state becomes st. Its log line and NODE_HEALTH event go out only for a real change
+ * (pgr_health_is_change): an unhealthy node's failed reconnect attempts are one "unhealthy",
+ * not a reconnecting/unhealthy pair each; the event's old state is the one last announced. */
 static void
 set_state(pgr_health_checker_t *h, pgr_node_state_t st, const char *err)
 {
-    pgr_node_state_t old = h->rec.state;
-    if (old == st)
-        return;
+    pgr_node_state_t old = h->told;
     h->rec.state = st;
-    /* A login failure already reported: its retries go unheard (one line, see login_failed). */
-    if (h->login_reported[0] && (st == PGR_NODE_UNHEALTHY || st == PGR_NODE_RECONNECTING) &&
-        (old == PGR_NODE_UNHEALTHY || old == PGR_NODE_RECONNECTING))
-        pgr_debug("health", "node %s: %s -> %s%s%s", h->node->cfg.id, pgr_node_state_name(old),
-                  pgr_node_state_name(st), err ? ": " : "", err ? err : "");
-    else if (st == PGR_NODE_UNHEALTHY)
+    if (!pgr_health_is_change(old, st)) {
+        if (st == PGR_NODE_RECONNECTING)
+            pgr_debug("health", "node %s: reconnect attempt", h->node->cfg.id);
+        return;
+    }
+    h->told = st;
+    if (st == PGR_NODE_UNHEALTHY)
         pgr_warn("health", "node %s: %s -> %s: %s", h->node->cfg.id, pgr_node_state_name(old),
                  pgr_node_state_name(st), err ? err : "");
     else
@@ -243,6 +257,7 @@ check_done(pgr_health_checker_t *h, const char *err)
         h->rec.failures++;
         h->rec.consecutive_failures++;
         snprintf(h->rec.last_error, sizeof(h->rec.last_error), "%s", err);
+        h->rec.last_error_ms = h->rec.last_check_ms;
         pgr_debug("health", "node %s: check failed (%d in a row): %s", h->node->cfg.id,
                   h->rec.consecutive_failures, err);
         set_state(h, pgr_health_step(h->rec.state, PGR_HEV_CHECK_FAILED,
@@ -432,7 +447,7 @@ pgr_health_start(pgr_health_checker_t *h, pgr_node_t *node)
     memset(h, 0, sizeof(*h));
     h->node = node;
     snprintf(h->rec.node_id, sizeof(h->rec.node_id), "%s", node->cfg.id);
-    h->rec.state = PGR_NODE_CONNECTING;
+    h->rec.state = h->told = PGR_NODE_CONNECTING;
     h->rec.role = PGR_ROLE_AUTO;
     uv_timer_init(node->cluster->loop, &h->tick);
     uv_timer_init(node->cluster->loop, &h->deadline);

@@ -37,9 +37,16 @@ pgr_node_state_t pgr_health_step(pgr_node_state_t s, pgr_health_event_t ev, int 
                                  int threshold, pgr_health_action_t *action);
 
 /* Backoff before reconnect attempt number step (0-based): initial * 2^step capped at max_ms,
- * then moved by up to ±jitter of itself using rnd in [0, 1). Never negative. Pure. */
+ * moved by up to ±jitter of itself using rnd in [0, 1), and capped at max_ms again: the cap
+ * is never passed. Never negative. Pure. */
 int64_t pgr_health_backoff_ms(int step, int64_t initial_ms, int64_t max_ms, double jitter,
                               double rnd);
+
+/* Is the move from told (the state last announced) to now a change worth a NODE_HEALTH event
+ * and a log line? Not when nothing changed, nor when an unhealthy node starts a reconnect
+ * attempt (RECONNECTING): its failure brings it back to UNHEALTHY, announced already, and its
+ * success is announced as unhealthy -> healthy. Pure. */
+bool pgr_health_is_change(pgr_node_state_t told, pgr_node_state_t now);
 
 /* Parse "16/B374D848" into a 64-bit LSN; false if malformed. Pure. */
 bool pgr_health_parse_lsn(const char *s, uint64_t *out);
@@ -72,6 +79,7 @@ typedef struct pgr_health_checker {
     int backoff_step;
     int64_t last_probe_ms;
     pgr_health_t rec;
+    pgr_node_state_t told;      /* the state the last NODE_HEALTH event announced */
     char login_reported[256];   /* the login failure last logged; "" after a success */
     bool stopping;
     int pending;                /* handles and connection still closing */

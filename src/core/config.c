@@ -12,6 +12,11 @@
 #include "core/hba.h"
 
 #define MAX_FILE_SIZE (16u << 20)
+/* String bounds, in bytes (every other string: PGR_CONFIG_STR_MAX, a path's). */
+#define NAME_MAX_LEN 63    /* ids, role and database names: PostgreSQL's NAMEDATALEN - 1 */
+#define HOST_MAX_LEN 255   /* a DNS name's limit; pgr_node_info_t.host holds 255 */
+#define SECRET_MAX_LEN 1024 /* passwords, their hashes and verifiers */
+#define ENV_MAX_LEN 255    /* the name of an environment variable */
 #define DAY_MS PGR_DAY_MS
 #define POOL_MODE_UNSET ((pgr_pool_mode_t)-1)
 
@@ -52,7 +57,8 @@ static void walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const ch
                                      void *base);
 
 static const field_t listen_fields[] = {
-    F("host", F_HOSTS, C(listen.hosts), .off_n = C(listen.n_hosts), .required = true),
+    F("host", F_HOSTS, C(listen.hosts), .off_n = C(listen.n_hosts), .max = HOST_MAX_LEN,
+      .required = true),
     F("port", F_INT, C(listen.port), .min = 1, .max = 65535, .required = true),
     F("max_clients", F_INT, C(listen.max_clients), .min = 1, .max = 1000000),
     F("unix_socket_dir", F_STR_NULL, C(listen.unix_socket_dir)),
@@ -76,16 +82,16 @@ static const field_t auth_fields[] = {
     { .key = NULL },
 };
 static const field_t user_fields[] = {
-    F("name", F_STR, U(name), .required = true),
-    F("password", F_STR, U(password)),
-    F("password_env", F_STR, offsetof(user_tmp_t, password_env)),
-    F("scram", F_STR, U(scram_verifier)),
-    F("md5", F_STR, U(md5)),
+    F("name", F_STR, U(name), .max = NAME_MAX_LEN, .required = true),
+    F("password", F_STR, U(password), .max = SECRET_MAX_LEN, .secret = true),
+    F("password_env", F_STR, offsetof(user_tmp_t, password_env), .max = ENV_MAX_LEN),
+    F("scram", F_STR, U(scram_verifier), .max = SECRET_MAX_LEN, .secret = true),
+    F("md5", F_STR, U(md5), .max = SECRET_MAX_LEN, .secret = true),
     { .key = NULL },
 };
 static const field_t admin_fields[] = {
-    F("users", F_STRLIST, C(admin.users), .off_n = C(admin.n_users)),
-    F("http", F_HOSTPORT, C(admin.http)),
+    F("users", F_STRLIST, C(admin.users), .off_n = C(admin.n_users), .max = NAME_MAX_LEN),
+    F("http", F_HOSTPORT, C(admin.http), .max = HOST_MAX_LEN), /* the host part */
     F("reserved_connections", F_INT, C(admin.reserved_connections), .min = 0, .max = 1000),
     { .key = NULL },
 };
@@ -110,10 +116,10 @@ static const field_t health_fields[] = {
     F("timeout", F_DUR, C(health.timeout_ms), .min = 1, .max = DAY_MS),
     F("unhealthy_threshold", F_INT, C(health.unhealthy_threshold), .min = 1, .max = 1000),
     F("backoff", F_MAP, 0, .sub = backoff_fields),
-    F("user", F_STR_NULL, C(health.login.user)),
-    F("password", F_STR, C(health.login.password)),
+    F("user", F_STR_NULL, C(health.login.user), .max = NAME_MAX_LEN),
+    F("password", F_STR, C(health.login.password), .max = SECRET_MAX_LEN, .secret = true),
     F("password_env", F_CUSTOM, 0, .fn = walk_health_password_env),
-    F("dbname", F_STR_NULL, C(health.login.dbname)),
+    F("dbname", F_STR_NULL, C(health.login.dbname), .max = NAME_MAX_LEN),
     { .key = NULL },
 };
 static const field_t routing_fields[] = {
@@ -122,7 +128,7 @@ static const field_t routing_fields[] = {
     F("max_replica_lag", F_DUR, C(routing.max_replica_lag_ms), .min = 0, .max = DAY_MS),
     F("read_your_writes", F_ENUM, C(routing.read_your_writes), .names = ryw_names),
     F("write_functions", F_STRLIST, C(routing.write_functions),
-      .off_n = C(routing.n_write_functions)),
+      .off_n = C(routing.n_write_functions), .max = 2 * NAME_MAX_LEN + 1), /* schema.name */
     F("classify_cache_size", F_COUNT, C(routing.classify_cache_size), .min = 0, .max = 10000000),
     { .key = NULL },
 };
@@ -150,20 +156,20 @@ static const field_t ssl_fields[] = {
     { .key = NULL },
 };
 static const field_t node_health_fields[] = {
-    F("user", F_STR_NULL, N(health.user)),
-    F("password", F_STR, N(health.password)),
-    F("password_env", F_STR, offsetof(node_tmp_t, health_password_env)),
-    F("dbname", F_STR_NULL, N(health.dbname)),
+    F("user", F_STR_NULL, N(health.user), .max = NAME_MAX_LEN),
+    F("password", F_STR, N(health.password), .max = SECRET_MAX_LEN, .secret = true),
+    F("password_env", F_STR, offsetof(node_tmp_t, health_password_env), .max = ENV_MAX_LEN),
+    F("dbname", F_STR_NULL, N(health.dbname), .max = NAME_MAX_LEN),
     { .key = NULL },
 };
 static const field_t node_fields[] = {
-    F("id", F_STR, N(id), .required = true),
-    F("host", F_STR, N(host), .required = true),
+    F("id", F_STR, N(id), .max = NAME_MAX_LEN, .required = true),
+    F("host", F_STR, N(host), .max = HOST_MAX_LEN, .required = true),
     F("port", F_INT, N(port), .min = 1, .max = 65535, .required = true),
-    F("dbname", F_STR_NULL, N(dbname)),
-    F("user", F_STR_NULL, N(user)),
-    F("password", F_STR, N(password)),
-    F("password_env", F_STR, offsetof(node_tmp_t, password_env)),
+    F("dbname", F_STR_NULL, N(dbname), .max = NAME_MAX_LEN),
+    F("user", F_STR_NULL, N(user), .max = NAME_MAX_LEN),
+    F("password", F_STR, N(password), .max = SECRET_MAX_LEN, .secret = true),
+    F("password_env", F_STR, offsetof(node_tmp_t, password_env), .max = ENV_MAX_LEN),
     F("role", F_ENUM, N(role), .names = roles),
     F("weight", F_INT, N(weight), .min = 0, .max = 1000000),
     F("ssl", F_MAP, 0, .sub = ssl_fields),
@@ -203,6 +209,13 @@ resolve_env(walker_t *w, const pgr_ynode_t *map, const char *path, const char *v
             "the name of a set, non-empty environment variable");
         return;
     }
+    if (strlen(val) > SECRET_MAX_LEN) {
+        const pgr_ynode_t *at = pgr_config_map_get(map, "password_env");
+        pgr_config_err(w->ctx, at->line, at->col, sub,
+                       "expected a variable holding at most %d bytes, got %zu bytes (not shown)",
+                       SECRET_MAX_LEN, strlen(val));
+        return;
+    }
     free(*password); /* only set when password was given too: already an error */
     *password = pgr_config_strdup(w, val);
 }
@@ -221,9 +234,17 @@ walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path, vo
         pgr_config_bad(w, v, path, "a non-empty string");
         return;
     }
+    if (pgr_config_too_long(w, v, path, "a variable name", ENV_MAX_LEN, false))
+        return;
     val = getenv(v->str);
     if (!val || !val[0]) {
         pgr_config_bad(w, v, path, "the name of a set, non-empty environment variable");
+        return;
+    }
+    if (strlen(val) > SECRET_MAX_LEN) {
+        pgr_config_err(w->ctx, v->line, v->col, path,
+                       "expected a variable holding at most %d bytes, got %zu bytes (not shown)",
+                       SECRET_MAX_LEN, strlen(val));
         return;
     }
     free_secret(w->cfg->health.login.password);
@@ -280,6 +301,7 @@ static void
 walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
 {
     pgr_config_t *cfg = w->cfg;
+    pgr_config_strset_t names = { 0 };
     char item[512], sub[512];
 
     if (v->kind != PGR_YNODE_SEQ) {
@@ -326,18 +348,16 @@ walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
                                "expected \"md5\" and 32 lowercase hex digits, got a malformed "
                                "value (not shown)");
             }
-            for (size_t j = 0; t.u.name && j < cfg->auth.n_users; j++) {
-                if (cfg->auth.users[j].name && strcmp(cfg->auth.users[j].name, t.u.name) == 0) {
-                    pgr_config_set_path(sub, sizeof(sub), item, "name");
-                    pgr_config_bad(w, pgr_config_map_get(m, "name"), sub,
-                                   "a user name not used before");
-                    break;
-                }
+            if (t.u.name && pgr_config_strset_add(w, &names, t.u.name, i, NULL)) {
+                pgr_config_set_path(sub, sizeof(sub), item, "name");
+                pgr_config_bad(w, pgr_config_map_get(m, "name"), sub,
+                               "a user name not used before");
             }
         }
         free(t.password_env);
         cfg->auth.users[cfg->auth.n_users++] = t.u;
     }
+    pgr_config_strset_free(&names);
 }
 
 static bool
@@ -357,6 +377,7 @@ static void
 walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
 {
     pgr_config_t *cfg = w->cfg;
+    pgr_config_strset_t ids = { 0 };
     char item[512], sub[512];
 
     if (v->kind != PGR_YNODE_SEQ || v->n == 0) {
@@ -396,14 +417,12 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
                 pgr_config_bad(w, pgr_config_map_get(m, "id"), sub,
                                "an id of 1-63 letters, digits, '_' or '-'");
             } else if (t.n.id) {
-                for (size_t j = 0; j < cfg->n_nodes; j++) {
-                    if (cfg->nodes[j].id && strcmp(cfg->nodes[j].id, t.n.id) == 0) {
-                        char exp[128];
-                        pgr_config_bufprintf(exp, sizeof(exp),
-                                             "a unique node id (nodes[%zu] has it)", j);
-                        pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, exp);
-                        break;
-                    }
+                size_t j;
+                if (pgr_config_strset_add(w, &ids, t.n.id, i, &j)) {
+                    char exp[128];
+                    pgr_config_bufprintf(exp, sizeof(exp), "a unique node id (nodes[%zu] has it)",
+                                         j);
+                    pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, exp);
                 }
             }
             if (t.n.ssl.cert && !t.n.ssl.key)
@@ -417,6 +436,7 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
         free(t.health_password_env);
         cfg->nodes[cfg->n_nodes++] = t.n;
     }
+    pgr_config_strset_free(&ids);
 }
 
 /* ---- cross-field rules ---- */
@@ -465,10 +485,11 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
 
     /* A node's effective pool: blame its own min_idle, else its own max_size; when it set
      * neither, the global check above already spoke. */
+    const pgr_ynode_t *node_list = pgr_config_map_get(root, "nodes");
     for (size_t i = 0; i < cfg->n_nodes; i++) {
         const pgr_node_config_t *nd = &cfg->nodes[i];
         pgr_pool_config_t p = pgr_config_node_pool(cfg, nd);
-        const pgr_ynode_t *nn = pgr_config_map_get(root, "nodes")->kids[i];
+        const pgr_ynode_t *nn = node_list->kids[i];
         bool own_min = nd->pool.min_idle >= 0;
         char path[64];
         if (p.min_idle <= p.max_size || (!own_min && nd->pool.max_size < 0))
@@ -484,9 +505,13 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
             pgr_config_bad(w, at, path, exp);
     }
 
+    const pgr_ynode_t *user_list = lookup(root, "auth", "users", NULL);
+    pgr_config_strset_t user_names = { 0 };
     for (size_t i = 0; i < cfg->auth.n_users; i++) {
         const pgr_user_config_t *u = &cfg->auth.users[i];
-        const pgr_ynode_t *un = lookup(root, "auth", "users", NULL)->kids[i];
+        const pgr_ynode_t *un = user_list->kids[i];
+        if (u->name)
+            pgr_config_strset_add(w, &user_names, u->name, i, NULL);
         char path[64];
         pgr_config_bufprintf(path, sizeof(path), "auth.users[%zu]", i);
         if (cfg->auth.method == PGR_AUTH_MD5 && u->scram_verifier && !u->md5)
@@ -499,12 +524,14 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
         for (size_t i = 0; list && list->kind == PGR_YNODE_SEQ && i < list->n; i++) {
             const pgr_ynode_t *it = list->kids[i];
             char path[64];
-            if (it->kind != PGR_YNODE_SCALAR || it->alias || pgr_config_find_user(cfg, it->str))
+            if (it->kind != PGR_YNODE_SCALAR || it->alias ||
+                pgr_config_strset_has(&user_names, it->str))
                 continue;
             pgr_config_bufprintf(path, sizeof(path), "admin.users[%zu]", i);
             pgr_config_bad(w, it, path, "a user listed in auth.users");
         }
     }
+    pgr_config_strset_free(&user_names);
 }
 
 /* ---- auth.hba_file ---- */

@@ -119,6 +119,99 @@ pgr_config_set_path(char *dst, size_t len, const char *parent, const char *key)
     pgr_config_bufprintf(dst, len, "%s%s%s", parent, parent[0] ? "." : "", key);
 }
 
+/* ---- bounds and duplicates ---- */
+
+static uint64_t
+hash_str(const char *s)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+bool
+pgr_config_strset_add(pgr_config_walker_t *w, pgr_config_strset_t *s, const char *key,
+                      size_t at, size_t *first)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        const char **keys = calloc(cap, sizeof(*keys));
+        size_t *ats = calloc(cap, sizeof(*ats));
+        if (!keys || !ats) {
+            free(keys);
+            free(ats);
+            w->ctx->nomem = true;
+            return false;
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->keys[i])
+                continue;
+            size_t j = (size_t)hash_str(s->keys[i]) & (cap - 1);
+            while (keys[j])
+                j = (j + 1) & (cap - 1);
+            keys[j] = s->keys[i];
+            ats[j] = s->at[i];
+        }
+        free(s->keys);
+        free(s->at);
+        s->keys = keys;
+        s->at = ats;
+        s->cap = cap;
+    }
+    size_t j = (size_t)hash_str(key) & (s->cap - 1);
+    for (; s->keys[j]; j = (j + 1) & (s->cap - 1)) {
+        if (strcmp(s->keys[j], key) == 0) {
+            if (first)
+                *first = s->at[j];
+            return true;
+        }
+    }
+    s->keys[j] = key;
+    s->at[j] = at;
+    s->n++;
+    return false;
+}
+
+bool
+pgr_config_strset_has(const pgr_config_strset_t *s, const char *key)
+{
+    if (s->n == 0)
+        return false;
+    for (size_t j = (size_t)hash_str(key) & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
+        if (strcmp(s->keys[j], key) == 0)
+            return true;
+    return false;
+}
+
+void
+pgr_config_strset_free(pgr_config_strset_t *s)
+{
+    free(s->keys);
+    free(s->at);
+    *s = (pgr_config_strset_t){ 0 };
+}
+
+bool
+pgr_config_too_long(pgr_config_walker_t *w, const pgr_ynode_t *v, const char *path,
+                    const char *what, int64_t max, bool secret)
+{
+    size_t len = strlen(v->str), bound = max > 0 ? (size_t)max : PGR_CONFIG_STR_MAX;
+    char buf[160];
+
+    if (len <= bound)
+        return false;
+    if (secret)
+        pgr_config_err(w->ctx, v->line, v->col, path,
+                       "expected %s of at most %zu bytes, got %zu bytes (not shown)", what,
+                       bound, len);
+    else
+        pgr_config_err(w->ctx, v->line, v->col, path,
+                       "expected %s of at most %zu bytes, got %zu bytes: %s", what, bound, len,
+                       pgr_config_got(v, buf, sizeof(buf)));
+    return true;
+}
+
 /* ---- one value ---- */
 
 
@@ -135,6 +228,8 @@ walk_strlist(pgr_config_walker_t *w, const pgr_ynode_t *v, const char *path, con
             pgr_config_bad(w, v, path, "a host name or address");
             return;
         }
+        if (pgr_config_too_long(w, v, path, "a host name or address", f->max, f->secret))
+            return;
         if (!(list = calloc(1, sizeof(*list))) || !(list[0] = pgr_config_strdup(w, v->str))) {
             free(list);
             w->ctx->nomem = true;
@@ -164,6 +259,9 @@ walk_strlist(pgr_config_walker_t *w, const pgr_ynode_t *v, const char *path, con
             pgr_config_bad(w, it, item, "a non-empty string");
             continue;
         }
+        if (pgr_config_too_long(w, it, item, single_ok ? "a host name or address" : "a string",
+                                f->max, f->secret))
+            continue;
         if ((list[n] = pgr_config_strdup(w, it->str)) != NULL)
             n++;
     }
@@ -219,8 +317,20 @@ walk_value(pgr_config_walker_t *w, const pgr_ynode_t *v, const char *path, const
                 pgr_config_bad(w, v, path, "host:port (port 1-65535) or null");
                 return;
             }
+            /* max bounds the host part */
+            size_t host_len = (size_t)(colon - s), bound = f->max > 0 ? (size_t)f->max
+                                                                      : PGR_CONFIG_STR_MAX;
+            if (host_len > bound) {
+                char buf[160];
+                pgr_config_err(w->ctx, v->line, v->col, path,
+                               "expected host:port with a host of at most %zu bytes, got %zu "
+                               "bytes: %s", bound, host_len, pgr_config_got(v, buf, sizeof(buf)));
+                return;
+            }
         } else if (pgr_config_is_null(v) || !s[0]) {
             pgr_config_bad(w, v, path, f->type == F_STR ? "a non-empty string" : "a non-empty string or null");
+            return;
+        } else if (pgr_config_too_long(w, v, path, "a string", f->max, f->secret)) {
             return;
         }
         free(*slot);
@@ -350,19 +460,29 @@ pgr_config_walk_map(pgr_config_walker_t *w, const pgr_ynode_t *map, const char *
     }
     while (fields[nf].key)
         nf++;
+    /* Duplicate keys: compared pairwise in a small mapping, through a set in a large one. */
+    bool big = map->n > 32;
+    pgr_config_strset_t seen = { 0 };
     for (size_t i = 0; i + 1 < map->n; i += 2) {
         const pgr_ynode_t *k = map->kids[i], *v = map->kids[i + 1];
         const pgr_config_field_t *f = NULL;
+        size_t first = SIZE_MAX;
         if (k->alias)
             continue;
         pgr_config_set_path(sub, sizeof(sub), path, k->str);
-        for (size_t j = 0; j < i; j += 2) {
-            if (!map->kids[j]->alias && strcmp(map->kids[j]->str, k->str) == 0) {
-                pgr_config_err(w->ctx, k->line, k->col, sub,
-                               "expected each key once, got a duplicate (first at line %d)",
-                               map->kids[j]->line);
-                goto next;
-            }
+        if (big) {
+            if (!pgr_config_strset_add(w, &seen, k->str, i, &first))
+                first = SIZE_MAX;
+        } else {
+            for (size_t j = 0; j < i && first == SIZE_MAX; j += 2)
+                if (!map->kids[j]->alias && strcmp(map->kids[j]->str, k->str) == 0)
+                    first = j;
+        }
+        if (first != SIZE_MAX) {
+            pgr_config_err(w->ctx, k->line, k->col, sub,
+                           "expected each key once, got a duplicate (first at line %d)",
+                           map->kids[first]->line);
+            goto next;
         }
         for (size_t j = 0; j < nf; j++)
             if (strcmp(fields[j].key, k->str) == 0)
@@ -378,6 +498,7 @@ pgr_config_walk_map(pgr_config_walker_t *w, const pgr_ynode_t *map, const char *
         walk_value(w, v, sub, f, base);
     next:;
     }
+    pgr_config_strset_free(&seen);
     for (size_t j = 0; j < nf; j++) {
         if (fields[j].required && !pgr_config_map_get(map, fields[j].key))
             pgr_config_err(w->ctx, map->line, map->col, path[0] ? path : "(top level)",

@@ -8,6 +8,9 @@
 
 #define PGR_DAY_MS INT64_C(86400000)
 
+/* A string value's bound in bytes when its field gives none (max 0): PATH_MAX - 1. */
+#define PGR_CONFIG_STR_MAX 4095
+
 typedef enum {
     F_STR,      /* char *: a non-empty string */
     F_STR_NULL, /* char *: a non-empty string, or null (NULL) */
@@ -32,7 +35,10 @@ struct pgr_config_field {
     const char *key;
     pgr_config_ftype_t type;
     size_t off, off_n;
-    int64_t min, max;
+    int64_t min, max;         /* numbers: the range; strings (F_STR, F_STR_NULL, F_STRLIST,
+                                 F_HOSTS, F_HOSTPORT): max is the bound in bytes of the string
+                                 or of each item (0: PGR_CONFIG_STR_MAX) */
+    bool secret;              /* a password or hash: its value is never shown in a message */
     const char *const *names; /* NULL-terminated */
     const pgr_config_field_t *sub;       /* F_MAP: terminated by a NULL key */
     void (*fn)(pgr_config_walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
@@ -43,6 +49,27 @@ struct pgr_config_walker {
     pgr_config_ctx_t *ctx;
     pgr_config_t *cfg;
 };
+
+/* A set of strings, each with the index it was first seen at: duplicate checks in linear
+ * time (open addressing, grown at half load). Keys are not copied: they must outlive the set. */
+typedef struct pgr_config_strset {
+    const char **keys;
+    size_t *at;
+    size_t cap, n;
+} pgr_config_strset_t;
+
+/* Add key first seen at index `at`. Returns true when key was there already, with *first (may
+ * be NULL) its first index; false when it is new (or memory ran out: ctx->nomem latches). */
+bool pgr_config_strset_add(pgr_config_walker_t *w, pgr_config_strset_t *s, const char *key,
+                           size_t at, size_t *first);
+bool pgr_config_strset_has(const pgr_config_strset_t *s, const char *key);
+void pgr_config_strset_free(pgr_config_strset_t *s);
+
+/* Is s (the value at v for path) longer than max bytes (0: PGR_CONFIG_STR_MAX)? If so,
+ * record "PATH: expected <what> of at most N bytes, got M bytes" (with a preview of the value
+ * unless secret) and return true. */
+bool pgr_config_too_long(pgr_config_walker_t *w, const pgr_ynode_t *v, const char *path,
+                         const char *what, int64_t max, bool secret);
 
 /* Check map against fields (terminated by a NULL key) and store into base + field.off:
  * unknown and duplicate keys, missing required keys, and each known value by its type. path is

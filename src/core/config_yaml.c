@@ -14,7 +14,7 @@
 void
 pgr_config_err(pgr_config_ctx_t *ctx, int line, int col, const char *path, const char *fmt, ...)
 {
-    char msg[1024], *full = NULL, **grown;
+    char msg[1024], *full = NULL;
     va_list ap;
     int rc;
 
@@ -29,17 +29,28 @@ pgr_config_err(pgr_config_ctx_t *ctx, int line, int col, const char *path, const
         rc = asprintf(&full, "%s:%d:%d: %s: %s", ctx->name, line, col, path, msg);
     else
         rc = asprintf(&full, "%s:%d:%d: %s", ctx->name, line, col, msg);
-    if (rc < 0)
+    if (rc < 0 || pgr_config_errors_push(ctx->errs, full) != 0)
         goto fail;
-    grown = realloc(ctx->errs->msgs, (ctx->errs->n + 1) * sizeof(*grown));
-    if (!grown)
-        goto fail;
-    ctx->errs->msgs = grown;
-    ctx->errs->msgs[ctx->errs->n++] = full;
     return;
 fail:
     free(full);
     ctx->nomem = true;
+}
+
+int
+pgr_config_errors_push(pgr_config_errors_t *errs, char *msg)
+{
+    /* The list doubles when its count reaches a power of two (the struct keeps no capacity),
+     * so a file with many mistakes still loads in linear time. */
+    size_t n = errs->n;
+    if (n == 0 || (n & (n - 1)) == 0) {
+        char **grown = realloc(errs->msgs, (n ? 2 * n : 1) * sizeof(*grown));
+        if (!grown)
+            return PGR_ENOMEM;
+        errs->msgs = grown;
+    }
+    errs->msgs[errs->n++] = msg;
+    return 0;
 }
 
 bool
@@ -141,13 +152,17 @@ new_node(ystate *st, pgr_ynode_kind_t kind)
 static int
 add_kid(ystate *st, pgr_ynode_t *parent, pgr_ynode_t *kid)
 {
-    pgr_ynode_t **grown = realloc(parent->kids, (parent->n + 1) * sizeof(*grown));
-    if (!grown) {
-        pgr_config_yaml_free(kid);
-        st->ctx->nomem = true;
-        return PGR_ENOMEM;
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? 2 * parent->cap : 4;
+        pgr_ynode_t **grown = realloc(parent->kids, cap * sizeof(*grown));
+        if (!grown) {
+            pgr_config_yaml_free(kid);
+            st->ctx->nomem = true;
+            return PGR_ENOMEM;
+        }
+        parent->kids = grown;
+        parent->cap = cap;
     }
-    parent->kids = grown;
     parent->kids[parent->n++] = kid;
     return 0;
 }

@@ -22,7 +22,7 @@ typedef struct pgr_ynode {
     bool plain;  /* SCALAR: written without quotes (so `null` and `~` mean null) */
     bool alias;
     struct pgr_ynode **kids;
-    size_t n;
+    size_t n, cap; /* kids in use, allocated (grown by doubling: loading is linear) */
 } pgr_ynode_t;
 
 /* One load's context: the name used in messages and the error list. nomem latches an
@@ -44,6 +44,10 @@ void pgr_config_yaml_free(pgr_ynode_t *node);
  * LINE:COL when line is 0, for errors about the whole file). */
 void pgr_config_err(pgr_config_ctx_t *ctx, int line, int col, const char *path, const char *fmt, ...)
     PGR_PRINTF(5, 6);
+
+/* Append msg (taken over) to errs; 0 or PGR_ENOMEM (msg is then the caller's). Every writer
+ * of an error list goes through here: the list's capacity is implied by its count. */
+int pgr_config_errors_push(pgr_config_errors_t *errs, char *msg);
 
 /* How a value is shown after "got": a scalar as "text" (escaped, cut at 60 characters), `null`,
  * `a mapping` or `a sequence` (`an empty ...` when empty). Never used for secrets. */

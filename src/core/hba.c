@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/config_yaml.h"
 #include "core/hba.h"
 
 typedef enum { T_LOCAL, T_HOST, T_HOSTSSL, T_HOSTNOSSL, T_HOSTGSSENC, T_HOSTNOGSSENC } conn_t;
@@ -62,15 +63,14 @@ err(parser_t *p, int col, const char *fmt, ...)
     va_end(ap);
     if (p->errs == NULL)
         return;
-    char **grown = realloc(p->errs->msgs, (p->errs->n + 1) * sizeof(char *));
-    if (grown == NULL || asprintf(&full, "%s:%d:%d: %s", p->name, p->line, col, msg) < 0) {
-        if (grown)
-            p->errs->msgs = grown;
+    if (asprintf(&full, "%s:%d:%d: %s", p->name, p->line, col, msg) < 0) {
         p->nomem = true;
         return;
     }
-    p->errs->msgs = grown;
-    p->errs->msgs[p->errs->n++] = full;
+    if (pgr_config_errors_push(p->errs, full) != 0) {
+        free(full);
+        p->nomem = true;
+    }
 }
 
 static void

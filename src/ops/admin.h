@@ -83,10 +83,23 @@ void pgr_admin_cmd_free(pgr_admin_cmd_t *cmd);
 int pgr_admin_execute(pgr_runtime_t *rt, const char *sql, size_t len, pgr_writer_t *out,
                       pgr_admin_session_t *sess);
 /* Node events for every admin session that listens (LISTEN pgrouter_events): one
- * NotificationResponse each on channel "pgrouter_events", payload a JSON object
- * {"event": "node_health", "node": "pg2", "from": "healthy", "to": "unhealthy", "error": ...}
- * (events node_added, node_removed, node_health). Subscribes to rt->cluster; 0 or an error. */
+ * NotificationResponse each on channel "pgrouter_events" (sender pid: pgrouter's), queued per
+ * session and delivered between its commands (session/notify.h). Subscribes to rt->cluster;
+ * 0 or an error. The payloads (pgr_admin_event_json), one JSON object each:
+ *   {"event": "node_added", "node": "pg4", "host": "10.0.0.4", "port": 5432}
+ *   {"event": "node_removed", "node": "pg4"}
+ *   {"event": "node_health", "node": "pg2", "from": "healthy", "to": "unhealthy",
+ *    "error": "..."}            (error only when a failure caused it; one per real change)
+ *   {"event": "node_connected", "node": "pg2"}     (its health-check connection is up)
+ *   {"event": "node_disconnected", "node": "pg2", "error": "..."}   (it was lost or closed)
+ *   {"event": "pool_stats", "pools": [{"node": "pg1", "total": 3, "idle": 2, "active": 1,
+ *    "connecting": 0, "waiting": 0, "max": 20, "acquired": 17, "timed_out": 0,
+ *    "connect_failures": 0}, ...]}   (every health.interval, every node)
+ *   {"event": "events_dropped", "count": 12}   (the session's queue overflowed) */
 int pgr_admin_events_start(pgr_runtime_t *rt);
+/* The JSON payload of ev (caller frees); NULL for an unknown type or out of memory. c (may be
+ * NULL) is asked for an added node's settings. */
+char *pgr_admin_event_json(pgr_cluster_t *c, const pgr_event_t *ev);
 
 /* Install the hook: rt->admin_execute = pgr_admin_execute. */
 void pgr_admin_install(pgr_runtime_t *rt);

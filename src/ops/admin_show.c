@@ -9,7 +9,7 @@
 #include "protocol/backend.h"
 #include "session/client.h"
 
-enum { OID_BOOL = 16, OID_INT8 = 20, OID_TEXT = 25, OID_FLOAT8 = 701 };
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_TEXT = 25, OID_FLOAT8 = 701, OID_TIMESTAMPTZ = 1184 };
 
 typedef struct {
     const char *name;
@@ -106,7 +106,7 @@ show_nodes(pgr_runtime_t *rt, pgr_writer_t *out)
         { "role_configured", OID_TEXT }, { "role_reported", OID_TEXT }, { "state", OID_TEXT },
         { "weight", OID_INT8 },      { "latency_ms", OID_FLOAT8 },   { "lag_s", OID_FLOAT8 },
         { "lsn", OID_TEXT },         { "consecutive_failures", OID_INT8 },
-        { "last_error", OID_TEXT },
+        { "last_error", OID_TEXT },  { "last_error_at", OID_TIMESTAMPTZ },
     };
     pgr_report_nodes_t nodes;
     rows_t r;
@@ -119,24 +119,29 @@ show_nodes(pgr_runtime_t *rt, pgr_writer_t *out)
     for (size_t i = 0; i < nodes.n; i++) {
         const pgr_report_node_t *n = &nodes.v[i];
         const pgr_health_t *h = &n->health;
-        char port[16], weight[16], lat[32], lag[32], lsn[32], fails[16];
-        bool checked = n->has_health && h->checks > 0;
+        char port[16], weight[16], lat[32], lag[32], lsn[32], fails[16], at[40];
+        /* Role, latency, lag and LSN only while healthy: else unknown (NULL), not the values
+         * of the last good check. */
+        bool now = pgr_report_health_current(n);
+        bool failed = n->has_health && h->last_error[0];
         snprintf(lat, sizeof(lat), "%.3f", (double)h->latency_us / 1000.0);
         snprintf(lag, sizeof(lag), "%.3f", h->lag_s);
         pgr_report_lsn(h->lsn, lsn, sizeof(lsn));
+        pgr_report_time(h->last_error_ms, at, sizeof(at));
         const char *vals[] = {
             n->info.id,
             n->info.host,
             fmt_i64(port, sizeof(port), n->info.port),
             pgr_role_name(n->info.role),
-            !n->has_health || h->role == PGR_ROLE_AUTO ? NULL : pgr_role_name(h->role),
+            now && h->role != PGR_ROLE_AUTO ? pgr_role_name(h->role) : NULL,
             n->has_health ? pgr_node_state_name(h->state) : NULL,
             fmt_i64(weight, sizeof(weight), n->info.weight),
-            checked && h->latency_us > 0 ? lat : NULL,
-            checked && h->role == PGR_ROLE_REPLICA ? lag : checked ? "0.000" : NULL,
-            h->lsn ? lsn : NULL,
+            now && h->latency_us > 0 ? lat : NULL,
+            now && h->role == PGR_ROLE_REPLICA ? lag : now ? "0.000" : NULL,
+            now && h->lsn ? lsn : NULL,
             fmt_i64(fails, sizeof(fails), h->consecutive_failures),
-            n->has_health && h->last_error[0] ? h->last_error : NULL,
+            failed ? h->last_error : NULL,
+            failed && h->last_error_ms > 0 ? at : NULL,
         };
         rows_add(&r, vals);
     }
@@ -407,7 +412,8 @@ show_help(pgr_writer_t *out)
 {
     static const col_t cols[] = { { "command", OID_TEXT }, { "description", OID_TEXT } };
     static const char *const help[][2] = {
-        { "SHOW NODES", "nodes: configured and reported role, health, latency, lag, LSN" },
+        { "SHOW NODES", "nodes: configured and reported role, health, latency, lag, LSN, "
+                        "last error and when" },
         { "SHOW POOLS", "per node: server connections by state, waiters, counters" },
         { "SHOW CLIENTS", "client sessions: user, database, peer, state, node, pinning" },
         { "SHOW SERVERS", "server connections lent to sessions (idle ones: SHOW POOLS)" },

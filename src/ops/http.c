@@ -60,8 +60,21 @@ pgr_http_parse_request(const char *buf, size_t len, char *method, size_t method_
 static const char *
 role_reported(const pgr_report_node_t *n)
 {
-    return !n->has_health || n->health.role == PGR_ROLE_AUTO ? NULL
-                                                             : pgr_role_name(n->health.role);
+    return !pgr_report_health_current(n) || n->health.role == PGR_ROLE_AUTO
+               ? NULL : pgr_role_name(n->health.role);
+}
+
+/* A number in its shortest exact form, or null. */
+static void
+json_opt_num(FILE *f, bool known, double v)
+{
+    char buf[40];
+    if (!known) {
+        fputs("null", f);
+        return;
+    }
+    pgr_report_double(v, buf, sizeof(buf));
+    fputs(buf, f);
 }
 
 static void
@@ -92,16 +105,25 @@ page_status(pgr_runtime_t *rt, const pgr_report_nodes_t *nodes, FILE *f)
         fprintf(f, ",\"port\":%d,\"role_configured\":\"%s\",\"role_reported\":", n->info.port,
                 pgr_role_name(n->info.role));
         json_opt_str(f, role_reported(n));
-        fprintf(f, ",\"state\":\"%s\",\"healthy\":%s,\"weight\":%d,\"latency_ms\":%.3f,"
-                "\"lag_s\":%.3f,\"lsn\":",
+        /* Role, latency, lag and LSN only while healthy; else unknown (null). */
+        bool now = pgr_report_health_current(n);
+        char at[40];
+        pgr_report_time(h->last_error_ms, at, sizeof(at));
+        fprintf(f, ",\"state\":\"%s\",\"healthy\":%s,\"weight\":%d,\"latency_ms\":",
                 n->has_health ? pgr_node_state_name(h->state) : "unknown",
                 n->has_health && h->state == PGR_NODE_HEALTHY ? "true" : "false",
-                n->info.weight, (double)h->latency_us / 1000.0, h->lag_s);
-        json_opt_str(f, h->lsn ? lsn : NULL);
+                n->info.weight);
+        json_opt_num(f, now, (double)h->latency_us / 1000.0);
+        fputs(",\"lag_s\":", f);
+        json_opt_num(f, now, h->lag_s);
+        fputs(",\"lsn\":", f);
+        json_opt_str(f, now && h->lsn ? lsn : NULL);
         fprintf(f, ",\"consecutive_failures\":%d,\"checks\":%llu,\"failures\":%llu,"
                 "\"last_error\":", h->consecutive_failures, (unsigned long long)h->checks,
                 (unsigned long long)h->failures);
         json_opt_str(f, h->last_error[0] ? h->last_error : NULL);
+        fputs(",\"last_error_at\":", f);
+        json_opt_str(f, h->last_error[0] && h->last_error_ms > 0 ? at : NULL);
         fprintf(f, ",\"pool\":{\"total\":%d,\"idle\":%d,\"active\":%d,\"connecting\":%d,"
                 "\"waiting\":%d,\"max\":%d,\"acquired\":%llu,\"timed_out\":%llu,"
                 "\"connect_failures\":%llu}}", p->total, p->idle, p->active, p->connecting,
@@ -157,9 +179,10 @@ page_metrics(pgr_runtime_t *rt, const pgr_report_nodes_t *nodes, FILE *f)
         node_field_t fld;
     } fams[] = {
         { "node_up", "gauge", "1 when the node is healthy, else 0", F_UP },
-        { "node_latency_seconds", "gauge", "round trip of the last successful health check",
-          F_LATENCY },
-        { "node_lag_seconds", "gauge", "replication lag a replica reports", F_LAG },
+        { "node_latency_seconds", "gauge",
+          "round trip of the last health check (healthy nodes only)", F_LATENCY },
+        { "node_lag_seconds", "gauge", "replication lag a replica reports (healthy nodes only)",
+          F_LAG },
         { "node_consecutive_failures", "gauge", "health checks failed in a row", F_FAILS },
         { "node_health_checks_total", "counter", "health checks run", F_CHECKS },
         { "node_health_check_failures_total", "counter", "health checks failed",
@@ -193,9 +216,15 @@ page_metrics(pgr_runtime_t *rt, const pgr_report_nodes_t *nodes, FILE *f)
         fprintf(f, "# HELP pgrouter_%s %s\n# TYPE pgrouter_%s %s\n", fams[k].name,
                 fams[k].help, fams[k].name, fams[k].type);
         for (size_t i = 0; i < nodes->n; i++) {
+            char v[40];
+            /* Latency and lag describe a node only while it is healthy: no sample else. */
+            if ((fams[k].fld == F_LATENCY || fams[k].fld == F_LAG) &&
+                !pgr_report_health_current(&nodes->v[i]))
+                continue;
+            pgr_report_double(node_value(&nodes->v[i], fams[k].fld), v, sizeof(v));
             fprintf(f, "pgrouter_%s{node=\"", fams[k].name);
             pgr_report_label(f, nodes->v[i].info.id);
-            fprintf(f, "\"} %.17g\n", node_value(&nodes->v[i], fams[k].fld));
+            fprintf(f, "\"} %s\n", v);
         }
     }
 #define PGR_STATS_PROM(name, help)                                                            \

@@ -1,5 +1,8 @@
 /* Shared views for the admin console and the HTTP endpoints (see report.h). */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ops/report.h"
 
@@ -82,6 +85,43 @@ void
 pgr_report_lsn(uint64_t lsn, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%X/%X", (unsigned)(lsn >> 32), (unsigned)(lsn & 0xffffffffu));
+}
+
+bool
+pgr_report_health_current(const pgr_report_node_t *n)
+{
+    return n->has_health && n->health.state == PGR_NODE_HEALTHY && n->health.checks > 0;
+}
+
+void
+pgr_report_double(double v, char *buf, size_t cap)
+{
+    if (isnan(v)) {
+        snprintf(buf, cap, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    /* The fewest significant digits that read back as the same double (17 always do). */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+void
+pgr_report_time(int64_t ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    size_t n;
+
+    gmtime_r(&t, &tm);
+    n = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03d+00", (int)(ms % 1000));
 }
 
 size_t

@@ -51,6 +51,19 @@ void pgr_report_nodes_free(pgr_report_nodes_t *nodes);
 /* "16/B374D848" as PostgreSQL prints an LSN. */
 void pgr_report_lsn(uint64_t lsn, char *buf, size_t cap);
 
+/* Do the node's role, latency, lag and LSN describe it now? Only while it is healthy (and has
+ * been checked): an unhealthy or reconnecting node's are from its last good check and are
+ * reported as unknown (NULL). */
+bool pgr_report_health_current(const pgr_report_node_t *n);
+
+/* v in the shortest form that reads back as exactly v ("0.000277", "1e-07", "3"); NaN, +Inf
+ * and -Inf as Prometheus writes them. cap >= 32. */
+void pgr_report_double(double v, char *buf, size_t cap);
+
+/* A wall-clock time (ms since the epoch) as PostgreSQL prints a timestamptz in UTC:
+ * "2026-12-07 20:03:45.969+00". cap >= 32. */
+void pgr_report_time(int64_t ms, char *buf, size_t cap);
+
 /* The length (1-4) of the valid UTF-8 sequence at s[0..avail), or 0 when there is none (an
  * invalid, overlong, surrogate or truncated sequence). Reads no further than avail. */
 size_t pgr_report_utf8_seq(const char *s, size_t avail);

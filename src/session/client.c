@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/hba.h"
 #include "core/log.h"
@@ -39,6 +40,7 @@ pgr_client_state_name(pgr_client_state_t s)
 static void startup_input(pgr_client_t *cl);
 static void auth_input(pgr_client_t *cl);
 static void idle_input(pgr_client_t *cl);
+static void idle_drained(pgr_client_t *cl);
 
 #define TO(s) (1u << PGR_CLIENT_##s)
 
@@ -53,7 +55,7 @@ static const struct {
     [PGR_CLIENT_AUTH] = {auth_input, NULL, TO(LOGIN) | TO(IDLE) | TO(CLOSING)},
     /* Input waits until the login's server connection has told its settings. */
     [PGR_CLIENT_LOGIN] = {NULL, NULL, TO(IDLE) | TO(LINKED) | TO(CLOSING)},
-    [PGR_CLIENT_IDLE] = {idle_input, NULL, TO(WAITING) | TO(BROADCAST) | TO(CLOSING)},
+    [PGR_CLIENT_IDLE] = {idle_input, idle_drained, TO(WAITING) | TO(BROADCAST) | TO(CLOSING)},
     [PGR_CLIENT_WAITING] = {pgr_relay_client_input, NULL,
                             TO(LINKED) | TO(IDLE) | TO(CLOSING)},
     [PGR_CLIENT_LINKED] = {pgr_relay_client_input, pgr_relay_client_drained,
@@ -169,6 +171,7 @@ client_free(pgr_client_t *cl)
     pgr_carry_forget(cl);
     free(cl->changes);
     pgr_multi_free(cl);
+    pgr_notify_clear(&cl->notify);
     free(cl->user);
     free(cl->database);
     free(cl->application_name);
@@ -792,6 +795,39 @@ admin_login(pgr_client_t *cl)
     set_state(cl, PGR_CLIENT_IDLE);
 }
 
+/* Notifications waiting for an admin session go out while its client takes its output: at
+ * most this much is queued on the conn beyond what it already holds; the rest waits for
+ * on_drain. */
+#define NOTIFY_OUT_HIGH ((size_t)64 * 1024)
+
+static void
+admin_deliver(pgr_client_t *cl)
+{
+    size_t pending = pgr_conn_out_pending(&cl->conn);
+    pgr_writer_t w;
+
+    if (cl->admin_busy || cl->state != PGR_CLIENT_IDLE || !pgr_notify_pending(&cl->notify) ||
+        pending >= NOTIFY_OUT_HIGH)
+        return;
+    pgr_writer_init_grow(&w);
+    pgr_notify_take(&cl->notify, &w, (int32_t)getpid(), "pgrouter_events",
+                    NOTIFY_OUT_HIGH - pending);
+    pgr_client_send_writer(cl, &w);
+    pgr_writer_free(&w);
+    pgr_conn_flush(&cl->conn);
+}
+
+void
+pgr_client_notify(pgr_client_t *cl, const char *payload)
+{
+    if (!cl->admin || cl->state == PGR_CLIENT_CLOSING)
+        return;
+    if (pgr_notify_push(&cl->notify, payload) != 0)
+        pgr_debug("client", "client %llu: out of memory queueing an event",
+                  (unsigned long long)cl->id);
+    admin_deliver(cl);
+}
+
 /* One admin-console message: simple Query only. */
 static void
 admin_input(pgr_client_t *cl)
@@ -821,8 +857,23 @@ admin_input(pgr_client_t *cl)
             else if (cl->rt->admin_execute == NULL)
                 pgr_be_write_error(&w, false, "ERROR", "0A000", "the admin console is not available",
                                    NULL, NULL);
-            else if (cl->rt->admin_execute(cl->rt, q.sql, q.len, &w, &cl->admin_sess) != 0)
-                w.err = PGR_ENOMEM;
+            else {
+                /* Events the command itself causes (ADD NODE, RELOAD) follow its reply. */
+                cl->admin_busy = true;
+                if (cl->rt->admin_execute(cl->rt, q.sql, q.len, &w, &cl->admin_sess) != 0)
+                    w.err = PGR_ENOMEM;
+                cl->admin_busy = false;
+            }
+            /* As a PostgreSQL backend: notifications after the command's reply, before its
+             * ReadyForQuery (as many as the output allows; the rest when it drains). */
+            if (cl->admin_sess.listening) {
+                size_t pending = pgr_conn_out_pending(&cl->conn) + w.len;
+                if (pending < NOTIFY_OUT_HIGH)
+                    pgr_notify_take(&cl->notify, &w, (int32_t)getpid(), "pgrouter_events",
+                                    NOTIFY_OUT_HIGH - pending);
+            } else {
+                pgr_notify_clear(&cl->notify); /* UNLISTEN: what waited is not delivered */
+            }
             pgr_be_write_ready(&w, 'I');
         } else if (f.type == 'S') {
             pgr_be_write_error(&w, false, "ERROR", "0A000",
@@ -855,6 +906,14 @@ idle_input(pgr_client_t *cl)
         admin_input(cl);
     else
         pgr_relay_client_input(cl);
+}
+
+/* IDLE: an admin-console session's output drained: events queued for it go out now. */
+static void
+idle_drained(pgr_client_t *cl)
+{
+    if (cl->admin)
+        admin_deliver(cl);
 }
 
 static void

@@ -33,6 +33,7 @@
 #include "route/router.h"
 #include "net/iobuf.h"
 #include "session/auth.h"
+#include "session/notify.h"
 #include "session/state.h"
 
 #define PGR_CLIENT_STATE_MAP(X) \
@@ -167,6 +168,8 @@ typedef struct pgr_client {
     /* Routing (session/dispatch.c). */
     bool admin;                  /* an admin-console session (database "pgrouter") */
     pgr_admin_session_t admin_sess; /* its state between commands (LISTEN) */
+    bool admin_busy;             /* answering a command: notifications wait for its reply */
+    pgr_notify_queue_t notify;   /* LISTEN pgrouter_events: events not yet delivered */
     pgr_session_route_t route;   /* SET pgrouter.route */
     char route_node[PGR_NODE_ID_MAX];
     bool node_column;            /* SET pgrouter.node_column (broadcast) */
@@ -213,6 +216,12 @@ void pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server);
 /* Close the session: releases or closes its server connection, unregisters its cancel key,
  * closes its handles; memory is freed when they are closed. Idempotent. */
 void pgr_client_close(pgr_client_t *cl, const char *why);
+
+/* Queue a pgrouter_events notification (payload: JSON text, copied) for an admin session.
+ * It goes out at once when the session is between commands and its client reads its output;
+ * else after the reply of the command it is answering (before its ReadyForQuery), or when
+ * the client has taken its pending output. Bounded as session/notify.h says. */
+void pgr_client_notify(pgr_client_t *cl, const char *payload);
 
 /* Send an ErrorResponse (or NoticeResponse when severity is "NOTICE"/"WARNING") to the client.
  * FATAL ones close the session after the bytes are flushed. */

@@ -155,14 +155,16 @@ def test_listen_pgrouter_events(cluster_factory, pgrouter_factory):
         cluster.fault("kill", "pg1")
         collect(a, lambda: any(e[1].get("event") == "node_health" and e[1]["to"] != "healthy"
                                for e in events))
-        ch, ev = events[-1]
+        ch, ev = [e for e in events if e[1]["event"] == "node_health"][-1]
         assert ch == "pgrouter_events" and ev["node"] == "pg1" and ev["from"] == "healthy"
         cluster.fault("restart", "pg1")
-        collect(a, lambda: events[-1][1].get("to") == "healthy", timeout=30)
+        collect(a, lambda: [e[1].get("to") for e in events
+                            if e[1]["event"] == "node_health"][-1] == "healthy", timeout=30)
 
         p.config.write_text(config(cluster, port, [("pg1", ""), ("pg2", "")]))
         assert a.execute("RELOAD").statusmessage == "RELOAD"
-        collect(a, lambda: {"event": "node_added", "node": "pg2"} in [e[1] for e in events])
+        collect(a, lambda: {"event": "node_added", "node": "pg2", "host": "127.0.0.1",
+                            "port": cluster.port("pg2")} in [e[1] for e in events])
 
         assert a.execute("UNLISTEN *").statusmessage == "UNLISTEN"
         seen = len(events)

@@ -53,7 +53,15 @@ TEST(killed_node_unhealthy_within_2s_and_back)
     t0 = fx_now();
     CHECK(wait_state("pg1", PGR_NODE_HEALTHY, 12.0));
     printf("# restarted node healthy after %.3f s\n", fx_now() - t0);
-    CHECK(fx_events_count(&EV, PGR_EVENT_NODE_HEALTH, "pg1", PGR_NODE_RECONNECTING) >= 1);
+    /* One event per real change: healthy -> unhealthy, then unhealthy -> healthy; the
+     * reconnect attempt in between is not announced. */
+    CHECK_INT(fx_events_count(&EV, PGR_EVENT_NODE_HEALTH, "pg1", PGR_NODE_RECONNECTING), 0);
+    const fx_event_t *last = NULL;
+    for (int i = 0; i < EV.n; i++)
+        if (EV.ev[i].type == PGR_EVENT_NODE_HEALTH && strcmp(EV.ev[i].node_id, "pg1") == 0)
+            last = &EV.ev[i];
+    CHECK(last != NULL && last->old_state == PGR_NODE_UNHEALTHY &&
+          last->new_state == PGR_NODE_HEALTHY);
 }
 
 TEST(hung_node_unhealthy_within_3s_and_back)
@@ -75,11 +83,20 @@ TEST(hung_node_unhealthy_within_3s_and_back)
 
 TEST(probe_skips_the_backoff)
 {
+    int unhealthy_events = fx_events_count(&EV, PGR_EVENT_NODE_HEALTH, "pg1", PGR_NODE_UNHEALTHY);
     CHECK_INT(fx_node(&FX, "kill", "pg1"), 0);
     CHECK(wait_state("pg1", PGR_NODE_UNHEALTHY, 5.0));
     /* Failed reconnects at about 1 s and 3 s put the next one near 7 s. */
     fx_run_for(&LOOP, 3.5);
     CHECK_INT(state_of("pg1"), PGR_NODE_UNHEALTHY);
+    pgr_health_t h;
+    pgr_cluster_get_health(C, "pg1", &h);
+    CHECK(h.consecutive_failures >= 4); /* the two checks, then failed reconnects */
+    /* ... and all that is one event: no reconnecting/unhealthy pair per retry. */
+    CHECK_INT(fx_events_count(&EV, PGR_EVENT_NODE_HEALTH, "pg1", PGR_NODE_UNHEALTHY),
+              unhealthy_events + 1);
+    CHECK_INT(fx_events_count(&EV, PGR_EVENT_NODE_HEALTH, "pg1", PGR_NODE_RECONNECTING), 0);
+    CHECK(h.last_error_ms > 0 && h.last_error[0] != '\0');
     CHECK_INT(fx_node(&FX, "restart", "pg1"), 0);
     double t0 = fx_now();
     CHECK_INT(pgr_cluster_probe(C, "pg1"), 0);

@@ -47,6 +47,35 @@ TEST(reconnect_cycle)
     CHECK_INT(a, PGR_HACT_CHECK_NOW);
 }
 
+TEST(only_real_changes_are_announced)
+{
+#define CHANGE(a, b) pgr_health_is_change(PGR_NODE_##a, PGR_NODE_##b)
+    CHECK(CHANGE(CONNECTING, HEALTHY));
+    CHECK(CHANGE(CONNECTING, UNHEALTHY));
+    CHECK(CHANGE(HEALTHY, UNHEALTHY));
+    CHECK(CHANGE(UNHEALTHY, HEALTHY));   /* a reconnect that worked: unhealthy -> healthy */
+    CHECK(CHANGE(UNHEALTHY, REMOVED));
+    CHECK(CHANGE(HEALTHY, REMOVED));
+    /* An unhealthy node's retries: neither the attempt nor its failure is a change. */
+    CHECK(!CHANGE(UNHEALTHY, RECONNECTING));
+    CHECK(!CHANGE(UNHEALTHY, UNHEALTHY));
+    CHECK(!CHANGE(HEALTHY, HEALTHY));
+    /* A retry cycle as the checker runs it: told stays UNHEALTHY through it. */
+    pgr_node_state_t told = PGR_NODE_HEALTHY, seq[] = { PGR_NODE_UNHEALTHY, PGR_NODE_RECONNECTING,
+        PGR_NODE_UNHEALTHY, PGR_NODE_RECONNECTING, PGR_NODE_UNHEALTHY, PGR_NODE_RECONNECTING,
+        PGR_NODE_HEALTHY };
+    int announced = 0;
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        if (pgr_health_is_change(told, seq[i])) {
+            told = seq[i];
+            announced++;
+        }
+    }
+    CHECK_INT(announced, 2); /* healthy -> unhealthy, unhealthy -> healthy */
+    CHECK_INT(told, PGR_NODE_HEALTHY);
+#undef CHANGE
+}
+
 TEST(removed_is_final)
 {
     pgr_health_action_t a;
@@ -85,6 +114,19 @@ TEST(backoff_jitter_bounds)
     }
     CHECK(lo <= 6500 && hi >= 9500);
     CHECK_INT(pgr_health_backoff_ms(2, 1000, 30000, 0.0, 0.0), 4000);
+    /* The cap is a cap: at and past it, jitter only shortens (was 30 s + 20 %: 36 s). */
+    lo = INT64_MAX, hi = 0;
+    for (int step = 4; step < 40; step++) {
+        for (int i = 0; i < 1000; i++) {
+            int64_t d = pgr_health_backoff_ms(step, 1000, 30000, 0.2, i / 1000.0);
+            CHECK(d >= 12800 && d <= 30000);
+            lo = d < lo ? d : lo;
+            hi = d > hi ? d : hi;
+        }
+    }
+    CHECK(hi == 30000 && lo <= 13000);
+    CHECK(pgr_health_backoff_ms(5, 1000, 30000, 0.2, 0.0) == 24000);
+    CHECK(pgr_health_backoff_ms(5, 1000, 30000, 0.2, 0.999999) == 30000);
     CHECK_INT(pgr_health_backoff_ms(2, 1000, 30000, 5.0, 0.0), 0); /* jitter clamps to 1 */
 }
 
@@ -181,7 +223,8 @@ int
 main(void)
 {
     return RUN(check_ok_goes_healthy_from_everywhere, failure_below_threshold_keeps_state_and_rechecks,
-               threshold_marks_unhealthy_and_backs_off, reconnect_cycle, removed_is_final,
+               threshold_marks_unhealthy_and_backs_off, reconnect_cycle,
+               only_real_changes_are_announced, removed_is_final,
                backoff_doubles_to_the_cap, backoff_jitter_bounds, lsn_parse, state_names,
                login_levels, login_failures_name_keys);
 }

@@ -233,8 +233,8 @@ TEST(show_nodes_pools)
     /* Header, one row per node in order, the tag; node state is "connecting" right after
      * creation (the loop has not run). */
     CHECK(strncmp(r, "T id,host,port,role_configured,role_reported,state,weight,latency_ms,"
-                     "lag_s,lsn,consecutive_failures,last_error\n", 110) == 0);
-    CHECK(strstr(r, "D pg1|127.0.0.1|1|primary|NULL|connecting|2|NULL|NULL|NULL|0|NULL\n"));
+                     "lag_s,lsn,consecutive_failures,last_error,last_error_at\n", 124) == 0);
+    CHECK(strstr(r, "D pg1|127.0.0.1|1|primary|NULL|connecting|2|NULL|NULL|NULL|0|NULL|NULL\n"));
     CHECK(strstr(r, "D pg2|127.0.0.1|2|auto|NULL|connecting|1|"));
     CHECK(strstr(r, "D pg1") < strstr(r, "D pg2"));
     CHECK(strstr(r, "\nC SHOW\n") && r[strlen(r) - 1] == '\n');
@@ -251,12 +251,18 @@ TEST(show_nodes_pools)
         uv_run(&e.loop, UV_RUN_ONCE);
     }
     r = run(rt, "SHOW NODES");
-    /* pg2's row now ends with a failure count and the error text, not NULL. */
+    /* pg2's row now ends with the error text and when it happened, not NULL; the node is
+     * not healthy, so its role, latency, lag and LSN are unknown. */
     char *row = strstr(r, "D pg2|127.0.0.1|2|auto|NULL|");
     CHECK(row != NULL);
     if (row) {
         char *eol = strchr(row, '\n');
         CHECK(eol != NULL && eol - row > 5 && strncmp(eol - 5, "|NULL", 5) != 0);
+        /* ...|error|2026-12-07 20:03:45.969+00 (the error text may span lines) */
+        char *end = strstr(row, "+00\n"), *bar = end ? end - 24 : NULL;
+        CHECK(bar && bar > row && bar[0] == '|' && bar[5] == '-' && bar[11] == ' ' &&
+              bar[20] == '.');
+        CHECK(strstr(row, "|1|NULL|NULL|NULL|") != NULL); /* weight, then unknowns */
     }
     CHECK(strstr(r, "node-secret") == NULL);
     free(r);
@@ -589,11 +595,69 @@ TEST(fuzz_random_bytes_and_tokens)
     ops_env_free(&e);
 }
 
+/* LISTEN pgrouter_events: the JSON of each of the six events, as the README documents it. */
+TEST(event_payloads)
+{
+    ops_env_t e;
+    OPS_ENV(e);
+    char *j;
+
+    pgr_event_t added = { .type = PGR_EVENT_NODE_ADDED, .node_id = "pg1" };
+    CHECK_STR(j = pgr_admin_event_json(e.rt.cluster, &added),
+              "{\"event\": \"node_added\", \"node\": \"pg1\", \"host\": \"127.0.0.1\", "
+              "\"port\": 1}");
+    free(j);
+    pgr_event_t removed = { .type = PGR_EVENT_NODE_REMOVED, .node_id = "pg4" };
+    CHECK_STR(j = pgr_admin_event_json(e.rt.cluster, &removed),
+              "{\"event\": \"node_removed\", \"node\": \"pg4\"}");
+    free(j);
+    pgr_event_t health = { .type = PGR_EVENT_NODE_HEALTH, .node_id = "pg2",
+                           .old_state = PGR_NODE_HEALTHY, .new_state = PGR_NODE_UNHEALTHY,
+                           .error = "timed out\n\"x\"" };
+    CHECK_STR(j = pgr_admin_event_json(NULL, &health),
+              "{\"event\": \"node_health\", \"node\": \"pg2\", \"from\": \"healthy\", "
+              "\"to\": \"unhealthy\", \"error\": \"timed out\\n\\\"x\\\"\"}");
+    free(j);
+    health.old_state = PGR_NODE_UNHEALTHY;
+    health.new_state = PGR_NODE_HEALTHY;
+    health.error = NULL;
+    CHECK_STR(j = pgr_admin_event_json(NULL, &health),
+              "{\"event\": \"node_health\", \"node\": \"pg2\", \"from\": \"unhealthy\", "
+              "\"to\": \"healthy\"}");
+    free(j);
+    pgr_event_t conn = { .type = PGR_EVENT_NODE_CONNECTED, .node_id = "pg2" };
+    CHECK_STR(j = pgr_admin_event_json(NULL, &conn),
+              "{\"event\": \"node_connected\", \"node\": \"pg2\"}");
+    free(j);
+    pgr_event_t disc = { .type = PGR_EVENT_NODE_DISCONNECTED, .node_id = "pg2",
+                         .error = "health connection lost" };
+    CHECK_STR(j = pgr_admin_event_json(NULL, &disc),
+              "{\"event\": \"node_disconnected\", \"node\": \"pg2\", "
+              "\"error\": \"health connection lost\"}");
+    free(j);
+    pgr_pool_stats_t st[2] = {
+        { .node_id = "pg1", .total = 3, .idle = 2, .active = 1, .max = 20, .acquired = 17 },
+        { .node_id = "pg2", .connecting = 1, .waiting = 4, .max = 5, .timed_out = 2,
+          .connect_failures = 9 },
+    };
+    pgr_event_t stats = { .type = PGR_EVENT_POOL_STATS, .stats = st, .n_stats = 2 };
+    CHECK_STR(j = pgr_admin_event_json(NULL, &stats),
+              "{\"event\": \"pool_stats\", \"pools\": [{\"node\": \"pg1\", \"total\": 3, "
+              "\"idle\": 2, \"active\": 1, \"connecting\": 0, \"waiting\": 0, \"max\": 20, "
+              "\"acquired\": 17, \"timed_out\": 0, \"connect_failures\": 0}, {\"node\": \"pg2\", "
+              "\"total\": 0, \"idle\": 0, \"active\": 0, \"connecting\": 1, \"waiting\": 4, "
+              "\"max\": 5, \"acquired\": 0, \"timed_out\": 2, \"connect_failures\": 9}]}");
+    free(j);
+    pgr_event_t bad = { .type = (pgr_event_type_t)99 };
+    CHECK(pgr_admin_event_json(NULL, &bad) == NULL);
+    ops_env_free(&e);
+}
+
 int
 main(void)
 {
     return RUN(parse_show, parse_node_commands, parse_errors, parse_node_id_limits,
                show_nodes_pools, show_stats_config_version_help, set_add_remove_node,
                pause_resume, shutdown_reload_listen_empty, explain_route, install,
-               fuzz_random_bytes_and_tokens);
+               event_payloads, fuzz_random_bytes_and_tokens);
 }

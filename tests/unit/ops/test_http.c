@@ -77,6 +77,35 @@ TEST(report_formatters)
     CHECK(!pgr_report_utf8_valid("\xed\xa0\x80", 3));  /* a surrogate */
     CHECK(!pgr_report_utf8_valid("\xc0\xaf", 2));      /* overlong */
     CHECK(!pgr_report_utf8_valid("a\0b", 3));
+
+    /* Numbers: the shortest text that reads back as the same double, never %.17g's tail. */
+    static const struct { double v; const char *want; } nums[] = {
+        { 0.000277, "0.000277" }, { 0.014745, "0.014745" }, { 0.1, "0.1" }, { 3, "3" },
+        { 0, "0" }, { 1e-7, "1e-07" }, { 123456789012, "123456789012" }, { -2.5, "-2.5" },
+        { 1.0 / 3.0, "0.3333333333333333" }, { 18446744073709551615.0, "1.8446744073709552e+19" },
+    };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        pgr_report_double(nums[i].v, b, sizeof(b));
+        CHECK_STR(b, nums[i].want);
+        CHECK(strtod(b, NULL) == nums[i].v);
+    }
+    /* Random doubles round-trip, in at most 17 digits. */
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 10000; i++) {
+        double d;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(&d, &x, sizeof(d));
+        if (d != d || d - d != 0)
+            continue; /* NaN, infinities */
+        pgr_report_double(d, b, sizeof(b));
+        CHECK(strtod(b, NULL) == d);
+    }
+    pgr_report_double(0.0 / 0.0, b, sizeof(b));
+    CHECK_STR(b, "NaN");
+    pgr_report_double(-1.0 / 0.0, b, sizeof(b));
+    CHECK_STR(b, "-Inf");
+    pgr_report_time(INT64_C(1796414625969), b, sizeof(b));
+    CHECK_STR(b, "2026-12-04 20:03:45.969+00");
 }
 
 static pgr_http_reply_t
@@ -116,7 +145,7 @@ TEST(pages)
         "{\"version\":\"" PGR_VERSION "\",\"shutting_down\":false,\"clients\":2,"
         "\"healthy_nodes\":0,\"nodes\":[{\"id\":\"pg1\",\"host\":\"127.0.0.1\",\"port\":1,"
         "\"role_configured\":\"primary\",\"role_reported\":null,\"state\":\"connecting\","
-        "\"healthy\":false,\"weight\":2,\"latency_ms\":0.000,\"lag_s\":0.000,\"lsn\":null,"
+        "\"healthy\":false,\"weight\":2,\"latency_ms\":null,\"lag_s\":null,\"lsn\":null,"
         "\"consecutive_failures\":0,";
     CHECK(strncmp(r.body, status_head, sizeof(status_head) - 1) == 0);
     CHECK(strstr(r.body, "{\"id\":\"n\xc5\x93ud\",") != NULL);
@@ -139,6 +168,10 @@ TEST(pages)
     CHECK(strstr(r.body, "# TYPE pgrouter_queries_total counter\npgrouter_queries_total 42\n"));
     CHECK(strstr(r.body, "pgrouter_clients_accepted_total 7\n") != NULL);
     CHECK(strstr(r.body, "pgrouter_nodes 3\n") != NULL);
+    /* No node is healthy: no latency or lag sample (not the last good check's). */
+    CHECK(strstr(r.body, "pgrouter_node_latency_seconds{") == NULL);
+    CHECK(strstr(r.body, "pgrouter_node_lag_seconds{") == NULL);
+    CHECK(strstr(r.body, "# TYPE pgrouter_node_latency_seconds gauge\n") != NULL);
     /* Each family's HELP and TYPE appear once. */
     char *first = strstr(r.body, "# TYPE pgrouter_node_up ");
     CHECK(first && strstr(first + 1, "# TYPE pgrouter_node_up ") == NULL);
