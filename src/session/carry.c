@@ -278,6 +278,27 @@ note(pgr_client_t *cl, const char *sql, size_t len, uint32_t seg, pgr_writer_t *
     return rc;
 }
 
+bool
+pgr_carry_is_plain(const pgr_classification_t *c)
+{
+    if (c->parse_error || (c->cls != PGR_CLASS_READ && c->cls != PGR_CLASS_WRITE))
+        return false;
+    for (int i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i].pins || c->stmts[i].cls == PGR_CLASS_SET ||
+            c->stmts[i].cls == PGR_CLASS_BEGIN)
+            return false;
+    return true;
+}
+
+void
+pgr_carry_plain_bind(pgr_client_t *cl, int cls)
+{
+    pgr_srv_state_t *ledger;
+
+    if (cls != PGR_CLASS_READ && (ledger = pgr_server_get_data(cl->srv)) != NULL)
+        ledger->sequences = true; /* as note() does */
+}
+
 int
 pgr_carry_query(pgr_client_t *cl, const char *sql, size_t len, uint32_t seg,
                 pgr_writer_t *restore, int *n_client, bool *alone)

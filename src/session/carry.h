@@ -7,6 +7,7 @@
 #ifndef PGR_SESSION_CARRY_H
 #define PGR_SESSION_CARRY_H
 
+#include "route/classify.h"
 #include "session/client.h"
 
 /* A simple Query on its way to the server (segment seg). restore gets the SQL (statements
@@ -21,6 +22,13 @@ int pgr_carry_query(pgr_client_t *cl, const char *sql, size_t len, uint32_t seg,
  * statement) in segment seg; *cls (may be NULL) gets its class. 0 or PGR_E*. */
 int pgr_carry_statement(pgr_client_t *cl, const char *sql, size_t len, uint32_t seg,
                         pgr_stmt_class_t *cls);
+
+/* Nothing in c that running it would make carry note beyond the write mark (no pin, no SET,
+ * RESET or BEGIN, no parse error): a named statement whose text this is may skip
+ * pgr_carry_statement at each Bind for pgr_carry_plain_bind. */
+bool pgr_carry_is_plain(const pgr_classification_t *c);
+/* The Bind of a plain statement of class cls. */
+void pgr_carry_plain_bind(pgr_client_t *cl, int cls);
 
 /* "DEALLOCATE [PREPARE] name" / "DEALLOCATE ALL": the name is the client's, so it is
  * translated; ALL also empties the connection's record. Returns a replacement query (in buf)

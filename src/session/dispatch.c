@@ -9,6 +9,7 @@
 #include "protocol/reader.h"
 #include "protocol/writer.h"
 #include "route/classify.h"
+#include "session/carry.h"
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/login.h"
@@ -854,6 +855,7 @@ parse_here(pgr_client_t *cl, const pgr_frame_t *f, const pgr_classification_t *c
     if ((sm = pgr_stmts_add(&cl->stmts, name, f->body + nl, f->body_len - nl)) == NULL)
         return false; /* over the cap: the relay answers with its error */
     sm->cls = c->cls;
+    sm->plain = pgr_carry_is_plain(c);
     pgr_iobuf_consume(&cl->conn.in, f->len);
     pgr_writer_t w;
     pgr_writer_init_grow(&w);

@@ -681,6 +681,7 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
             break;
         }
         sm->cls = c->cls;
+        sm->plain = pgr_carry_is_plain(c);
         uint64_t key = cl->id << 32 | sm->seq;
         pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);
         m.name = sname;
@@ -708,8 +709,10 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
         if ((sm = client_stmt(cl, m.statement)) == NULL)
             break;
         const char *sql = (const char *)sm->rest;
-        if ((rc = pgr_carry_statement(cl, sql, strnlen(sql, sm->rest_len), cl->seg_sent,
-                                      NULL)) != 0)
+        if (sm->plain)
+            pgr_carry_plain_bind(cl, sm->cls);
+        else if ((rc = pgr_carry_statement(cl, sql, strnlen(sql, sm->rest_len), cl->seg_sent,
+                                           NULL)) != 0)
             break;
         prepare_on_demand(cl, sm, &w);
         pgr_stmt_server_name(sname, sizeof(sname), cl->id, sm->seq);

@@ -104,6 +104,7 @@ pgr_stmts_add(pgr_stmts_t *s, const char *name, const uint8_t *rest, size_t rest
     st->rest = copy;
     st->rest_len = rest_len;
     st->seq = ++s->next_seq;
+    st->plain = false; /* the caller that classified it may say otherwise */
     return st;
 fail:
     free(copy);

@@ -51,6 +51,8 @@ typedef struct pgr_stmt {
     uint8_t *rest;      /* the Parse body after the name: query\0, int16 n, n x int32 */
     size_t rest_len;
     int cls;            /* its route/classify class (pgr_stmt_class_t), or PGR_STMT_LOCAL */
+    bool plain;         /* nothing for session/carry to note when it runs (no pin, SET, RESET,
+                           BEGIN): a Bind of it skips the classifier */
 } pgr_stmt_t;
 
 /* A statement pgrouter answers itself (a pgrouter.* SHOW / SET): never sent to a server. */
