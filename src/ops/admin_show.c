@@ -317,7 +317,8 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
 {
     static const col_t cols[] = { { "key", OID_TEXT }, { "value", OID_TEXT } };
     static const char *const tls[] = { "disable", "allow", "prefer", "require" };
-    static const char *const auth[] = { "trust", "md5", "scram-sha-256" };
+    static const char *const auth[] = { "trust", "md5", "scram-sha-256", "passthrough" };
+    static const char *const plain[] = { "off", "loopback" };
     static const char *const mode[] = { "transaction", "session" };
     static const char *const reads[] = { "replicas", "primary", "any" };
     static const char *const balance[] = { "least-busy", "round-robin", "random" };
@@ -330,7 +331,7 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         pgr_be_write_error(out, false, "ERROR", "55000", "no configuration loaded", NULL, NULL);
         return;
     }
-    char hosts[256], users[512], admins[512], wf[512], b[18][32];
+    char hosts[256], users[512], admins[512], wf[512], b[19][32];
     char **user_names = calloc(c->auth.n_users ? c->auth.n_users : 1, sizeof(char *));
     if (!user_names) {
         pgr_writer_fail(out, PGR_ENOMEM);
@@ -350,6 +351,11 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "tls.cert", c->tls.cert },
         { "auth.method", ENUM_NAME(auth, c->auth.method) },
         { "auth.users", join(users, sizeof(users), user_names, c->auth.n_users) },
+        { "auth.passthrough_allow_plain", ENUM_NAME(plain, c->auth.passthrough_allow_plain) },
+        { "auth.query", c->auth.query_user ? c->auth.query : NULL },
+        { "auth.query_user", c->auth.query_user },
+        { "auth.query_dbname", c->auth.query_dbname },
+        { "auth.query_cache_ttl", fmt_ms(b[18], 32, c->auth.query_cache_ttl_ms) },
         { "admin.users", join(admins, sizeof(admins), c->admin.users, c->admin.n_users) },
         { "admin.http", c->admin.http },
         { "pool.mode", ENUM_NAME(mode, c->pool.mode) },
