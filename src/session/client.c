@@ -477,13 +477,6 @@ pgr_client_auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
         pgr_conn_flush(&cl->conn);
 }
 
-/* pgr_client_auth_result's old name, for the callers in this file. */
-static void
-auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
-{
-    pgr_client_auth_result(cl, verdict, out);
-}
-
 /* Where a pass-through password may come from: over TLS, or (auth.passthrough_allow_plain:
  * loopback) from a Unix socket or a loopback address. */
 static bool
@@ -549,7 +542,7 @@ pgr_client_auth_begin(pgr_client_t *cl, const pgr_user_config_t *u)
         out.code = 0;
         verdict = PGR_AUTH_OK;
     }
-    auth_result(cl, verdict, &out);
+    pgr_client_auth_result(cl, verdict, &out);
 }
 
 /* Hand one PasswordMessage-typed frame to the exchange, decoded as what it waits for. Returns
@@ -610,7 +603,7 @@ auth_input(pgr_client_t *cl)
             pgr_info("client", "client %llu (%s): invalid message length",
                      (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
             verdict = pgr_auth_refuse(&cl->auth, &out);
-            auth_result(cl, verdict, &out);
+            pgr_client_auth_result(cl, verdict, &out);
             return;
         }
         if (rc == PGR_FRAME_BAD || f.type != 'p') {
@@ -627,7 +620,7 @@ auth_input(pgr_client_t *cl)
             return;
         }
         pgr_iobuf_consume(in, f.len);
-        auth_result(cl, verdict, &out);
+        pgr_client_auth_result(cl, verdict, &out);
     }
 }
 
