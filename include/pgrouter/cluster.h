@@ -199,6 +199,26 @@ typedef void (*pgr_query_all_cb)(pgr_cluster_t *c, const pgr_result_t *res, size
  * is canceled on the node. Fails at once with PGR_ENOENT, PGR_ESHUTDOWN or PGR_EREMOVED. */
 int pgr_cluster_query(pgr_cluster_t *c, const char *id, const char *sql, int n_params,
                       const char *const *params, int64_t timeout_ms, pgr_query_cb cb, void *arg);
+/* pgr_cluster_query logged in as (user, dbname, password) over that login's own pool on the
+ * node, the node's own user and password ignored (dbname NULL: the node's dbname). */
+int pgr_cluster_query_as(pgr_cluster_t *c, const char *id, const char *user, const char *dbname,
+                         const char *password, const char *sql, int n_params,
+                         const char *const *params, int64_t timeout_ms, pgr_query_cb cb,
+                         void *arg);
+/* Check a login on node id: open a new connection as (user, dbname, password) (the node's
+ * dbname wins; its user and password are ignored; its SSL settings apply), then close it. cb
+ * gets status 0 when the node accepted it, else PGR_ECONNECT / PGR_ETIMEDOUT (after
+ * timeout_ms) with libpq's message (the node's FATAL, e.g. "password authentication failed for
+ * user ..."). Never through a pool: an existing connection proves nothing about a password. */
+int pgr_cluster_check_login(pgr_cluster_t *c, const char *id, const char *user,
+                            const char *dbname, const char *password, int64_t timeout_ms,
+                            pgr_query_cb cb, void *arg);
+/* Remember password as user's (replacing an earlier one, which is wiped) for the server
+ * connections of that user's pools on nodes without their own user/password, including pools
+ * that exist already and pools made later with no password given. Kept in memory only, never
+ * shown. 0 or PGR_ENOMEM. */
+int pgr_cluster_set_user_password(pgr_cluster_t *c, const char *user, const char *password);
+
 /* The same statement on every node at once, each with its own timeout; cb gets one result per
  * node, in node order, failures included. PGR_ENOENT when there are no nodes. */
 int pgr_cluster_query_all(pgr_cluster_t *c, const char *sql, int n_params,

@@ -11,7 +11,15 @@
 
 typedef enum { PGR_TLS_DISABLE, PGR_TLS_ALLOW, PGR_TLS_PREFER, PGR_TLS_REQUIRE } pgr_tls_mode_t;
 /* PGR_AUTH_PASSWORD (cleartext) is only ever chosen by an auth.hba_file line. */
-typedef enum { PGR_AUTH_TRUST, PGR_AUTH_MD5, PGR_AUTH_SCRAM, PGR_AUTH_PASSWORD } pgr_auth_method_t;
+typedef enum {
+    PGR_AUTH_TRUST,
+    PGR_AUTH_MD5,
+    PGR_AUTH_SCRAM,
+    PGR_AUTH_PASSTHROUGH,
+    PGR_AUTH_PASSWORD,
+} pgr_auth_method_t;
+/* auth.passthrough_allow_plain: where a pass-through password may come without TLS. */
+typedef enum { PGR_PLAIN_OFF, PGR_PLAIN_LOOPBACK } pgr_plain_t;
 typedef enum { PGR_POOL_TRANSACTION, PGR_POOL_SESSION } pgr_pool_mode_t;
 typedef enum { PGR_ROLE_AUTO, PGR_ROLE_PRIMARY, PGR_ROLE_REPLICA } pgr_role_t;
 typedef enum { PGR_READS_REPLICAS, PGR_READS_PRIMARY, PGR_READS_ANY } pgr_reads_t;
@@ -28,6 +36,9 @@ typedef struct pgr_pool_config {
     int64_t connect_timeout_ms;
     int64_t acquire_timeout_ms;
 } pgr_pool_config_t;
+
+/* auth.query's default, as PgBouncer's auth_query: the secret is the second column. */
+#define PGR_AUTH_QUERY_DEFAULT "SELECT usename, passwd FROM pg_shadow WHERE usename=$1"
 
 typedef struct pgr_user_config {
     char *name;
@@ -87,6 +98,12 @@ typedef struct pgr_config {
         size_t n_users;
         char *hba_file;      /* as resolved (relative to the config file's directory), or NULL */
         struct pgr_hba *hba; /* its rules (core/hba), loaded with the snapshot; NULL: no file */
+        pgr_plain_t passthrough_allow_plain; /* off: TLS required for a cleartext password */
+        char *query;            /* auth.query: the lookup, $1 the user name */
+        char *query_user;       /* NULL: no auth query */
+        char *query_password;   /* from query_password or query_password_env */
+        char *query_dbname;     /* NULL: the client's database */
+        int64_t query_cache_ttl_ms; /* 0: every login asks */
     } auth;
     struct {
         char **users;

@@ -175,12 +175,79 @@ pgr_cluster_free(pgr_cluster_t *c)
     }
     if (c->password)
         explicit_bzero(c->password, strlen(c->password));
+    while (c->creds) {
+        pgr_user_cred_t *cr = c->creds;
+        c->creds = cr->next;
+        explicit_bzero(cr->password, strlen(cr->password));
+        free(cr->password);
+        free(cr->user);
+        free(cr);
+    }
     free_login(&c->health.login);
     free(c->user);
     free(c->dbname);
     free(c->appname);
     free(c->password);
     free(c);
+}
+
+/* ---- passwords verified for users --------------------------------------------------------- */
+
+const char *
+pgr_cluster_user_password(const pgr_cluster_t *c, const char *user)
+{
+    for (const pgr_user_cred_t *cr = c->creds; cr; cr = cr->next)
+        if (strcmp(cr->user, user) == 0)
+            return cr->password;
+    return NULL;
+}
+
+/* *dst = a copy of src, the old value wiped; false when out of memory (nothing changed). */
+static bool
+replace_secret(char **dst, const char *src)
+{
+    char *n = strdup(src);
+    if (!n)
+        return false;
+    if (*dst) {
+        explicit_bzero(*dst, strlen(*dst));
+        free(*dst);
+    }
+    *dst = n;
+    return true;
+}
+
+PGR_API int
+pgr_cluster_set_user_password(pgr_cluster_t *c, const char *user, const char *password)
+{
+    pgr_user_cred_t *cr = c->creds;
+    pgr_list_t *npos, *ppos;
+
+    while (cr && strcmp(cr->user, user) != 0)
+        cr = cr->next;
+    if (!cr) {
+        cr = calloc(1, sizeof(*cr));
+        if (!cr || !(cr->user = strdup(user))) {
+            free(cr);
+            return PGR_ENOMEM;
+        }
+        cr->next = c->creds;
+        c->creds = cr;
+    }
+    if (!replace_secret(&cr->password, password))
+        return PGR_ENOMEM;
+    /* The user's pools on nodes that log in as the client connect with it from now on. */
+    pgr_list_foreach(npos, &c->nodes) {
+        pgr_node_t *node = pgr_container_of(npos, pgr_node_t, link);
+        if (node->cfg.user || node->cfg.password)
+            continue;
+        pgr_list_foreach(ppos, &node->pools) {
+            pgr_pool_t *p = pgr_container_of(ppos, pgr_pool_t, link);
+            if (strcmp(p->user, user) == 0 && !replace_secret(&p->password, password))
+                return PGR_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 PGR_API uv_loop_t *
@@ -544,6 +611,35 @@ pgr_cluster_query(pgr_cluster_t *c, const char *id, const char *sql, int n_param
     if (!n)
         return PGR_ENOENT;
     return pgr_parallel_run(c, &n, 1, sql, n_params, params, timeout_ms, cb, NULL, arg);
+}
+
+PGR_API int
+pgr_cluster_query_as(pgr_cluster_t *c, const char *id, const char *user, const char *dbname,
+                     const char *password, const char *sql, int n_params,
+                     const char *const *params, int64_t timeout_ms, pgr_query_cb cb, void *arg)
+{
+    pgr_parallel_login_t login = { .user = user, .dbname = dbname, .password = password };
+    if (c->stop_phase != RUNNING)
+        return PGR_ESHUTDOWN;
+    pgr_node_t *n = pgr_node_find(c, id);
+    if (!n)
+        return PGR_ENOENT;
+    return pgr_parallel_run_as(c, &n, 1, &login, sql, n_params, params, timeout_ms, cb, NULL,
+                               arg);
+}
+
+PGR_API int
+pgr_cluster_check_login(pgr_cluster_t *c, const char *id, const char *user, const char *dbname,
+                        const char *password, int64_t timeout_ms, pgr_query_cb cb, void *arg)
+{
+    pgr_parallel_login_t login = { .user = user, .dbname = dbname, .password = password,
+                                   .check = true };
+    if (c->stop_phase != RUNNING)
+        return PGR_ESHUTDOWN;
+    pgr_node_t *n = pgr_node_find(c, id);
+    if (!n)
+        return PGR_ENOENT;
+    return pgr_parallel_run_as(c, &n, 1, &login, NULL, 0, NULL, timeout_ms, cb, NULL, arg);
 }
 
 static int

@@ -179,7 +179,17 @@ pgr_node_pool(pgr_node_t *node, const char *user, const char *dbname, const char
 {
     const char *u = node->cfg.user ? node->cfg.user : user;
     const char *d = node->cfg.dbname ? node->cfg.dbname : dbname;
-    const char *pw = node->cfg.password ? node->cfg.password : password;
+    const char *pw = node->cfg.password ? node->cfg.password
+                     : password             ? password
+                     : node->cfg.user       ? NULL
+                                            : pgr_cluster_user_password(node->cluster, u);
+    return pgr_node_pool_as(node, u, d, pw, out);
+}
+
+int
+pgr_node_pool_as(pgr_node_t *node, const char *u, const char *d, const char *pw,
+                 pgr_pool_t **out)
+{
     if (!u || !d)
         return PGR_EINVAL;
     pgr_pool_t *p = pgr_pool_find(node, u, d);

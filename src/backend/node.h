@@ -61,6 +61,7 @@ struct pgr_cluster {
     pgr_list_t ops;               /* library queries in flight (parallel.c) */
     pgr_list_t cancels;           /* cancel requests in flight (cancel.c) */
     pgr_list_t orphans;           /* servers killed under a borrower, awaiting release */
+    struct pgr_user_cred *creds;  /* pgr_cluster_set_user_password: user -> password */
     struct {
         pgr_event_cb cb;
         void *arg;
@@ -75,6 +76,13 @@ struct pgr_cluster {
     void *stop_arg;
     uint64_t rng;                 /* xorshift64 state for backoff jitter */
 };
+
+/* A password a caller verified for a user (pass-through authentication), for that user's
+ * pools; wiped when replaced or freed. */
+typedef struct pgr_user_cred {
+    struct pgr_user_cred *next;
+    char *user, *password;
+} pgr_user_cred_t;
 
 /* Validate nc for cluster c (id, uniqueness, host, port, ssl mode); message in err. */
 int pgr_node_validate(const struct pgr_cluster *c, const pgr_node_config_t *nc, char *err,
@@ -92,9 +100,14 @@ int pgr_node_busy(const pgr_node_t *node);
 /* Force the node's pools closed with status now (used by shutdown after its drain). */
 void pgr_node_force(pgr_node_t *node, int status);
 
-/* The pool for (user, dbname) on node, created on first use. */
+/* The pool for (user, dbname) on node, created on first use. The node's own user, dbname and
+ * password win; without a password from the node or the caller, the one
+ * pgr_cluster_set_user_password stored for the user is used. */
 int pgr_node_pool(pgr_node_t *node, const char *user, const char *dbname, const char *password,
                   pgr_pool_t **out) PGR_MUSTCHECK;
+/* The same with exactly these credentials, the node's own ignored. */
+int pgr_node_pool_as(pgr_node_t *node, const char *user, const char *dbname,
+                     const char *password, pgr_pool_t **out) PGR_MUSTCHECK;
 /* Start a connection to node as (user, dbname, password): the node's own credentials win.
  * Sets application_name and the SSL settings. */
 int pgr_node_connect(pgr_node_t *node, const char *user, const char *dbname, const char *password,
@@ -107,6 +120,9 @@ int pgr_node_connect_as(pgr_node_t *node, const char *user, const char *dbname,
 /* An I/O error on a pooled connection: trigger an immediate health check. */
 void pgr_node_report_io_error(pgr_node_t *node);
 void pgr_node_stats(const pgr_node_t *node, pgr_pool_stats_t *out);
+
+/* The password pgr_cluster_set_user_password stored for user, or NULL. */
+const char *pgr_cluster_user_password(const struct pgr_cluster *c, const char *user);
 
 /* Emit ev to every listener. */
 void pgr_cluster_emit(struct pgr_cluster *c, const pgr_event_t *ev);

@@ -19,7 +19,7 @@ typedef struct op {
     size_t idx;
     pgr_node_t *node;       /* NULL once ended */
     pgr_acquire_t *req;     /* while waiting for a connection */
-    pgr_server_t *srv;      /* while the statement runs */
+    pgr_server_t *srv;      /* while the statement runs (a check: while it connects) */
     uv_timer_t timer;       /* the timeout, or a 0 ms deferral of a synchronous failure */
     uint64_t start_ns;
     int sync_status;
@@ -33,6 +33,8 @@ struct batch {
     int open_timers;
     bool delivered;
     char *sql;
+    char *user, *dbname, *password; /* run_as; NULL user: the default login */
+    bool check;
     int n_params;
     char **params;
     int64_t timeout_ms;
@@ -72,6 +74,11 @@ batch_free(batch_t *b)
         free(b->params[i]);
     free(b->params);
     free(b->sql);
+    if (b->password)
+        explicit_bzero(b->password, strlen(b->password));
+    free(b->password);
+    free(b->user);
+    free(b->dbname);
     free(b->ids);
     free(b->res);
     free(b->ops);
@@ -141,7 +148,10 @@ stop_work(op_t *op)
         pgr_pool_acquire_cancel(op->req);
         op->req = NULL;
     }
-    if (op->srv) {
+    if (op->srv && op->b->check) {
+        pgr_server_close(op->srv, NULL, NULL);
+        op->srv = NULL;
+    } else if (op->srv) {
         (void)pgr_server_cancel(op->srv, 5000, NULL, NULL);
         pgr_pool_release(op->srv, PGR_RELEASE_CLOSE);
         op->srv = NULL;
@@ -160,7 +170,12 @@ on_timer(uv_timer_t *t)
     bool waiting = op->req != NULL;
     stop_work(op);
     snprintf(msg, sizeof(msg), "node %s: %s timed out after %lld ms", op->b->ids[op->idx],
-             waiting ? "waiting for a connection" : "statement", (long long)op->b->timeout_ms);
+             op->b->check ? "connecting" : waiting ? "waiting for a connection" : "statement",
+             (long long)op->b->timeout_ms);
+    if (op->b->check) {
+        end_error(op, PGR_ETIMEDOUT, "08006", msg);
+        return;
+    }
     end_error(op, PGR_ETIMEDOUT, waiting ? "53300" : "57014", msg);
 }
 
@@ -203,18 +218,49 @@ on_acquired(pgr_acquire_t *req, int status, pgr_server_t *srv, const char *errms
     op->srv = srv;
 }
 
+/* A check's connection is up or failed: close it, report which. */
+static void
+on_checked(pgr_server_t *srv, int status, const char *errmsg, void *arg)
+{
+    op_t *op = arg;
+    op->srv = NULL;
+    pgr_server_close(srv, NULL, NULL);
+    if (status != 0) {
+        end_error(op, status, "08006", errmsg ? errmsg : pgr_strerror(status));
+        return;
+    }
+    pgr_qresult_t *slot = &op->b->res[op->idx];
+    slot->pub.status = 0;
+    slot->pub.ok = true;
+    memcpy(slot->pub.sqlstate, "00000", 6);
+    end(op);
+}
+
 static void
 start(op_t *op, pgr_node_t *node)
 {
-    struct pgr_cluster *c = op->b->c;
+    batch_t *b = op->b;
+    struct pgr_cluster *c = b->c;
+    const char *dbname = node->cfg.dbname ? node->cfg.dbname : b->dbname;
     pgr_pool_t *pool;
-    int rc = pgr_node_pool(node, c->user, c->dbname, c->password, &pool);
-    if (rc == 0)
-        rc = pgr_pool_acquire(pool, on_acquired, op, &op->req);
+    char err[256];
+    int rc;
+
+    if (b->check) {
+        err[0] = '\0';
+        rc = pgr_node_connect_as(node, b->user, dbname, b->password, b->timeout_ms, on_checked,
+                                 op, &op->srv, err, sizeof(err));
+    } else {
+        rc = b->user ? pgr_node_pool_as(node, b->user, dbname, b->password, &pool)
+                     : pgr_node_pool(node, c->user, c->dbname, c->password, &pool);
+        if (rc == 0)
+            rc = pgr_pool_acquire(pool, on_acquired, op, &op->req);
+        snprintf(err, sizeof(err), "%s", pgr_strerror(rc));
+    }
     if (rc != 0) {
         op->sync_status = rc;
         snprintf(op->sync_msg, sizeof(op->sync_msg), "node %s: %s", node->cfg.id,
-                 pgr_strerror(rc));
+                 err[0] ? err : pgr_strerror(rc));
         uv_timer_start(&op->timer, on_timer, 0, 0);
     } else if (op->b->timeout_ms >= 0) {
         uv_timer_start(&op->timer, on_timer, (uint64_t)op->b->timeout_ms, 0);
@@ -226,18 +272,37 @@ pgr_parallel_run(struct pgr_cluster *c, pgr_node_t **nodes, size_t n, const char
                  int n_params, const char *const *params, int64_t timeout_ms,
                  pgr_query_cb one_cb, pgr_query_all_cb all_cb, void *arg)
 {
-    if (n == 0 || n_params < 0 || (one_cb && n != 1) || !!one_cb == !!all_cb)
+    return pgr_parallel_run_as(c, nodes, n, NULL, sql, n_params, params, timeout_ms, one_cb,
+                               all_cb, arg);
+}
+
+int
+pgr_parallel_run_as(struct pgr_cluster *c, pgr_node_t **nodes, size_t n,
+                    const pgr_parallel_login_t *login, const char *sql, int n_params,
+                    const char *const *params, int64_t timeout_ms, pgr_query_cb one_cb,
+                    pgr_query_all_cb all_cb, void *arg)
+{
+    if (n == 0 || n_params < 0 || (one_cb && n != 1) || !!one_cb == !!all_cb ||
+        (login && !login->user))
         return PGR_EINVAL;
     batch_t *b = calloc(1, sizeof(*b));
     if (!b)
         return PGR_ENOMEM;
+    if (login) {
+        b->check = login->check;
+        b->user = strdup(login->user);
+        b->dbname = login->dbname ? strdup(login->dbname) : NULL;
+        b->password = login->password ? strdup(login->password) : NULL;
+        if (!b->user || (login->dbname && !b->dbname) || (login->password && !b->password))
+            goto fail;
+    }
     b->c = c;
     b->n = b->remaining = n;
     b->timeout_ms = timeout_ms;
     b->one_cb = one_cb;
     b->all_cb = all_cb;
     b->arg = arg;
-    b->sql = strdup(sql);
+    b->sql = strdup(sql ? sql : "");
     b->ids = calloc(n, sizeof(*b->ids));
     b->res = calloc(n, sizeof(*b->res));
     b->ops = calloc(n, sizeof(*b->ops));

@@ -27,7 +27,9 @@ typedef pgr_config_field_t field_t;
 typedef pgr_config_walker_t walker_t;
 
 static const char *const tls_modes[] = { "disable", "allow", "prefer", "require", NULL };
-static const char *const auth_methods[] = { "trust", "md5", "scram-sha-256", NULL };
+static const char *const auth_methods[] = { "trust", "md5", "scram-sha-256", "passthrough",
+                                            NULL };
+static const char *const plain_names[] = { "off", "loopback", NULL };
 static const char *const pool_modes[] = { "transaction", "session", NULL };
 static const char *const roles[] = { "auto", "primary", "replica", NULL };
 static const char *const reads_names[] = { "replicas", "primary", "any", NULL };
@@ -55,6 +57,8 @@ static void walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void
 static void walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
 static void walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path,
                                      void *base);
+static void walk_query_password_env(walker_t *w, const pgr_ynode_t *v, const char *path,
+                                    void *base);
 
 static const field_t listen_fields[] = {
     F("host", F_HOSTS, C(listen.hosts), .off_n = C(listen.n_hosts), .max = HOST_MAX_LEN,
@@ -79,6 +83,13 @@ static const field_t auth_fields[] = {
     F("method", F_ENUM, C(auth.method), .names = auth_methods),
     F("users", F_CUSTOM, 0, .fn = walk_users),
     F("hba_file", F_STR_NULL, C(auth.hba_file)),
+    F("passthrough_allow_plain", F_ENUM, C(auth.passthrough_allow_plain), .names = plain_names),
+    F("query", F_STR, C(auth.query)),
+    F("query_user", F_STR_NULL, C(auth.query_user)),
+    F("query_password", F_STR, C(auth.query_password)),
+    F("query_password_env", F_CUSTOM, 0, .fn = walk_query_password_env),
+    F("query_dbname", F_STR_NULL, C(auth.query_dbname)),
+    F("query_cache_ttl", F_DUR, C(auth.query_cache_ttl_ms), .min = 0, .max = DAY_MS),
     { .key = NULL },
 };
 static const field_t user_fields[] = {
@@ -222,14 +233,13 @@ resolve_env(walker_t *w, const pgr_ynode_t *map, const char *path, const char *v
 
 static void free_secret(char *s);
 
-/* health.password_env: the variable's value goes straight into health.login.password (the
- * snapshot keeps no variable names). Naming password as well is an error (cross_checks). */
+/* A password_env key whose variable's value goes straight into *slot (the snapshot keeps no
+ * variable names). Naming the password as well is an error (cross_checks). */
 static void
-walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+walk_env_into(walker_t *w, const pgr_ynode_t *v, const char *path, char **slot)
 {
     const char *val;
 
-    (void)base;
     if (v->kind != PGR_YNODE_SCALAR || pgr_config_is_null(v) || !v->str[0]) {
         pgr_config_bad(w, v, path, "a non-empty string");
         return;
@@ -247,8 +257,24 @@ walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path, vo
                        SECRET_MAX_LEN, strlen(val));
         return;
     }
-    free_secret(w->cfg->health.login.password);
-    w->cfg->health.login.password = pgr_config_strdup(w, val);
+    free_secret(*slot);
+    *slot = pgr_config_strdup(w, val);
+}
+
+/* health.password_env -> health.login.password */
+static void
+walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+{
+    (void)base;
+    walk_env_into(w, v, path, &w->cfg->health.login.password);
+}
+
+/* auth.query_password_env -> auth.query_password */
+static void
+walk_query_password_env(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+{
+    (void)base;
+    walk_env_into(w, v, path, &w->cfg->auth.query_password);
 }
 
 static bool
@@ -519,7 +545,29 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
                            "expected password, password_env or md5 with auth.method md5, got "
                            "only a scram verifier");
     }
-    if (cfg->auth.method != PGR_AUTH_TRUST) {
+    if (lookup(root, "auth", "query_password", NULL) &&
+        lookup(root, "auth", "query_password_env", NULL) && (at = pgr_config_map_get(root, "auth")))
+        pgr_config_err(w->ctx, at->line, at->col, "auth",
+                       "expected at most one of query_password, query_password_env, got both");
+    if (!cfg->auth.query_user && (at = lookup(root, "auth", "query_password", NULL)))
+        pgr_config_err(w->ctx, at->line, at->col, "auth.query_password",
+                       "expected auth.query_user with a query password, got none");
+    if (!cfg->auth.query_user && (at = lookup(root, "auth", "query_password_env", NULL)))
+        pgr_config_err(w->ctx, at->line, at->col, "auth.query_password_env",
+                       "expected auth.query_user with a query password, got none");
+    if (cfg->auth.query_user && cfg->auth.method != PGR_AUTH_SCRAM &&
+        cfg->auth.method != PGR_AUTH_MD5 && (at = lookup(root, "auth", "query_user", NULL))) {
+        pgr_config_bufprintf(exp, sizeof(exp),
+                             "auth.method scram-sha-256 or md5 with an auth query, not %s",
+                             auth_methods[cfg->auth.method]);
+        pgr_config_bad(w, at, "auth.query_user", exp);
+    }
+    if (cfg->auth.query && !strstr(cfg->auth.query, "$1") &&
+        (at = lookup(root, "auth", "query", NULL)))
+        pgr_config_bad(w, at, "auth.query", "a query with the parameter $1 (the user name)");
+    /* With users kept in the database, an admin need not be listed in auth.users. */
+    bool db_users = cfg->auth.method == PGR_AUTH_PASSTHROUGH || cfg->auth.query_user;
+    if (cfg->auth.method != PGR_AUTH_TRUST && !db_users) {
         const pgr_ynode_t *list = lookup(root, "admin", "users", NULL);
         for (size_t i = 0; list && list->kind == PGR_YNODE_SEQ && i < list->n; i++) {
             const pgr_ynode_t *it = list->kids[i];
@@ -596,6 +644,11 @@ pgr_config_new_default(void)
     cfg->tls.mode = PGR_TLS_PREFER;
     cfg->auth.method = PGR_AUTH_SCRAM;
     cfg->admin.reserved_connections = 3;
+    cfg->auth.query_cache_ttl_ms = 60000;
+    if (!(cfg->auth.query = strdup(PGR_AUTH_QUERY_DEFAULT))) {
+        free(cfg);
+        return NULL;
+    }
     cfg->pool = (pgr_pool_config_t){ PGR_POOL_TRANSACTION, 20, 0, 60000, 5000, 10000 };
     cfg->health.interval_ms = 1000;
     cfg->health.timeout_ms = 1000;
@@ -614,6 +667,7 @@ pgr_config_new_default(void)
     cfg->shutdown.drain_timeout_ms = 30000;
     cfg->log.json = false;
     if (!(cfg->log.level = strdup("info"))) {
+        free(cfg->auth.query);
         free(cfg);
         return NULL;
     }
@@ -661,6 +715,10 @@ pgr_config_free(pgr_config_t *cfg)
     free(cfg->auth.users);
     free(cfg->auth.hba_file);
     pgr_hba_free(cfg->auth.hba);
+    free(cfg->auth.query);
+    free(cfg->auth.query_user);
+    free_secret(cfg->auth.query_password);
+    free(cfg->auth.query_dbname);
     free_list(cfg->admin.users, cfg->admin.n_users);
     free(cfg->admin.http);
     free_list(cfg->routing.write_functions, cfg->routing.n_write_functions);

@@ -16,6 +16,7 @@ struct pgr_cluster;
 struct pgr_listener;
 struct pgr_cancel_map;
 struct pgr_auth_secret;
+struct pgr_dbauth;
 struct pgr_classifier;
 struct pgr_router;
 struct pgr_tls_ctx;
@@ -65,6 +66,7 @@ typedef struct pgr_runtime {
     size_t n_reserved;              /* of those, admin-console sessions on a reserved slot
                                        (admin.reserved_connections), beyond max_clients */
     struct pgr_auth_secret *auth_secret; /* random per process: mock SCRAM salts */
+    struct pgr_dbauth *dbauth;      /* session/dbauth: auth.query's cache */
     struct pgr_tls_ctx *tls;        /* client-facing TLS (net/tls), or NULL: built at start when
                                        tls.mode is not disable and tls.cert is set; kept across
                                        reloads (tls is restart-bound) */

@@ -267,6 +267,28 @@ format_peer(pgr_conn_t *c)
     }
 }
 
+bool
+pgr_conn_is_local(pgr_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    if (c->h.handle.type == UV_NAMED_PIPE)
+        return true;
+    if (c->h.handle.type != UV_TCP ||
+        uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return false;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
 int
 pgr_conn_accept(uv_stream_t *server, pgr_conn_t *c, const pgr_conn_cbs_t *cbs, void *arg)
 {

@@ -142,6 +142,10 @@ pgr_conn_is_unix(const pgr_conn_t *c)
     return c->h.handle.type == UV_NAMED_PIPE;
 }
 
+/* true for a Unix-socket conn or a TCP peer on a loopback address (127.0.0.0/8, ::1, or
+ * ::ffff:127.x): a client on this machine. */
+bool pgr_conn_is_local(pgr_conn_t *c);
+
 /* The peer's address for log lines: "127.0.0.1:50432", "[::1]:50432" or "unix". */
 static inline const char *pgr_conn_peer(const pgr_conn_t *c) { return c->peer; }
 

@@ -322,7 +322,8 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
 {
     static const col_t cols[] = { { "key", OID_TEXT }, { "value", OID_TEXT } };
     static const char *const tls[] = { "disable", "allow", "prefer", "require" };
-    static const char *const auth[] = { "trust", "md5", "scram-sha-256" };
+    static const char *const auth[] = { "trust", "md5", "scram-sha-256", "passthrough" };
+    static const char *const plain[] = { "off", "loopback" };
     static const char *const mode[] = { "transaction", "session" };
     static const char *const reads[] = { "replicas", "primary", "any" };
     static const char *const balance[] = { "least-busy", "round-robin", "random" };
@@ -356,6 +357,11 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "auth.method", ENUM_NAME(auth, c->auth.method) },
         { "auth.users", join(users, sizeof(users), user_names, c->auth.n_users) },
         { "auth.hba_file", c->auth.hba_file },
+        { "auth.passthrough_allow_plain", ENUM_NAME(plain, c->auth.passthrough_allow_plain) },
+        { "auth.query", c->auth.query_user ? c->auth.query : NULL },
+        { "auth.query_user", c->auth.query_user },
+        { "auth.query_dbname", c->auth.query_dbname },
+        { "auth.query_cache_ttl", fmt_ms(b[18], 32, c->auth.query_cache_ttl_ms) },
         { "admin.users", join(admins, sizeof(admins), c->admin.users, c->admin.n_users) },
         { "admin.http", c->admin.http },
         { "admin.reserved_connections", fmt_i64(b[18], 32, c->admin.reserved_connections) },

@@ -19,6 +19,7 @@
 #include "route/classify.h"
 #include "route/router.h"
 #include "session/auth.h"
+#include "session/dbauth.h"
 #include "session/cancel.h"
 #include "session/client.h"
 #include "session/login.h"
@@ -180,6 +181,10 @@ pgr_daemon_run(pgr_config_t *cfg)
         goto fail;
     }
     rt->auth_secret = &d->secret;
+    if ((rt->dbauth = pgr_dbauth_new()) == NULL) {
+        pgr_error("main", "out of memory");
+        goto fail;
+    }
     if (cfg->tls.mode != PGR_TLS_DISABLE && cfg->tls.cert != NULL) {
         if ((rc = pgr_tls_ctx_new(cfg->tls.cert, cfg->tls.key, &rt->tls, err, sizeof(err))) != 0) {
             pgr_error("main", "cannot set up TLS: %s", err);
@@ -251,6 +256,7 @@ done:
     pgr_cancel_map_free(rt);
     uv_run(&loop, UV_RUN_NOWAIT);
     pgr_tls_ctx_free(rt->tls); /* after the loop's last close callbacks freed the sessions */
+    pgr_dbauth_free(rt->dbauth);
     if (uv_loop_close(&loop) != 0)
         pgr_warn("main", "event loop closed with handles still open");
     rc = d->exit_code;

@@ -10,6 +10,7 @@
 #include "protocol/backend.h"
 #include "route/classify.h"
 #include "route/router.h"
+#include "session/dbauth.h"
 
 /* A node being replaced: added again (from the new snapshot, which lives until exit) once the
  * old one of that id is gone. */
@@ -184,6 +185,7 @@ pgr_reload_run(pgr_runtime_t *rt, pgr_writer_t *out)
 
     rt->retired[rt->n_retired++] = cur;
     rt->cfg = next;
+    pgr_dbauth_clear(rt->dbauth); /* the auth query, its user or database may have changed */
     if (rt->cluster)
         for (size_t i = 0; i < plan.n_actions; i++)
             apply_node(rt, &plan.actions[i], out);

@@ -420,9 +420,20 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
         return begin_md5(a, user, out);
     case PGR_AUTH_SCRAM:
         return begin_scram(a, user, secret, out);
-    case PGR_AUTH_PASSWORD: {
-        /* The secret stays the config's: the password is checked against it when it comes. */
-        a->user = user;
+    case PGR_AUTH_PASSWORD:
+    case PGR_AUTH_PASSTHROUGH: {
+        if (method == PGR_AUTH_PASSWORD) {
+            /* The secret stays the config's: the password is checked against it when it
+             * comes. */
+            a->user = user;
+        } else if (user != NULL && user->password == NULL && user->scram_verifier == NULL &&
+                   valid_md5_hash(user->md5)) {
+            return begin_md5(a, user, out);
+        } else if (user != NULL) {
+            return begin_scram(a, user, secret, out);
+        } else {
+            a->passthrough = true; /* a user kept in the database: the session checks it */
+        }
         int rc = out_set(a, out, PGR_AUTH_REQ_PASSWORD, NULL, 0);
         if (rc != 0)
             return rc;
@@ -463,6 +474,27 @@ unexpected(pgr_auth_t *a, pgr_auth_out_t *out)
 {
     out_none(out);
     return fail(a, "08P01", "unexpected authentication message", NULL);
+}
+
+const char *
+pgr_auth_cleartext(const pgr_auth_t *a)
+{
+    return a->state == PGR_AUTH_ST_VERIFY ? a->cleartext : NULL;
+}
+
+int
+pgr_auth_verified(pgr_auth_t *a, const char *sqlstate, const char *message, pgr_auth_out_t *out)
+{
+    if (a->state != PGR_AUTH_ST_VERIFY)
+        return unexpected(a, out);
+    out_none(out);
+    if (sqlstate != NULL)
+        return fail(a, sqlstate, message, NULL);
+    int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
+    if (rc != 0)
+        return rc;
+    set_state(a, PGR_AUTH_ST_DONE);
+    return PGR_AUTH_OK;
 }
 
 int
@@ -521,6 +553,12 @@ pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
     if (password[0] == '\0')
         return fail(a, "28P01", "empty password returned by client", NULL);
     if (a->state == PGR_AUTH_ST_WAIT_PASSWORD) {
+        if (a->passthrough) {
+            if ((a->cleartext = strdup(password)) == NULL)
+                return PGR_ENOMEM;
+            set_state(a, PGR_AUTH_ST_VERIFY);
+            return PGR_AUTH_VERIFY;
+        }
         if (!cleartext_ok(a, password))
             return fail_password(a);
         int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
@@ -874,6 +912,7 @@ pgr_auth_reset(pgr_auth_t *a)
     free_str(&a->client_first_bare);
     free_str(&a->client_nonce);
     free_str(&a->server_first);
+    free_str(&a->cleartext);
     pgr_crypto_wipe(a->buf, a->buf_cap);
     free(a->buf);
     pgr_crypto_wipe(a, sizeof(*a));

@@ -25,7 +25,7 @@
 
 /* Authentication request codes (the int32 after 'R'). */
 #define PGR_AUTH_REQ_OK            0
-#define PGR_AUTH_REQ_PASSWORD      3 /* AuthenticationCleartextPassword */
+#define PGR_AUTH_REQ_PASSWORD      3  /* AuthenticationCleartextPassword */
 #define PGR_AUTH_REQ_MD5           5
 #define PGR_AUTH_REQ_SASL          10
 #define PGR_AUTH_REQ_SASL_CONTINUE 11
@@ -37,12 +37,14 @@ enum {
     PGR_AUTH_OK = 0,       /* authenticated: send out (see pgr_auth_out_t), then AuthenticationOk */
     PGR_AUTH_CONTINUE = 1, /* send out and wait for the client's next message */
     PGR_AUTH_FAIL = 2,     /* send an ErrorResponse (FATAL) with a->sqlstate / message / detail */
+    PGR_AUTH_VERIFY = 3,   /* passthrough: check pgr_auth_cleartext() elsewhere (a node login),
+                            * then call pgr_auth_verified */
 };
 
 /* Which message the exchange waits for: the session decodes the client's 'p' message as that. */
 typedef enum {
     PGR_AUTH_EXPECT_NONE,
-    PGR_AUTH_EXPECT_PASSWORD,     /* PasswordMessage: pgr_auth_password */
+    PGR_AUTH_EXPECT_PASSWORD,     /* PasswordMessage: pgr_auth_password (md5 or cleartext) */
     PGR_AUTH_EXPECT_SASL_INITIAL, /* SASLInitialResponse: pgr_auth_sasl_initial */
     PGR_AUTH_EXPECT_SASL,         /* SASLResponse: pgr_auth_sasl_response */
 } pgr_auth_expect_t;
@@ -111,7 +113,8 @@ int pgr_auth_new_cancel_key(int32_t *pid, int32_t *key) PGR_MUSTCHECK;
 #define PGR_AUTH_STATE_MAP(X) \
     X(EMPTY)        /* zeroed, reset or freed: only begin may be called */ \
     X(WAIT_MD5)     /* sent AuthenticationMD5Password */ \
-    X(WAIT_PASSWORD) /* sent AuthenticationCleartextPassword */ \
+    X(WAIT_PASSWORD) /* sent AuthenticationCleartextPassword (password, passthrough) */ \
+    X(VERIFY)       /* have the cleartext password: the session is checking it */ \
     X(WAIT_INITIAL) /* sent AuthenticationSASL */ \
     X(WAIT_FIRST)   /* SASLInitialResponse had no data: the next SASLResponse is client-first */ \
     X(WAIT_FINAL)   /* sent SASLContinue (server-first), waiting for client-final */ \
@@ -140,6 +143,9 @@ typedef struct pgr_auth {
                                       exchange), or NULL */
     uint8_t md5_salt[4];
     char md5_expect[3 + PGR_MD5_HEX_LEN + 1]; /* "md5" + hex of the right response */
+    char *cleartext;             /* passthrough: the client's password, wiped on reset */
+    bool passthrough;            /* the cleartext password is checked by the session (a user
+                                    kept in the database), not against a configured secret */
     pgr_scram_verifier_t ver;
     char cbind_flag;             /* 'n' or 'y' from the gs2 header */
     char *client_first_bare;     /* "n=...,r=<client nonce>[,ext...]" */
@@ -162,6 +168,10 @@ typedef struct pgr_auth {
  *   password       -> PGR_AUTH_CONTINUE, out = AuthenticationCleartextPassword; the password
  *                     is checked against the user's plaintext password, SCRAM verifier or md5
  *                     hash (an unknown user fails the same way as a wrong password)
+ *   passthrough    -> a configured user: as scram-sha-256 (md5 when only an md5 hash is
+ *                     configured); no user (one kept in the database): PGR_AUTH_CONTINUE,
+ *                     out = AuthenticationCleartextPassword, and the password message answers
+ *                     PGR_AUTH_VERIFY
  *
  * A user configured with a plaintext password is served SCRAM with keys derived per login from
  * the password and a salt of HMAC(secret, username), which is also an unknown user's mock salt. */
@@ -171,7 +181,8 @@ int pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_confi
 
 pgr_auth_expect_t pgr_auth_expects(const pgr_auth_t *a);
 
-/* PasswordMessage (md5: "md5" + 32 hex digits; password: the password). OK or FAIL (28P01). */
+/* PasswordMessage (md5: "md5" + 32 hex digits; password: the password). OK or FAIL (28P01);
+ * after a passthrough cleartext request VERIFY (or FAIL for an empty password, as PostgreSQL). */
 int pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out) PGR_MUSTCHECK;
 
 /* SASLInitialResponse: the mechanism name and the initial response (data NULL when the message's
@@ -183,6 +194,13 @@ int pgr_auth_sasl_initial(pgr_auth_t *a, const char *mechanism, const uint8_t *d
  * server-first, or FAIL (28P01 wrong password or unknown user, 08P01 malformed). */
 int pgr_auth_sasl_response(pgr_auth_t *a, const uint8_t *data, size_t len,
                            pgr_auth_out_t *out) PGR_MUSTCHECK;
+
+/* In state VERIFY: the password the client sent (owned by a, wiped on reset). */
+const char *pgr_auth_cleartext(const pgr_auth_t *a);
+/* The outcome of the check of a VERIFY exchange: sqlstate NULL accepts (OK, out =
+ * AuthenticationOk); else FAIL with that sqlstate and message (the node's own). */
+int pgr_auth_verified(pgr_auth_t *a, const char *sqlstate, const char *message,
+                      pgr_auth_out_t *out) PGR_MUSTCHECK;
 
 /* Fail the exchange as a wrong password does (28P01, the same message), for a message the
  * session refused to decode: PostgreSQL answers a SASL message longer than

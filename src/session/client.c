@@ -17,6 +17,7 @@
 #include "session/cancel.h"
 #include "session/carry.h"
 #include "session/client.h"
+#include "session/dbauth.h"
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/login.h"
@@ -199,6 +200,7 @@ teardown(pgr_client_t *cl, const char *why)
 {
     pgr_debug("client", "client %llu closing: %s", (unsigned long long)cl->id, why ? why : "");
     pgr_link_detach(cl, true);
+    pgr_dbauth_detach(cl);
     set_state(cl, PGR_CLIENT_CLOSING);
     if (cl->cancel_pid != 0)
         pgr_cancel_unregister(cl->rt, cl);
@@ -399,7 +401,8 @@ hba_check(pgr_client_t *cl, pgr_auth_method_t *method)
         *method = PGR_AUTH_PASSWORD;
         break;
     case PGR_HBA_PASSTHROUGH:
-        break; /* auth.method */
+        *method = PGR_AUTH_PASSTHROUGH;
+        break;
     }
     return true;
 }
@@ -614,16 +617,29 @@ startup_input(pgr_client_t *cl)
 
 static void begin_login(pgr_client_t *cl);
 
-/* Send what the auth exchange produced and act on its verdict. */
-static void
-auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
+void
+pgr_client_auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
 {
     pgr_writer_t w;
 
+    if (verdict < 0) {
+        pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed: %s",
+                              pgr_strerror(verdict));
+        return;
+    }
     if (verdict == PGR_AUTH_FAIL) {
         cl->rt->stats.auth_failures++;
+        if (cl->rt->cfg->auth.query_user)
+            pgr_dbauth_forget(cl->rt, cl->user);
         pgr_client_send_error(cl, "FATAL", cl->auth.sqlstate, cl->auth.detail, "%s",
                               cl->auth.message);
+        return;
+    }
+    if (verdict == PGR_AUTH_VERIFY) {
+        int rc = pgr_dbauth_verify(cl);
+        if (rc != 0)
+            pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed: %s",
+                                  pgr_strerror(rc));
         return;
     }
     /* Grown: server-first repeats the client's nonce, which may be as long as its message
@@ -647,17 +663,61 @@ auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out)
     pgr_writer_free(&w);
     if (verdict == PGR_AUTH_OK && cl->state != PGR_CLIENT_CLOSING)
         begin_login(cl);
+    /* Called from a node's answer too (session/dbauth), where no read callback flushes. A
+     * client sends nothing before its next request, so no input waits here. */
+    if (cl->state != PGR_CLIENT_CLOSING)
+        pgr_conn_flush(&cl->conn);
 }
 
+/* Where a pass-through password may come from: over TLS, or (auth.passthrough_allow_plain:
+ * loopback) from a Unix socket or a loopback address. */
+static bool
+cleartext_allowed(pgr_client_t *cl)
+{
+    return cl->conn.tls != NULL ||
+           (cl->rt->cfg->auth.passthrough_allow_plain == PGR_PLAIN_LOOPBACK &&
+            pgr_conn_is_local(&cl->conn));
+}
+
+/* The user is not in auth.users: check it against the database (session/dbauth), or start the
+ * exchange as for an unknown user. */
 static void
 start_auth(pgr_client_t *cl, pgr_auth_method_t method)
 {
     const pgr_config_t *cfg = cl->rt->cfg;
     const pgr_user_config_t *u = pgr_config_find_user(cfg, cl->user);
+    int rc;
+
+    cl->auth_method = method; /* auth.method, or what the hba line says */
+    if (u == NULL && method == PGR_AUTH_PASSTHROUGH && !cleartext_allowed(cl)) {
+        cl->rt->stats.auth_failures++;
+        pgr_client_send_error(cl, "FATAL", "28000",
+                              "auth.method passthrough asks for the password in clear text: "
+                              "connect with TLS (sslmode=require), or allow local clients with "
+                              "auth.passthrough_allow_plain: loopback.",
+                              "pass-through authentication of user \"%s\" needs an encrypted "
+                              "connection", cl->user);
+        return;
+    }
+    if (u == NULL && cfg->auth.query_user &&
+        (method == PGR_AUTH_SCRAM || method == PGR_AUTH_MD5)) {
+        cl->auth_begun = true;
+        if ((rc = pgr_dbauth_lookup(cl)) != 0)
+            pgr_client_send_error(cl, "FATAL", "XX000", NULL,
+                                  "authentication failed to start: %s", pgr_strerror(rc));
+        return;
+    }
+    pgr_client_auth_begin(cl, u);
+}
+
+void
+pgr_client_auth_begin(pgr_client_t *cl, const pgr_user_config_t *u)
+{
+    const pgr_config_t *cfg = cl->rt->cfg;
     pgr_auth_out_t out;
     int verdict;
 
-    verdict = pgr_auth_begin(&cl->auth, method, u, cl->user, cl->rt->auth_secret, &out);
+    verdict = pgr_auth_begin(&cl->auth, cl->auth_method, u, cl->user, cl->rt->auth_secret, &out);
     if (verdict < 0) {
         pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed to start: %s",
                               pgr_strerror(verdict));
@@ -674,12 +734,13 @@ start_auth(pgr_client_t *cl, pgr_auth_method_t method)
         out.code = 0;
         verdict = PGR_AUTH_OK;
     }
-    auth_result(cl, verdict, &out);
+    pgr_client_auth_result(cl, verdict, &out);
 }
 
 /* Hand one PasswordMessage-typed frame to the exchange, decoded as what it waits for. Returns
- * the exchange's verdict, or 1 + PGR_AUTH_FAIL when the message does not decode as that. */
-#define AUTH_MALFORMED (PGR_AUTH_FAIL + 1)
+ * the exchange's verdict, or AUTH_MALFORMED (no pgr_auth_* result) when the message does not
+ * decode as that. */
+#define AUTH_MALFORMED 100
 static int
 auth_message(pgr_client_t *cl, const pgr_frame_t *f, pgr_auth_out_t *out)
 {
@@ -719,6 +780,8 @@ auth_input(pgr_client_t *cl)
 
     while (cl->state == PGR_CLIENT_AUTH) {
         pgr_auth_expect_t expect = pgr_auth_expects(&cl->auth);
+        if (expect == PGR_AUTH_EXPECT_NONE)
+            return; /* a lookup or a password check is running: input waits for its end */
         bool sasl = expect == PGR_AUTH_EXPECT_SASL_INITIAL || expect == PGR_AUTH_EXPECT_SASL;
         pgr_frame_limits_default(&lim);
         if (sasl)
@@ -732,11 +795,7 @@ auth_input(pgr_client_t *cl)
             pgr_info("client", "client %llu (%s): invalid message length",
                      (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
             verdict = pgr_auth_refuse(&cl->auth, &out);
-            if (verdict < 0)
-                pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed: %s",
-                                      pgr_strerror(verdict));
-            else
-                auth_result(cl, verdict, &out);
+            pgr_client_auth_result(cl, verdict, &out);
             return;
         }
         if (rc == PGR_FRAME_BAD || f.type != 'p') {
@@ -753,12 +812,7 @@ auth_input(pgr_client_t *cl)
             return;
         }
         pgr_iobuf_consume(in, f.len);
-        if (verdict < 0) {
-            pgr_client_send_error(cl, "FATAL", "XX000", NULL, "authentication failed: %s",
-                                  pgr_strerror(verdict));
-            return;
-        }
-        auth_result(cl, verdict, &out);
+        pgr_client_auth_result(cl, verdict, &out);
     }
 }
 

@@ -126,6 +126,8 @@ typedef struct pgr_client {
     size_t startup_params_len;
     pgr_auth_t auth;
     bool auth_begun;
+    pgr_auth_method_t auth_method; /* the exchange chosen for it (auth.method or its hba line) */
+    struct pgr_dbauth_req *dbauth_req; /* a password check or auth.query lookup in flight */
     int32_t cancel_pid, cancel_key;
     uint32_t unreported;         /* login answered with no server: the reported settings (bit i
                                     of session/login's list) the client has not been told yet */
@@ -240,6 +242,18 @@ void pgr_client_bad_frame(pgr_client_t *cl, const pgr_frame_t *f, const char *fa
 
 /* Queue a ReadyForQuery with the given status. */
 void pgr_client_send_ready(pgr_client_t *cl, char status);
+
+/* Start the authentication exchange for the user u (NULL: not known, which fails as an
+ * unknown user does, or is refused at once under trust with a users list). */
+void pgr_client_auth_begin(pgr_client_t *cl, const pgr_user_config_t *u);
+/* Send what the exchange produced for verdict (a pgr_auth_* result or a PGR_E* code) and act on
+ * it: the next request, FATAL, a password check (VERIFY), or the login. For the steps that end
+ * on a later loop iteration (dbauth) as for those read from the client. */
+void pgr_client_auth_result(pgr_client_t *cl, int verdict, const pgr_auth_out_t *out);
+/* The node's FATAL message from a libpq connection failure (errmsg) into msg, and its
+ * SQLSTATE as far as the text tells (28P01 bad password, 28000 no role, 3D000 no database,
+ * 53300 too many connections, else 08006). */
+const char *pgr_client_node_fatal(const char *errmsg, char *msg, size_t cap);
 
 /* The login preamble finished (sqlstate NULL: fine): report the server's settings, the cancel
  * key and ReadyForQuery, or end the session with the error. */

@@ -247,6 +247,18 @@ unreachable(int status, const char *msg)
 
 static void login_route(pgr_client_t *cl);
 
+const char *
+pgr_client_node_fatal(const char *errmsg, char *msg, size_t cap)
+{
+    char raw[512];
+    snprintf(raw, sizeof(raw), "%s", errmsg ? errmsg : "connection failed");
+    for (size_t n = strlen(raw); n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == ' '); n--)
+        raw[n - 1] = '\0';
+    const char *fatal = strstr(raw, "FATAL:  ");
+    snprintf(msg, cap, "%s", fatal ? fatal + 8 : raw);
+    return connect_sqlstate(raw);
+}
+
 static void
 login_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errmsg)
 {

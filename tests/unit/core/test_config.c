@@ -174,7 +174,35 @@ static const bad_case bad_cases[] = {
       "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
       "auth: {method: password}\n",
       {
-      "t.yaml:4:16: auth.method: expected one of trust, md5, scram-sha-256, got \"password\"" } },
+      "t.yaml:4:16: auth.method: expected one of trust, md5, scram-sha-256, passthrough, got \"password\"" } },
+    { "passthrough_plain_bad",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "auth: {method: passthrough, passthrough_allow_plain: always}\n",
+      {
+      "t.yaml:4:54: auth.passthrough_allow_plain: expected one of off, loopback, got \"always\"" } },
+    { "query_needs_user",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "auth:\n"
+      "  query_password: s3cret-not-shown\n",
+      {
+      "t.yaml:5:19: auth.query_password: expected auth.query_user with a query password, got none" } },
+    { "query_method",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "auth:\n"
+      "  method: passthrough\n"
+      "  query_user: pgr_auth\n"
+      "  query: SELECT usename, passwd FROM pg_shadow WHERE usename = 'x'\n"
+      "  query_cache_ttl: 5 minutes\n",
+      {
+      "t.yaml:8:20: auth.query_cache_ttl: expected a duration with a unit (ms, s, m, h, d), e.g. 500ms or 2s, got \"5 minutes\"",
+      "t.yaml:6:15: auth.query_user: expected auth.method scram-sha-256 or md5 with an auth query, not passthrough, got \"pgr_auth\"",
+      "t.yaml:7:10: auth.query: expected a query with the parameter $1 (the user name), got \"SELECT usename, passwd FROM pg_shadow WHERE usename = 'x'\"" } },
     { "jitter_range",
       "listen: {host: 127.0.0.1, port: 6432}\n"
       "nodes:\n"
@@ -1021,6 +1049,53 @@ TEST(health_login)
     unsetenv("PGR_TEST_BENCH_PW");
 }
 
+TEST(auth_passthrough_and_query)
+{
+    static const char yaml[] =
+        "listen: {host: h, port: 1}\n"
+        "auth:\n"
+        "  method: scram-sha-256\n"
+        "  query_user: pgr_auth\n"
+        "  query_password_env: PGR_TEST_QUERY_PW\n"
+        "  query_dbname: postgres\n"
+        "  query_cache_ttl: 5s\n"
+        "admin: {users: [dba]}\n"
+        "nodes: [{id: a, host: h, port: 1}]\n";
+    pgr_config_errors_t errs;
+    int rc;
+
+    setenv("PGR_TEST_QUERY_PW", "query-secret", 1);
+    pgr_config_t *cfg = load(yaml, &errs, &rc);
+    for (size_t i = 0; i < errs.n; i++)
+        printf("# %s\n", errs.msgs[i]);
+    CHECK_INT(rc, 0);
+    if (cfg) {
+        CHECK_STR(cfg->auth.query, PGR_AUTH_QUERY_DEFAULT);
+        CHECK_STR(cfg->auth.query_user, "pgr_auth");
+        CHECK_STR(cfg->auth.query_password, "query-secret");
+        CHECK_STR(cfg->auth.query_dbname, "postgres");
+        CHECK_INT(cfg->auth.query_cache_ttl_ms, 5000);
+        CHECK_INT(cfg->auth.passthrough_allow_plain, PGR_PLAIN_OFF);
+        pgr_config_free(cfg);
+    }
+    unsetenv("PGR_TEST_QUERY_PW");
+
+    static const char pt[] =
+        "listen: {host: h, port: 1}\n"
+        "auth: {method: passthrough, passthrough_allow_plain: loopback}\n"
+        "admin: {users: [dba]}\n"
+        "nodes: [{id: a, host: h, port: 1}]\n";
+    cfg = load(pt, &errs, &rc);
+    CHECK_INT(rc, 0);
+    if (cfg) {
+        CHECK_INT(cfg->auth.method, PGR_AUTH_PASSTHROUGH);
+        CHECK_INT(cfg->auth.passthrough_allow_plain, PGR_PLAIN_LOOPBACK);
+        CHECK(cfg->auth.query_user == NULL);
+        CHECK_INT(cfg->auth.query_cache_ttl_ms, 60000);
+        pgr_config_free(cfg);
+    }
+}
+
 TEST(trust_admin_needs_no_users)
 {
     static const char yaml[] =
@@ -1166,6 +1241,6 @@ main(void)
     unsetenv("PGR_TEST_UNSET_VAR");
     return RUN(bad_inputs, all_errors_collected, string_bounds, large_files_load_in_linear_time,
                minimal_gets_defaults, every_value_parsed, units, password_env_reads_environment,
-               health_login, trust_admin_needs_no_users, load_from_file, shipped_files_load,
-               demo_yaml_shape, new_default);
+               health_login, auth_passthrough_and_query, trust_admin_needs_no_users,
+               load_from_file, shipped_files_load, demo_yaml_shape, new_default);
 }

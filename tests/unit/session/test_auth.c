@@ -689,6 +689,54 @@ TEST(refuse_is_a_failed_login)
     pgr_auth_free(&a);
 }
 
+/* passthrough: a user kept in the database is asked for its cleartext password, which the
+ * session checks elsewhere; a configured user gets SCRAM as under scram-sha-256. */
+TEST(passthrough_cleartext)
+{
+    init_secret(false);
+    pgr_auth_t a = {0};
+    pgr_auth_out_t o;
+
+    CHECK_INT(pgr_auth_begin(&a, PGR_AUTH_PASSTHROUGH, NULL, "dbuser", &secret, &o),
+              PGR_AUTH_CONTINUE);
+    CHECK_INT(o.code, PGR_AUTH_REQ_PASSWORD);
+    CHECK_INT(o.len, 0);
+    CHECK_INT(pgr_auth_expects(&a), PGR_AUTH_EXPECT_PASSWORD);
+    CHECK(pgr_auth_cleartext(&a) == NULL);
+    CHECK_INT(pgr_auth_password(&a, "s3cret", &o), PGR_AUTH_VERIFY);
+    CHECK_STR(pgr_auth_cleartext(&a), "s3cret");
+    CHECK_INT(pgr_auth_expects(&a), PGR_AUTH_EXPECT_NONE);
+    CHECK_INT(pgr_auth_verified(&a, NULL, NULL, &o), PGR_AUTH_OK);
+    CHECK_INT(o.code, PGR_AUTH_REQ_OK);
+    CHECK(pgr_auth_cleartext(&a) == NULL);
+    pgr_auth_reset(&a);
+
+    /* the node refused: its SQLSTATE and message */
+    CHECK_INT(pgr_auth_begin(&a, PGR_AUTH_PASSTHROUGH, NULL, "dbuser", &secret, &o),
+              PGR_AUTH_CONTINUE);
+    CHECK_INT(pgr_auth_password(&a, "wrong", &o), PGR_AUTH_VERIFY);
+    CHECK_INT(pgr_auth_verified(&a, "28P01", "password authentication failed for user \"dbuser\"",
+                                &o), PGR_AUTH_FAIL);
+    CHECK_STR(a.sqlstate, "28P01");
+    CHECK_STR(a.message, "password authentication failed for user \"dbuser\"");
+    pgr_auth_reset(&a);
+
+    /* an empty password never reaches a node, as PostgreSQL refuses it */
+    CHECK_INT(pgr_auth_begin(&a, PGR_AUTH_PASSTHROUGH, NULL, "dbuser", &secret, &o),
+              PGR_AUTH_CONTINUE);
+    CHECK_INT(pgr_auth_password(&a, "", &o), PGR_AUTH_FAIL);
+    CHECK_STR(a.message, "empty password returned by client");
+    pgr_auth_reset(&a);
+
+    /* a configured user: SCRAM, no cleartext */
+    pgr_user_config_t u = {.name = "app", .password = "s3cret"};
+    CHECK_INT(pgr_auth_begin(&a, PGR_AUTH_PASSTHROUGH, &u, "app", &secret, &o),
+              PGR_AUTH_CONTINUE);
+    CHECK_INT(o.code, PGR_AUTH_REQ_SASL);
+    CHECK_INT(pgr_auth_verified(&a, NULL, NULL, &o), PGR_AUTH_FAIL); /* not in VERIFY */
+    pgr_auth_free(&a);
+}
+
 TEST(cancel_keys)
 {
     int32_t pid1, key1, pid2, key2;
@@ -761,6 +809,6 @@ main(void)
                scram_malformed_client_final, md5_plaintext_and_stored_hash,
                md5_falls_back_to_scram, trust_and_unexpected_messages, verifier_round_trip,
                verifier_rejects, broken_verifier_is_doomed, user_verifier_matches_plaintext,
-               verifier_is_saslprepped, refuse_is_a_failed_login, cancel_keys,
-               cleartext_password_against_every_kind_of_secret);
+               verifier_is_saslprepped, refuse_is_a_failed_login, passthrough_cleartext,
+               cancel_keys, cleartext_password_against_every_kind_of_secret);
 }
