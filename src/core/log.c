@@ -196,25 +196,120 @@ put_escaped(char *buf, size_t len, size_t *o, const char *s, bool json)
     }
 }
 
+static void write_msg(pgr_log_level_t level, const char *component, const char *msg);
+
 void
 pgr_log_write(pgr_log_level_t level, const char *component, const char *fmt, ...)
 {
-    char raw[2048], msg[2048], ts[64], line[4600];
-    struct timeval tv;
-    struct tm tm;
+    char raw[2048], msg[2048];
     va_list ap;
-    size_t o;
-    FILE *f = L.out ? L.out : stderr;
 
     if (level < L.min)
         return;
-    if ((unsigned)level >= PGR_ARRAY_LEN(level_names))
-        level = PGR_LOG_ERROR;
     va_start(ap, fmt);
     vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
     pgr_log_redact(msg, sizeof(msg), raw);
     explicit_bzero(raw, sizeof(raw));
+    write_msg(level, component, msg);
+}
+
+/* ---- rate limits ---- */
+
+static pgr_log_limit_t *limited; /* limiters with a count to report */
+
+int64_t
+pgr_log_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The window of lim has ended: its count, if any, becomes one line. */
+static void
+close_window(pgr_log_limit_t *lim, int64_t now_ms)
+{
+    char msg[700];
+    if (lim->suppressed > 0) {
+        snprintf(msg, sizeof(msg), "last message repeated %llu more times within %d s (at most "
+                 "%d written per %d s): %s", (unsigned long long)lim->suppressed,
+                 PGR_LOG_LIMIT_WINDOW_MS / 1000, PGR_LOG_LIMIT_BURST,
+                 PGR_LOG_LIMIT_WINDOW_MS / 1000, lim->last);
+        if (lim->level >= L.min)
+            write_msg(lim->level, lim->component, msg);
+    }
+    lim->window_start_ms = now_ms;
+    lim->written = 0;
+    lim->suppressed = 0;
+    lim->last[0] = '\0';
+}
+
+void
+pgr_log_limited(pgr_log_limit_t *lim, int64_t now_ms, pgr_log_level_t level,
+                const char *component, const char *fmt, ...)
+{
+    char raw[2048], msg[2048];
+    va_list ap;
+
+    if (level < L.min)
+        return;
+    if (lim->written == 0 && lim->suppressed == 0)
+        lim->window_start_ms = now_ms;
+    else if (now_ms - lim->window_start_ms >= PGR_LOG_LIMIT_WINDOW_MS)
+        close_window(lim, now_ms);
+    lim->level = level;
+    lim->component = component;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    pgr_log_redact(msg, sizeof(msg), raw);
+    explicit_bzero(raw, sizeof(raw));
+    if (lim->written < PGR_LOG_LIMIT_BURST) {
+        lim->written++;
+        write_msg(level, component, msg);
+        return;
+    }
+    lim->suppressed++;
+    size_t n = strnlen(msg, sizeof(lim->last) - 1);
+    memcpy(lim->last, msg, n); /* cut to fit */
+    lim->last[n] = '\0';
+    if (!lim->listed) {
+        lim->listed = true;
+        lim->next = limited;
+        limited = lim;
+    }
+}
+
+void
+pgr_log_limit_flush(int64_t now_ms, bool all)
+{
+    pgr_log_limit_t **pp = &limited;
+    while (*pp) {
+        pgr_log_limit_t *lim = *pp;
+        if (lim->suppressed > 0 && !all && now_ms - lim->window_start_ms < PGR_LOG_LIMIT_WINDOW_MS) {
+            pp = &lim->next;
+            continue;
+        }
+        close_window(lim, now_ms);
+        *pp = lim->next;
+        lim->next = NULL;
+        lim->listed = false;
+    }
+}
+
+/* One line: timestamp, level, component, the (already redacted) message. */
+static void
+write_msg(pgr_log_level_t level, const char *component, const char *msg)
+{
+    char ts[64], line[4600];
+    struct timeval tv;
+    struct tm tm;
+    size_t o;
+    FILE *f = L.out ? L.out : stderr;
+
+    if ((unsigned)level >= PGR_ARRAY_LEN(level_names))
+        level = PGR_LOG_ERROR;
 
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);

@@ -282,7 +282,7 @@ preamble_reply(bnode_t *nd, const pgr_frame_t *f)
     if (f->type == 'E') {
         nd->unit_error = true;
         if (pgr_be_notice_decode(f->body, f->body_len, &e) == 0)
-            pgr_info("broadcast", "preparing the connection to node %s: %s %s", nd->id,
+            pgr_info_rl("broadcast", "preparing the connection to node %s: %s %s", nd->id,
                      e.sqlstate ? e.sqlstate : "", e.message ? e.message : "");
     } else if (f->type == 'Z') {
         if (nd->unit_error && nd->unit < nd->n_units && b->cbs.unit_failed && nd->srv)

@@ -116,7 +116,7 @@ tls_decrypt(pgr_conn_t *c, size_t *got)
             if (n != PGR_ECLOSED && pgr_tls_ready(c->tls))
                 pgr_debug("conn", "%s: TLS error: %s", c->peer, pgr_tls_error(c->tls));
             else if (n != PGR_ECLOSED)
-                pgr_info("conn", "%s: TLS handshake failed: %s", c->peer, pgr_tls_error(c->tls));
+                pgr_info_rl("conn", "%s: TLS handshake failed: %s", c->peer, pgr_tls_error(c->tls));
             return (int)n;
         }
         if (n == 0)
@@ -315,7 +315,7 @@ pgr_conn_accept(uv_stream_t *server, pgr_conn_t *c, const pgr_conn_cbs_t *cbs, v
 
     rc = uv_accept(server, &c->h.stream);
     if (rc != 0) {
-        pgr_warn("conn", "accept: %s", uv_strerror(rc));
+        pgr_warn_rl("conn", "accept: %s", uv_strerror(rc));
         pgr_conn_close(c, PGR_EIO);
         return PGR_EIO;
     }
@@ -474,7 +474,7 @@ pgr_conn_write(pgr_conn_t *c, const void *p, size_t n)
     }
     rc = pgr_iobuf_append(out_tail(c), bytes, n);
     if (rc != 0) {
-        pgr_warn("conn", "%s: queueing %zu output bytes: %s", c->peer, n, pgr_strerror(rc));
+        pgr_warn_rl("conn", "%s: queueing %zu output bytes: %s", c->peer, n, pgr_strerror(rc));
         pgr_conn_close(c, rc);
         return rc;
     }

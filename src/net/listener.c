@@ -102,7 +102,7 @@ connection_cb(uv_stream_t *server, int status)
 
     if (status < 0) {
         /* libuv absorbs EAGAIN, ECONNABORTED and (with its spare descriptor) EMFILE itself. */
-        pgr_warn("listener", "accept on %s: %s", s->name, uv_strerror(status));
+        pgr_warn_rl("listener", "accept on %s: %s", s->name, uv_strerror(status));
         return;
     }
     s->held = true;

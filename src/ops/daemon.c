@@ -30,6 +30,7 @@ typedef struct daemon {
     uv_signal_t sigterm, sigint, sighup;
     pgr_http_t *http;         /* admin.http: /healthz, /status, /metrics; NULL when not set */
     uv_timer_t drain_timer;   /* checks every 100 ms whether the sessions are gone */
+    uv_timer_t log_timer;     /* every second: the counts of rate-limited log lines */
     uint64_t drain_deadline;  /* loop time (ms) after which sessions are closed by force */
     bool stopping;
     int exit_code;
@@ -56,6 +57,14 @@ cluster_down_cb(pgr_cluster_t *c, int status, void *arg)
     uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
     uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
     uv_close((uv_handle_t *)&d->drain_timer, close_cb_noop);
+    uv_close((uv_handle_t *)&d->log_timer, close_cb_noop);
+}
+
+static void
+log_tick_cb(uv_timer_t *t)
+{
+    (void)t;
+    pgr_log_limit_flush(pgr_log_now_ms(), false);
 }
 
 static void
@@ -235,10 +244,13 @@ pgr_daemon_run(pgr_config_t *cfg)
     uv_signal_start(&d->sighup, signal_cb, SIGHUP);
     uv_timer_init(&loop, &d->drain_timer);
     d->drain_timer.data = d;
+    uv_timer_init(&loop, &d->log_timer);
+    uv_timer_start(&d->log_timer, log_tick_cb, 1000, 1000);
 
     pgr_info("main", "pgrouter %s listening on port %d with %zu nodes", PGR_VERSION,
              pgr_listener_port(rt->listener), cfg->n_nodes);
     uv_run(&loop, UV_RUN_DEFAULT);
+    pgr_log_limit_flush(pgr_log_now_ms(), true);
     pgr_info("main", "stopped");
     d->exit_code = 0;
     goto done;

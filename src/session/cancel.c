@@ -113,7 +113,7 @@ pgr_cancel_request(pgr_runtime_t *rt, int32_t pid, int32_t key)
 
     if (slot == NULL || !pgr_crypto_memeq(&(*slot)->cancel_key, &key, sizeof(key))) {
         rt->stats.cancels_ignored++;
-        pgr_info("cancel", "cancel request for unknown session or wrong key ignored");
+        pgr_info_rl("cancel", "cancel request for unknown session or wrong key ignored");
         return;
     }
     if (!pgr_login_cancel(*slot))

@@ -130,7 +130,7 @@ pgr_client_send_error(pgr_client_t *cl, const char *severity, const char *sqlsta
     pgr_be_write_error(&w, notice, severity, sqlstate, msg, detail, NULL);
     pgr_client_send_writer(cl, &w);
     if (strcmp(severity, "FATAL") == 0) {
-        pgr_info("client", "client %llu (%s): FATAL %s: %s", (unsigned long long)cl->id,
+        pgr_info_rl("client", "client %llu (%s): FATAL %s: %s", (unsigned long long)cl->id,
                  pgr_conn_peer(&cl->conn), sqlstate, msg);
         pgr_client_close(cl, msg);
     }
@@ -242,7 +242,7 @@ login_timeout_cb(uv_timer_t *t)
     pgr_client_t *cl = t->data;
 
     cl->rt->stats.login_timeouts++;
-    pgr_info("client", "client %llu (%s): login timeout in state %s", (unsigned long long)cl->id,
+    pgr_info_rl("client", "client %llu (%s): login timeout in state %s", (unsigned long long)cl->id,
              pgr_conn_peer(&cl->conn), pgr_client_state_name(cl->state));
     if (cl->state == PGR_CLIENT_STARTUP)
         pgr_client_close(cl, "login timeout");
@@ -282,7 +282,7 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     cl->timer.data = cl->wait_timer.data = cl;
     rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
     if (rc != 0) {
-        pgr_warn("client", "accept failed: %s", pgr_strerror(rc));
+        pgr_warn_rl("client", "accept failed: %s", pgr_strerror(rc));
         set_state(cl, PGR_CLIENT_CLOSING);
         uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
         uv_close((uv_handle_t *)&cl->wait_timer, timer_close_cb);
@@ -543,7 +543,7 @@ on_encryption_request(pgr_client_t *cl, bool ssl)
         return false;
     }
     if (offer && (rc = pgr_conn_start_tls(&cl->conn, cl->rt->tls)) != 0) {
-        pgr_info("client", "client %llu (%s): cannot start TLS: %s", (unsigned long long)cl->id,
+        pgr_info_rl("client", "client %llu (%s): cannot start TLS: %s", (unsigned long long)cl->id,
                  pgr_conn_peer(&cl->conn), pgr_strerror(rc));
         pgr_client_close(cl, "TLS start failed");
         return false;
@@ -576,7 +576,7 @@ startup_input(pgr_client_t *cl)
             /* Not a startup packet at all (a Terminate sent before one, another protocol):
              * PostgreSQL only logs this and closes, with no ErrorResponse. */
             cl->rt->stats.protocol_errors++;
-            pgr_info("client", "client %llu (%s): invalid length of startup packet",
+            pgr_info_rl("client", "client %llu (%s): invalid length of startup packet",
                      (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
             pgr_client_close(cl, "invalid length of startup packet");
             return;
@@ -792,7 +792,7 @@ auth_input(pgr_client_t *cl)
         if (rc == PGR_FRAME_BAD && sasl && f.type == 'p') {
             /* A SASL message of a length PostgreSQL does not read: as there, the length is
              * logged and the login fails as with a wrong password. */
-            pgr_info("client", "client %llu (%s): invalid message length",
+            pgr_info_rl("client", "client %llu (%s): invalid message length",
                      (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
             verdict = pgr_auth_refuse(&cl->auth, &out);
             pgr_client_auth_result(cl, verdict, &out);

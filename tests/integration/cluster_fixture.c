@@ -1,5 +1,6 @@
 /* The integration fixture: real nodes via tests/cluster.sh, with a watchdog. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,23 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+
+/* A TAP diagnostic: "# " in front of each line of the text (libpq's messages span lines). */
+static void __attribute__((format(printf, 1, 2)))
+diag(const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    for (const char *p = buf; *p;) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("# %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
 
 #include "cluster_fixture.h"
 
@@ -97,7 +115,7 @@ fx_start(fx_cluster_t *fx, int n, int replicas)
             sscanf(line, "node %15s port %d role %15s", nd.id, &nd.port, nd.role) == 3)
             fx->nodes[fx->n++] = nd;
         else
-            printf("# cluster.sh: %s", line);
+            diag("cluster.sh: %s", line);
     }
     int rc = pclose(f);
     if (rc != 0 || fx->n != n) {
@@ -257,7 +275,7 @@ admin_conn(const fx_cluster_t *fx, int i)
     const char *val[] = { "127.0.0.1", port, "postgres", "app", "pgr_test", "5", NULL };
     PGconn *c = PQconnectdbParams(kw, val, 0);
     if (PQstatus(c) != CONNECTION_OK) {
-        printf("# admin connection to %s failed: %s", fx->nodes[i].id, PQerrorMessage(c));
+        diag("admin connection to %s failed: %s", fx->nodes[i].id, PQerrorMessage(c));
         PQfinish(c);
         return NULL;
     }
@@ -274,7 +292,7 @@ fx_psql(const fx_cluster_t *fx, int i, const char *sql, char *out, size_t outlen
     int rc = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK ? 0
                                                                                           : -1;
     if (rc != 0)
-        printf("# %s: %s", sql, PQresultErrorMessage(r));
+        diag("%s: %s", sql, PQresultErrorMessage(r));
     if (out && outlen)
         snprintf(out, outlen, "%s",
                  rc == 0 && PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "");

@@ -4,6 +4,7 @@ Every server a test starts is stopped by the fixture that started it, by pid, ev
 fails. Nothing listens outside 127.0.0.1.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -59,6 +60,7 @@ class Cluster:
                             "--dir", self.dir], capture_output=True, text=True)
         if r.returncode != 0:
             subprocess.run([str(CLUSTER_SH), "stop", "--dir", self.dir], capture_output=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise RuntimeError(f"cluster.sh start failed: {r.stderr}")
         out = r.stdout
         self.nodes = {}
@@ -78,9 +80,12 @@ class Cluster:
         return f"host=127.0.0.1 port={self.port(node)} user={user} dbname={dbname}"
 
     def stop(self) -> None:
+        """Stop the nodes; cluster.sh removes the directory with them (KEEP=1 keeps it)."""
         if Path(self.dir, "nodes").exists():
             subprocess.run([str(CLUSTER_SH), "stop", "--dir", self.dir], check=False,
                            capture_output=True)
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -124,8 +129,21 @@ class Pgrouter:
         return self.proc.returncode
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell whether it passed."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def _passed(request) -> bool:
+    rep = getattr(request.node, "rep_call", None)
+    return rep is not None and rep.passed
+
+
 @pytest.fixture
-def pgrouter_factory():
+def pgrouter_factory(request):
     made = []
 
     def make(config_text: str, port: int, wait: bool = True, env: dict = None) -> Pgrouter:
@@ -147,5 +165,12 @@ def pgrouter_factory():
             if marker in log:
                 i = log.index(marker)
                 reports.append(log[max(0, i - 200):i + 3000])
+    # A passed test leaves nothing behind; a failed one keeps its config and log to look at.
+    if _passed(request) and not reports:
+        for p in made:
+            shutil.rmtree(p.dir, ignore_errors=True)
+    else:
+        for p in made:
+            print(f"pgrouter's config and log kept in {p.dir}")
     if reports:
         pytest.fail("pgrouter's sanitizers reported:\n" + "\n----\n".join(reports))

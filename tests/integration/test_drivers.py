@@ -402,10 +402,15 @@ def js_dir():
     assert shutil.which("node") and shutil.which("npm"), "node/npm missing"
     if not (d / "node_modules" / "pg").is_dir():
         env = dict(os.environ)
+        cache = None
         if "HOME" not in env:  # npm keeps its cache under HOME
-            env["npm_config_cache"] = tempfile.mkdtemp(prefix="pgr-npm-")
-        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=d, env=env,
-                           capture_output=True, text=True, timeout=300)
+            cache = env["npm_config_cache"] = tempfile.mkdtemp(prefix="pgr-npm-")
+        try:
+            r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=d, env=env,
+                               capture_output=True, text=True, timeout=300)
+        finally:
+            if cache:
+                shutil.rmtree(cache, ignore_errors=True)
         assert r.returncode == 0, r.stdout + r.stderr
     return d
 
@@ -498,6 +503,7 @@ def psql_screen(port):
         text = screen()
     finally:
         tmux(sock, "kill-session", "-t", "psql", check=False)
+        shutil.rmtree(sock_dir, ignore_errors=True)
         shutil.rmtree(sock_dir, ignore_errors=True)
     return "\n".join(line.rstrip() for line in text.rstrip().splitlines())
 

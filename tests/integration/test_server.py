@@ -204,12 +204,17 @@ def test_cancel_with_wrong_key_cancels_nothing(router):
 def test_terminate_and_protocol_violation(one_node, router):
     import socket
     import struct
+    # A startup packet whose length lies (too short) is closed without a reply, as PostgreSQL
+    # closes it (it only logs "invalid length of startup packet"), and the process keeps
+    # serving others.
     for port in (one_node.port("pg1"), router.port):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            # A startup packet whose length lies (too short) is no startup packet: closed
-            # with no reply, as PostgreSQL does, and the process keeps serving others.
             s.sendall(struct.pack("!ii", 4, 196608))
-            assert s.recv(1000) == b"", port
+            try:
+                data = s.recv(1000)
+            except ConnectionResetError:
+                data = b""
+            assert data == b"", (port, data)
     with psycopg.connect(dsn(router.port), autocommit=True) as c:
         assert c.execute("SELECT 3").fetchone()[0] == 3
 

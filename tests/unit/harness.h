@@ -8,6 +8,7 @@
 #ifndef PGR_TEST_HARNESS_H
 #define PGR_TEST_HARNESS_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -41,8 +42,8 @@ static int t_failed_checks;
         const char *g_ = (got), *w_ = (want);                                        \
         if (g_ == NULL || w_ == NULL ? g_ != w_ : strcmp(g_, w_) != 0) {             \
             t_failed_checks++;                                                       \
-            printf("# FAIL %s:%d: %s\n#   got:  %s\n#   want: %s\n", __FILE__,       \
-                   __LINE__, #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");          \
+            t_diag("FAIL %s:%d: %s\n  got:  %s\n  want: %s", __FILE__, __LINE__, #got, \
+                   g_ ? g_ : "(null)", w_ ? w_ : "(null)");                          \
         }                                                                            \
     } while (0)
 
@@ -54,6 +55,24 @@ static int t_failed_checks;
                    #want);                                                           \
         }                                                                            \
     } while (0)
+
+/* A TAP diagnostic: the formatted text with "# " in front of each of its lines, so a message
+ * that spans lines (libpq's "...\n\tIs the server running...") stays a diagnostic. */
+static inline void __attribute__((format(printf, 1, 2)))
+t_diag(const char *fmt, ...)
+{
+    char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    for (const char *p = buf; *p;) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("# %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
 
 typedef struct { const char *name; void (*fn)(void); } t_case;
 

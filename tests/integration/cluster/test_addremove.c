@@ -33,7 +33,7 @@ TEST(add_validates)
     CHECK_INT(pgr_cluster_add_node_conninfo(C, "pgx", "host=127.0.0.1 =bad", err, sizeof(err)),
               PGR_EINVAL);
     CHECK(strstr(err, "invalid conninfo") != NULL);
-    printf("# %s\n", err);
+    t_diag("%s", err);
     CHECK_INT(pgr_cluster_add_node_conninfo(C, "pgx", "host=127.0.0.1 port=5 options=-cx=1", err,
                                             sizeof(err)), PGR_EINVAL);
     CHECK(strstr(err, "options") != NULL);

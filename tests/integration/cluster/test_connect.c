@@ -83,7 +83,7 @@ TEST(ssl_settings_map_to_libpq)
     CHECK_INT(pgr_cluster_query(C, "tls_ca", "SELECT 1", 0, NULL, 3000, q_cb, &q2), 0);
     CHECK(fx_run_until(&LOOP, &q1.done, 5.0));
     CHECK(fx_run_until(&LOOP, &q2.done, 5.0));
-    printf("# require: %s\n# ca only: %s\n", q1.msg, q2.msg);
+    t_diag("require: %s\nca only: %s", q1.msg, q2.msg);
     CHECK_INT(q1.status, PGR_ECONNECT);
     CHECK(strstr(q1.msg, "SSL") != NULL);
     CHECK_INT(q2.status, PGR_ECONNECT);

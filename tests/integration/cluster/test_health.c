@@ -25,7 +25,7 @@ TEST(one_failure_below_threshold_changes_nothing)
     } while (after.failures == before.failures && fx_now() < end);
     CHECK_INT(after.failures, before.failures + 1);
     CHECK(after.last_error[0] != '\0');
-    printf("# last error: %s\n", after.last_error);
+    t_diag("last error: %s", after.last_error);
     fx_run_for(&LOOP, 1.5); /* the next checks succeed */
     pgr_cluster_get_health(C, "pg1", &after);
     CHECK_INT(after.state, PGR_NODE_HEALTHY);

@@ -65,7 +65,7 @@ TEST(per_node_timeout_cancels_the_statement)
 {
     double dt;
     qall_t q = run_all(false, "SELECT pg_sleep(5) /* t1 */", 300, &dt);
-    printf("# timed out after %.3f s: %s\n", dt, q.r[0].msg);
+    t_diag("timed out after %.3f s: %s", dt, q.r[0].msg);
     CHECK(dt >= 0.3 && dt < 1.0);
     for (size_t i = 0; i < q.n; i++) {
         CHECK_INT(q.r[i].status, PGR_ETIMEDOUT);
@@ -98,7 +98,7 @@ TEST(one_node_down)
     CHECK(q.r[2].status != 0);
     CHECK_STR(q.r[2].sqlstate, "08006");
     CHECK(strstr(q.r[2].msg, "pg3") != NULL);
-    printf("# pg3: %s\n", q.r[2].msg);
+    t_diag("pg3: %s", q.r[2].msg);
     CHECK(wait_state("pg3", PGR_NODE_UNHEALTHY, 3.0));
     q = run_all(true, "SELECT 1", 3000, NULL);
     CHECK_INT(q.n, 2);

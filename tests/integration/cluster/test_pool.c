@@ -36,7 +36,7 @@ TEST(acquire_honours_max_size_and_timeout)
     pgr_cluster_acquire_cancel(r4); /* withdrawn: its callback never runs */
     CHECK(fx_run_until(&LOOP, &a3.done, 3.0));
     double dt = a3.at - t0;
-    printf("# waiter failed after %.3f s: %s\n", dt, a3.msg);
+    t_diag("waiter failed after %.3f s: %s", dt, a3.msg);
     CHECK_INT(a3.status, PGR_ETIMEDOUT);
     CHECK(dt >= 0.29 && dt < 2.0); /* the 300 ms limit (timer granularity: 1 ms), not a hang */
     CHECK(strstr(a3.msg, "pg1") != NULL);
@@ -83,7 +83,7 @@ TEST(acquire_honours_max_size_and_timeout)
     (void)cancel_status;
     CHECK_INT(raw_query(a2.srv, "SELECT 1", v, sizeof(v), state, 5.0), 'I');
     /* raw_query read the canceled statement's ErrorResponse and ReadyForQuery first */
-    printf("# canceled after %.3f s (sqlstate %s)\n", fx_now() - t0, state);
+    t_diag("canceled after %.3f s (sqlstate %s)", fx_now() - t0, state);
     CHECK_STR(state, "57014");
     CHECK(fx_now() - t0 < 2.0);
 
@@ -158,7 +158,7 @@ TEST(connect_failures_counted_and_reported)
     fx_run_for(&LOOP, 0.05);
     CHECK_INT(pgr_cluster_acquire(C, "pg3", "app", "other", "app", acq_cb, &a, NULL), 0);
     CHECK(fx_run_until(&LOOP, &a.done, 5.0));
-    printf("# %s\n", a.msg);
+    t_diag("%s", a.msg);
     CHECK_INT(a.status, PGR_ECONNECT);
     CHECK(strstr(a.msg, "pg3") != NULL);
     pgr_cluster_pool_stats(C, "pg3", &st);

@@ -58,7 +58,7 @@ TEST(shutdown_drains_and_closes)
     CHECK(fx_run_until(&LOOP, &done, 10.0));
     double dt = fx_now() - t0;
     CHECK_INT(pgr_cluster_all_nodes(C, NULL, 0), 0);
-    printf("# shutdown took %.3f s; long query: %s\n", dt, long_q.msg);
+    t_diag("shutdown took %.3f s; long query: %s", dt, long_q.msg);
     CHECK(dt < 3.0);
     CHECK(short_q.done);
     CHECK_INT(short_q.status, 0);               /* finished inside the drain */

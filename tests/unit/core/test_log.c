@@ -219,9 +219,75 @@ TEST(apply_config)
     pgr_log_setup(PGR_LOG_INFO, 0, NULL);
 }
 
+static int
+count_lines(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A flood from one call site: the first PGR_LOG_LIMIT_BURST lines of a window are written,
+ * the rest counted into one line when the window ends; the count covers every line. */
+TEST(rate_limit)
+{
+    FILE *f = tmpfile();
+    pgr_log_limit_t lim = { 0 }, other = { 0 };
+    const char *out;
+
+    pgr_log_setup(PGR_LOG_INFO, 0, f);
+    for (int i = 0; i < 10000; i++)
+        pgr_log_limited(&lim, 1000 + i / 10, PGR_LOG_INFO, "cancel", "bad cancel %d password=%s",
+                        i, "sekrit");
+    pgr_log_limited(&other, 1500, PGR_LOG_WARNING, "conn", "another site");
+    pgr_log_limit_flush(1000 + PGR_LOG_LIMIT_WINDOW_MS - 1, false); /* the window is open */
+    out = slurp(f);
+    CHECK_INT(count_lines(out, "\n"), PGR_LOG_LIMIT_BURST + 1);
+    CHECK_INT(count_lines(out, "[cancel] bad cancel "), PGR_LOG_LIMIT_BURST);
+    CHECK(strstr(out, "bad cancel 9 password=***") && !strstr(out, "bad cancel 10 "));
+    CHECK(strstr(out, "warning [conn] another site\n") != NULL); /* its own limiter */
+    CHECK(!strstr(out, "sekrit"));
+    /* The window ends: one line with the count (10000 - 10) and the last line, redacted. */
+    pgr_log_limit_flush(1000 + PGR_LOG_LIMIT_WINDOW_MS, false);
+    out = slurp(f);
+    CHECK_INT(count_lines(out, "\n"), PGR_LOG_LIMIT_BURST + 2);
+    CHECK(strstr(out, "info [cancel] last message repeated 9990 more times within 10 s (at most "
+                      "10 written per 10 s): bad cancel 9999 password=***\n") != NULL);
+    CHECK(!strstr(out, "sekrit"));
+    /* Said once; a new window writes again. */
+    pgr_log_limit_flush(100000, false);
+    pgr_log_limited(&lim, 100000, PGR_LOG_INFO, "cancel", "later");
+    out = slurp(f);
+    CHECK_INT(count_lines(out, "repeated"), 1);
+    CHECK(strstr(out, "info [cancel] later\n") != NULL);
+    /* A window ended by the site's next line (no flush in between) reports before it. */
+    for (int i = 0; i < 30; i++)
+        pgr_log_limited(&lim, 100001, PGR_LOG_INFO, "cancel", "burst %d", i);
+    pgr_log_limited(&lim, 100000 + PGR_LOG_LIMIT_WINDOW_MS, PGR_LOG_INFO, "cancel", "after");
+    out = slurp(f);
+    const char *sum = strstr(out, "repeated 21 more times within 10 s (at most 10 written per "
+                                  "10 s): burst 29\n");
+    CHECK(sum != NULL && strstr(out, "[cancel] after\n") > sum);
+    /* At exit every pending count is written, window over or not. */
+    for (int i = 0; i < 15; i++)
+        pgr_log_limited(&other, 200000, PGR_LOG_WARNING, "conn", "x %d", i);
+    pgr_log_limit_flush(200001, true);
+    out = slurp(f);
+    CHECK(strstr(out, "warning [conn] last message repeated 5 more times within 10 s") != NULL);
+    /* Below the level: neither written nor counted. */
+    pgr_log_setup(PGR_LOG_WARNING, 0, f);
+    for (int i = 0; i < 50; i++)
+        pgr_log_limited(&lim, 300000, PGR_LOG_INFO, "cancel", "quiet");
+    pgr_log_limit_flush(400000, true);
+    CHECK(!strstr(slurp(f), "quiet"));
+    pgr_log_setup(PGR_LOG_INFO, 0, NULL);
+    fclose(f);
+}
+
 int
 main(void)
 {
     return RUN(redact_table, redact_small_buffer, levels, text_and_json_lines, canary_never_logged,
-               canary_through_config, apply_config);
+               canary_through_config, apply_config, rate_limit);
 }
