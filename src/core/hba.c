@@ -419,7 +419,7 @@ pgr_hba_parse(const char *name, const char *text, size_t len, pgr_hba_t **out,
 {
     parser_t p = { .name = name, .errs = errs };
     pgr_hba_t *h = calloc(1, sizeof(*h));
-    size_t start = 0;
+    size_t start = 0, n_errs = errs ? errs->n : 0;
     bool bad = false;
 
     *out = NULL;
@@ -456,6 +456,10 @@ pgr_hba_parse(const char *name, const char *text, size_t len, pgr_hba_t **out,
         }
         start = end + 1;
     }
+    /* A line that was taken but reported a problem (an unterminated quote) fails the file too:
+     * a file loads only without a word against it. */
+    if (errs && errs->n > n_errs)
+        bad = true;
     if (p.nomem || bad) {
         pgr_hba_free(h);
         return p.nomem ? PGR_ENOMEM : PGR_ECONFIG;

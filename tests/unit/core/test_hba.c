@@ -209,6 +209,10 @@ static const bad_case bad_cases[] = {
     { "local \"unterminated all trust\n",
       { "hba.conf:1:7: unterminated quoted string",
         "hba.conf:1:30: end-of-line before role specification" } },
+    /* A quote left open in the last field: the line is complete, the file still fails
+     * (found by fuzz_hba). */
+    { "host all all 10.0.0.0 255.0.0.0 passwor\"d\n",
+      { "hba.conf:1:33: unterminated quoted string" } },
     /* Every bad line is reported, good lines between them do not hide them. */
     { "local all all trust\nlocal all all nope\nhost all all 1.2.3.4/40 md5\n",
       { "hba.conf:2:15: invalid authentication method \"nope\"",
