@@ -132,7 +132,7 @@ pin(pgr_client_t *cl, const char *reason, const char *text, size_t len)
     cl->pinned = true;
     cl->pin_reason = reason;
     cl->rt->stats.pinned++;
-    pgr_info("carry", "client %llu pinned to its server connection on node %s: %s",
+    pgr_info_rl("carry", "client %llu pinned to its server connection on node %s: %s",
              (unsigned long long)cl->id, cl->node_id, reason);
 }
 

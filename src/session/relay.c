@@ -134,7 +134,7 @@ server_failed(pgr_client_t *cl, int err)
     snprintf(node, sizeof(node), "%s", cl->node_id ? cl->node_id : "?");
     if (cl->state == PGR_CLIENT_LOGIN)
         recoverable = false;
-    pgr_warn("relay", "client %llu: server connection to node %s failed: %s",
+    pgr_warn_rl("relay", "client %llu: server connection to node %s failed: %s",
              (unsigned long long)cl->id, node, pgr_strerror(err));
     cl->pending_syncs = 0;
     cl->unsynced = true; /* forces a close on release */
@@ -917,7 +917,7 @@ pgr_relay_cancel(pgr_client_t *cl)
         /* Its statement waits for a server connection: the wait ends, and the statement,
          * still in the input, is skipped to its Query or Sync, as a server skips a canceled
          * one. It never reaches a server. */
-        pgr_info("relay", "client %llu: canceled while waiting for a server connection",
+        pgr_info_rl("relay", "client %llu: canceled while waiting for a server connection",
                  (unsigned long long)cl->id);
         pgr_cluster_acquire_cancel(cl->acq);
         cl->acq = NULL;
