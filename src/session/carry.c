@@ -138,6 +138,18 @@ pin(pgr_client_t *cl, const char *reason, const char *text, size_t len)
 
 /* ---- RESET ----------------------------------------------------------------------------- */
 
+/* The client's startup settings (other than application_name and client_encoding) as SET
+ * statements: the one named name, or all when name is NULL; NULL when there is none. Caller
+ * frees. */
+static char *
+startup_sets(const pgr_client_t *cl, const char *name)
+{
+    const char *err;
+
+    return name ? pgr_state_startup_setting(cl->startup_params, cl->startup_params_len, name)
+                : pgr_state_startup_extras(cl->startup_params, cl->startup_params_len, &err);
+}
+
 /* Append to w the SETs that give back the client's startup value of name (every one when name
  * is NULL): application_name (empty when it sent none, as PostgreSQL), client_encoding when it
  * sent one, and its other startup settings. */
@@ -152,10 +164,7 @@ put_startup(const pgr_client_t *cl, const char *name, pgr_writer_t *w)
         pgr_state_put_set(w, "client_encoding", cl->client_encoding);
     if (name && (strcmp(name, "application_name") == 0 || strcmp(name, "client_encoding") == 0))
         return;
-    char *sets = name ? pgr_state_startup_setting(cl->startup_params, cl->startup_params_len,
-                                                  name)
-                      : pgr_state_startup_extras(cl->startup_params, cl->startup_params_len,
-                                                 &(const char *){NULL});
+    char *sets = startup_sets(cl, name);
     if (sets)
         pgr_writer_put_bytes(w, sets, strlen(sets));
     free(sets);
@@ -185,11 +194,7 @@ reset(pgr_client_t *cl, pgr_reset_t kind, const char *name, uint32_t seg, bool i
         pgr_writer_put_bytes(&w, "\";", 2);
     }
     /* Tracked settings come back through ParameterStatus; extras keep the others. */
-    char *sets = kind == PGR_RESET_ONE
-                     ? pgr_state_startup_setting(cl->startup_params, cl->startup_params_len,
-                                                 name)
-                     : pgr_state_startup_extras(cl->startup_params, cl->startup_params_len,
-                                                &(const char *){NULL});
+    char *sets = startup_sets(cl, kind == PGR_RESET_ONE ? name : NULL);
     if (sets)
         pgr_writer_put_bytes(&w, sets, strlen(sets));
     free(sets);
