@@ -166,11 +166,14 @@ def pgrouter_factory(request):
                 i = log.index(marker)
                 reports.append(log[max(0, i - 200):i + 3000])
     # A passed test leaves nothing behind; a failed one keeps its config and log to look at.
-    if _passed(request) and not reports:
+    if _passed(request) and not reports and os.environ.get("KEEP") != "1":
         for p in made:
             shutil.rmtree(p.dir, ignore_errors=True)
     else:
         for p in made:
             print(f"pgrouter's config and log kept in {p.dir}")
+            if not _passed(request):
+                tail = p.log_text().splitlines()[-60:]
+                print("its log ends:\n" + "\n".join(tail))
     if reports:
         pytest.fail("pgrouter's sanitizers reported:\n" + "\n----\n".join(reports))
