@@ -1,7 +1,8 @@
 """Node events and what the admin console and HTTP say about a node, against real nodes:
 LISTEN pgrouter_events delivers all six events with the README's payloads (pool_stats at the
 stats interval), one node_health event per real change however many reconnects fail, events a
-command causes come after its reply as PostgreSQL orders its own NOTIFY; SHOW NODES tells when
+command causes come after its reply as PostgreSQL orders its own NOTIFY, a client that stops
+reading gets a bounded queue and an events_dropped count; SHOW NODES tells when
 the last error happened and shows an unhealthy node's role, latency, lag and LSN as unknown;
 /metrics prints numbers in their shortest exact form."""
 import datetime
@@ -313,3 +314,87 @@ def test_metrics_numbers_are_shortest_exact(cluster_factory, pgrouter_factory):
             seen_fraction |= "latency" in line and "." in value
         time.sleep(INTERVAL)
     assert seen_fraction, body  # the latencies are fractions of a second: the check bit
+
+
+class Stream:
+    """Protocol messages read from a socket that may also carry notifications at any time."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def read(self, until, timeout):
+        """Messages (type, body) until until(messages) holds or timeout passes."""
+        msgs = []
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(0.2)
+        while time.monotonic() < deadline and not until(msgs):
+            while len(self.buf) >= 5 and not until(msgs):
+                t, n = chr(self.buf[0]), struct.unpack("!I", self.buf[1:5])[0]
+                if len(self.buf) < 1 + n:
+                    break
+                msgs.append((t, self.buf[5:1 + n]))
+                self.buf = self.buf[1 + n:]
+            if until(msgs):
+                break
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            self.buf += chunk
+        return msgs
+
+    def query(self, sql, until=lambda msgs: any(t == "Z" for t, _ in msgs), timeout=10):
+        body = sql.encode() + b"\0"
+        self.sock.sendall(b"Q" + struct.pack("!I", 4 + len(body)) + body)
+        return self.read(until, timeout)
+
+
+def test_a_session_that_does_not_read_gets_a_bounded_queue(cluster_factory, pgrouter_factory):
+    """A listening client that stops reading: its events wait in a bounded queue, the oldest
+    dropped; when it reads again it gets an events_dropped count, then the events kept, in
+    order. Its own commands are answered meanwhile, and other sessions too."""
+    cluster = cluster_factory(1)
+    port, http_port = free_port(), free_port()
+    # pool_stats every 2 ms, each ~9 kB (pg1 and 49 nodes nothing listens for).
+    cfg = config(cluster, port, http_port, nodes=("pg1",)).replace(
+        "health: {interval: 200ms", "health: {interval: 2ms") + "".join(
+        f"  - {{id: dead{i}, host: 127.0.0.1, port: 1}}\n" for i in range(49))
+    pgrouter_factory(cfg, port)
+    wait_for("pg1 healthy", lambda: admin(port, "SHOW NODES")[0]["state"] == "healthy")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    params = b"user\0admin\0database\0pgrouter\0\0"
+    s.sendall(struct.pack("!II", 8 + len(params), 196608) + params)
+    read_until_ready(s)
+    st = Stream(s)
+    assert [t for t, _ in st.query("LISTEN pgrouter_events")][-2:] == ["C", "Z"]
+    # Not reading for 3 s: megabytes of pool_stats, far past what the socket takes and past
+    # the queue's bound (1000 events, 1 MB).
+    time.sleep(3.0)
+    assert admin(port, "SHOW VERSION")  # the loop serves others meanwhile
+
+    seen = {"Z": False, "dropped": False, "after": 0, "n": 0}
+
+    def enough(msgs):  # looks at the messages it has not seen yet only
+        for t, b in msgs[seen["n"]:]:
+            if t == "Z":
+                seen["Z"] = True
+            elif t == "A" and b"events_dropped" in b:
+                seen["dropped"] = True
+            elif t == "A" and seen["dropped"]:
+                seen["after"] += 1
+        seen["n"] = len(msgs)
+        return seen["Z"] and seen["after"] > 50
+
+    msgs = st.query("SHOW VERSION", until=enough, timeout=20)
+    s.close()
+    kinds = [t for t, _ in msgs]
+    assert "Z" in kinds and kinds.count("C") == 1, kinds[:10]  # SHOW VERSION was answered
+    events = [json.loads(notification(b)[1]) for t, b in msgs if t == "A"]
+    dropped = [e for e in events if e["event"] == "events_dropped"]
+    assert len(dropped) == 1 and dropped[0]["count"] > 0, (len(events), len(msgs), st.buf[:20])
+    assert all(e["event"] in ("pool_stats", "events_dropped") for e in events)
