@@ -15,14 +15,14 @@ from test_server import run_pgbench
 NODES = ("pg1", "pg2", "pg3")
 
 
-def config(cluster, port, extra="", health="interval: 300ms, timeout: 1s"):
+def config(cluster, port, extra="", health="interval: 300ms, timeout: 1s", log="info"):
     nodes = "\n".join(f"  - {{id: {n}, host: 127.0.0.1, port: {cluster.port(n)}}}" for n in NODES)
     return f"""
 listen: {{host: 127.0.0.1, port: {port}}}
 auth: {{method: trust}}
 pool: {{mode: transaction, max_size: 20, acquire_timeout: 5s}}
 health: {{{health}}}
-log: {{level: info}}
+log: {{level: {log}}}
 {extra}
 nodes:
 {nodes}
@@ -158,9 +158,13 @@ def test_hints_and_session_route(replicated, router):
         assert c.execute("SELECT 1").fetchone()[0] == 1
 
 
-def test_no_primary_fails_fast_naming_the_node(replicated, router):
+def test_no_primary_fails_fast_naming_the_node(replicated, pgrouter_factory):
+    # Debug logging: each statement's route is in the log a failure prints.
+    port = free_port()
+    pgrouter_factory(config(replicated, port, log="debug"), port)
+    wait_routing(port, replicated)
     replicated.fault("kill", "pg1")
-    with psycopg.connect(dsn(router.port), autocommit=True, connect_timeout=3) as c:
+    with psycopg.connect(dsn(port), autocommit=True, connect_timeout=3) as c:
         deadline = time.monotonic() + 5
         while True:
             t0 = time.monotonic()
