@@ -57,6 +57,11 @@ typedef struct pgr_login_config {
     char *dbname;
 } pgr_login_config_t;
 
+/* The most nodes one pgrouter routes among: the config, RELOAD and ADD NODE refuse more, with
+ * an error naming the limit. The router, broadcast and health views size their per-statement
+ * arrays by it. */
+#define PGR_CLUSTER_MAX_NODES 64
+
 typedef struct pgr_node_config {
     char *id;
     char *host;

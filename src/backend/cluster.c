@@ -40,7 +40,7 @@ static void
 stats_tick(uv_timer_t *t)
 {
     pgr_cluster_t *c = t->data;
-    pgr_pool_stats_t few[64], *stats = few;
+    pgr_pool_stats_t few[PGR_CLUSTER_MAX_NODES], *stats = few;
     size_t n = pgr_cluster_all_pool_stats(c, NULL, 0);
 
     if (n > PGR_ARRAY_LEN(few) && (stats = calloc(n, sizeof(*stats))) == NULL)

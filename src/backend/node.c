@@ -25,6 +25,11 @@ pgr_node_validate(const struct pgr_cluster *c, const pgr_node_config_t *nc, char
             return PGR_EINVAL;
         }
     }
+    if (c->n_nodes >= PGR_CLUSTER_MAX_NODES) {
+        snprintf(err, errlen, "pgrouter routes among at most %d nodes",
+                 PGR_CLUSTER_MAX_NODES);
+        return PGR_ELIMIT;
+    }
     if (pgr_node_find(c, nc->id)) {
         snprintf(err, errlen, "node \"%s\" already exists", nc->id);
         return PGR_EEXIST;

@@ -410,6 +410,13 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
         pgr_config_bad(w, v, path, "a non-empty list of nodes");
         return;
     }
+    if (v->n > PGR_CLUSTER_MAX_NODES) {
+        const pgr_ynode_t *extra = v->kids[PGR_CLUSTER_MAX_NODES];
+        pgr_config_bufprintf(item, sizeof(item), "%s[%d]", path, PGR_CLUSTER_MAX_NODES);
+        pgr_config_err(w->ctx, extra->line, extra->col, item,
+                       "expected at most %d nodes, got %zu", PGR_CLUSTER_MAX_NODES, v->n);
+        return;
+    }
     if (!(cfg->nodes = calloc(v->n, sizeof(*cfg->nodes)))) {
         w->ctx->nomem = true;
         return;

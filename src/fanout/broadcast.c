@@ -15,6 +15,7 @@
 #define READ_CHUNK  (64 * 1024)
 #define READ_BUDGET (256 * 1024)
 #define NODE_IN_MAX ((size_t)1 << 30)
+#define ADDR_MAX    300 /* "host:port" of a node, for the merge's messages */
 
 typedef struct bnode {
     struct pgr_bcast *b;
@@ -610,24 +611,30 @@ int
 pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_plan_t *plan,
                pgr_merge_policy_t policy, bool node_column)
 {
-    pgr_merge_node_t mn[64];
-    char addrs[64][300];
     int rc;
 
-    if (b->running || b->n > 64)
+    if (b->running)
         return PGR_EINVAL;
+    /* The merge's node names and addresses, for its per-node messages: it copies them. */
+    pgr_merge_node_t *mn = calloc((size_t)b->n, sizeof(*mn) + ADDR_MAX);
+    if (mn == NULL)
+        return PGR_ENOMEM;
+    char *addrs = (char *)(mn + b->n);
     for (int i = 0; i < b->n; i++) {
         pgr_node_info_t info;
+        char *addr = addrs + (size_t)i * ADDR_MAX;
         mn[i].id = b->nodes[i].id;
         if (pgr_cluster_get_node(b->cluster, b->nodes[i].id, &info) == 0)
-            snprintf(addrs[i], sizeof(addrs[i]), "%s:%d", info.host, info.port);
+            snprintf(addr, ADDR_MAX, "%s:%d", info.host, info.port);
         else
-            snprintf(addrs[i], sizeof(addrs[i]), "?");
-        mn[i].addr = addrs[i];
+            snprintf(addr, ADDR_MAX, "?");
+        mn[i].addr = addr;
     }
     pgr_merge_free(b->merge);
     b->merge = NULL;
-    if ((rc = pgr_merge_new(plan, b->n, mn, policy, node_column, &b->merge)) != 0)
+    rc = pgr_merge_new(plan, b->n, mn, policy, node_column, &b->merge);
+    free(mn);
+    if (rc != 0)
         return rc;
     b->compares = pgr_merge_plan_compares(plan);
     free(b->batch);

@@ -577,6 +577,9 @@ add_node(pgr_runtime_t *rt, const pgr_admin_cmd_t *cmd, pgr_writer_t *out)
         reply_error(out, "57P01", NULL, "cannot add node \"%s\": pgrouter is shutting down",
                     cmd->node);
         return;
+    case PGR_ELIMIT:
+        reply_error(out, "54000", NULL, "cannot add node \"%s\": %s", cmd->node, err);
+        return;
     case PGR_ENOMEM:
         pgr_writer_fail(out, PGR_ENOMEM);
         return;

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "route/router.h"
 
-#define MAX_NODES 64
+#define MAX_NODES PGR_CLUSTER_MAX_NODES
 
 typedef struct busy {
     char node_id[PGR_NODE_ID_MAX];

@@ -25,7 +25,7 @@ static const char *const db_params[] = {
     "integer_datetimes", "standard_conforming_strings",
 };
 
-#define MAX_NODES 64
+#define MAX_NODES PGR_CLUSTER_MAX_NODES
 
 /* ---- a login through a server --------------------------------------------------------------- */
 

@@ -616,9 +616,9 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
 {
     const char *why = NULL;
     ssize_t len = batch_len(cl, &why);
-    pgr_health_t h[64];
-    const char *ids[64];
-    const char *down[64];
+    pgr_health_t *h;
+    const char *ids[PGR_CLUSTER_MAX_NODES];
+    const char *down[PGR_CLUSTER_MAX_NODES];
     int n = 0, healthy = 0;
 
     if (len == 0)
@@ -627,10 +627,14 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         pgr_dispatch_fail(cl, "0A000", why ? why : "invalid message in a broadcast");
         return PGR_DISPATCH_ANSWERED;
     }
+    if ((h = calloc(PGR_CLUSTER_MAX_NODES, sizeof(*h))) == NULL) {
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+        return PGR_DISPATCH_CLOSED;
+    }
     /* Every node of the role takes part; one that is not healthy is reported as failed (the
      * client is told it did not run there) rather than silently left out. */
-    size_t nh = pgr_cluster_all_health(cl->rt->cluster, h, 64);
-    for (size_t i = 0; i < nh && i < 64; i++) {
+    size_t nh = pgr_cluster_all_health(cl->rt->cluster, h, PGR_CLUSTER_MAX_NODES);
+    for (size_t i = 0; i < nh && i < PGR_CLUSTER_MAX_NODES; i++) {
         if (h[i].state == PGR_NODE_REMOVED ||
             (route->role != PGR_ROLE_AUTO && h[i].role != route->role))
             continue;
@@ -639,6 +643,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         ids[n++] = h[i].node_id;
     }
     if (healthy == 0) {
+        free(h);
         pgr_dispatch_fail(cl, "08006", "no healthy node to broadcast to");
         return PGR_DISPATCH_ANSWERED;
     }
@@ -652,7 +657,9 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     };
     static const pgr_bcast_cbs_t cbs = { out_cb, pending_cb, done_cb, prepare_cb,
                                          unit_failed_cb, parameter_cb };
-    if (pgr_bcast_new(cl->rt->cluster, ids, n, &opts, &cbs, cl, &cl->bcast) != 0) {
+    int rc = pgr_bcast_new(cl->rt->cluster, ids, n, &opts, &cbs, cl, &cl->bcast);
+    free(h); /* the broadcast has copied the ids */
+    if (rc != 0) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return PGR_DISPATCH_CLOSED;
     }

@@ -311,3 +311,27 @@ def test_http_endpoints_follow_a_killed_node(setup):
     cluster.fault("kill", "pg1")
     wait_for("/healthz 503", lambda: http_get(http_port, "/healthz")[0] == 503, timeout=5)
     assert http_get(http_port, "/healthz")[2] == "no healthy node\n"
+
+
+def test_node_limit_is_declared_and_enforced(pgrouter_factory):
+    """64 nodes are the most pgrouter routes among: a 65th is refused by ADD NODE with 54000
+    naming the limit (it used to be accepted and then never routed to), and one removed makes
+    room again."""
+    port, http_port = free_port(), free_port()
+    nodes = "\n".join(f"  - {{id: n{i}, host: 127.0.0.1, port: 1}}" for i in range(64))
+    text = f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+auth: {{method: trust}}
+admin: {{http: '127.0.0.1:{http_port}'}}
+health: {{interval: 5s, timeout: 1s}}
+nodes:
+{nodes}
+"""
+    pgrouter_factory(text, port)
+    assert len(admin(port, "SHOW NODES")) == 64
+    with pytest.raises(psycopg.errors.ProgramLimitExceeded, match="at most 64 nodes"):
+        admin(port, "ADD NODE n64 'host=127.0.0.1 port=1'")
+    assert "n64" not in by_id(admin(port, "SHOW NODES"))
+    assert admin(port, "REMOVE NODE n0") == "REMOVE NODE"
+    assert admin(port, "ADD NODE n64 'host=127.0.0.1 port=1'") == "ADD NODE"
+    assert len(admin(port, "SHOW NODES")) == 64
