@@ -333,17 +333,34 @@ pgr_carry_statement(pgr_client_t *cl, const char *sql, size_t len, uint32_t seg,
     return rc;
 }
 
+/* sql past leading white space and the keyword kw and the white space after it; NULL when sql
+ * does not start with kw as a whole word. Cheap: this runs on every statement. */
+static const char *
+skip_keyword(const char *sql, const char *kw)
+{
+    size_t n = strlen(kw);
+
+    while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r')
+        sql++;
+    if (strncasecmp(sql, kw, n) != 0 ||
+        (sql[n] != '\0' && sql[n] != ' ' && sql[n] != '\t' && sql[n] != '\n' && sql[n] != '\r'))
+        return NULL;
+    sql += n;
+    while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r')
+        sql++;
+    return sql;
+}
+
 const char *
 pgr_carry_deallocate(pgr_client_t *cl, const char *sql, char *buf, size_t cap)
 {
-    char word[16], name[128], tail[8];
-    int n = 0;
+    char name[128], tail[8];
+    const char *p;
 
-    if (!cl->rewrite || sscanf(sql, " %15s %n", word, &n) != 1 || strcasecmp(word, "DEALLOCATE"))
+    if (!cl->rewrite || (sql = skip_keyword(sql, "DEALLOCATE")) == NULL)
         return NULL;
-    sql += n;
-    if (sscanf(sql, " %15s %n", word, &n) == 1 && strcasecmp(word, "PREPARE") == 0)
-        sql += n;
+    if ((p = skip_keyword(sql, "PREPARE")) != NULL)
+        sql = p;
     if (sscanf(sql, " %127[^; \t\n] %7s", name, tail) != 1 &&
         !(sscanf(sql, " %127[^; \t\n] %7s", name, tail) == 2 && strcmp(tail, ";") == 0))
         return NULL;

@@ -458,3 +458,39 @@ def test_a_first_packet_that_is_not_startup_closes_silently(node, pgrouter_facto
         assert sqlstate(via[0]) == sqlstate(direct[0])
     # And pgrouter still serves.
     wait_served(p.port)
+
+
+# ---- SQL PREPARE / DEALLOCATE in transaction mode ---------------------------------------------
+
+DEALLOCATE_SCRIPT = [
+    "PREPARE s1 AS SELECT 1", "PREPARE \"S2\" AS SELECT 2", "PREPARE s3 AS SELECT 3",
+    "PREPARE s4 AS SELECT 4",
+    "EXECUTE s1", "DEALLOCATE s1", "EXECUTE s1",
+    "EXECUTE \"S2\"", "  deallocate   prepare \"S2\" ;", "EXECUTE \"S2\"",
+    "DEALLOCATE\ts3", "EXECUTE s3", "DEALLOCATE s3",
+    "DEALLOCATEx", "EXECUTE s4", "DEALLOCATE ALL", "EXECUTE s4", "DEALLOCATE nosuch",
+]
+
+
+def run_script(conninfo, script):
+    out = []
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        for sql in script:
+            try:
+                cur = c.execute(sql, prepare=False)
+                out.append((cur.statusmessage, cur.fetchall() if cur.description else None))
+            except psycopg.Error as e:
+                out.append(("error", e.sqlstate))
+    return out
+
+
+def test_sql_deallocate_matches_postgresql(pgrouter_factory, node):
+    """PREPARE / EXECUTE / DEALLOCATE [PREPARE] name|"Name"|ALL, spelled as users do, answer as
+    on the node itself while pgrouter renames the statements on its pooled connections."""
+    p = start(pgrouter_factory, node)
+    direct = run_script(node.dsn("pg1", user="app"), DEALLOCATE_SCRIPT)
+    through = run_script(dsn(p.port), DEALLOCATE_SCRIPT)
+    assert through == direct
+    # The script exercised both paths: translated deallocations and the errors after them.
+    assert ("DEALLOCATE", None) in direct and ("error", "26000") in direct
+    assert ("error", "42601") in direct
