@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer driver for a bounded time on a scratch copy of its seed corpus.
 #
-#   scripts/fuzz.sh DRIVER SECONDS      DRIVER: fe | be | startup | roundtrip | merge | merge_numeric | hba
+#   scripts/fuzz.sh DRIVER SECONDS      DRIVER: fe | be | startup | roundtrip | merge | merge_numeric |
+#                                       hba | hint | sqlscan | config | admin | http
 #
 # Builds build-fuzz (CC=clang, -Dfuzz=true) if needed, but only the fuzz targets. New inputs go
 # to tests/fuzz/corpus-work/DRIVER (ignored by git), never into the committed corpus; crashes
