@@ -149,7 +149,7 @@ def psql_value(port, sql):
 
 def wait_replicas(nodes, timeout=120.0):
     """Wait until every replica has replayed what the primary has written so far."""
-    lsn = psql_value(nodes["pg1"], "SELECT pg_current_wal_lsn()")
+    lsn = psql_value(nodes["pg1"], "SELECT pg_current_wal_insert_lsn()")  # synchronous_commit is off
     deadline = time.monotonic() + timeout
     for n, port in nodes.items():
         if n == "pg1":
