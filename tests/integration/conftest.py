@@ -88,6 +88,45 @@ class Cluster:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def router_dsn(port: int, user: str = "app", dbname: str = "app", **kw) -> str:
+    """A libpq connection string to a pgrouter on 127.0.0.1; extra keywords are appended."""
+    return f"host=127.0.0.1 port={port} user={user} dbname={dbname} " + " ".join(
+        f"{k}={v}" for k, v in kw.items())
+
+
+def wait_for(what: str, fn, timeout: float = 15.0, step: float = 0.05, retry_on=()):
+    """Call fn until it returns something true, and return that; fail naming what was awaited
+    and the last value after timeout seconds. Exceptions in retry_on count as "not yet"."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except retry_on as e:  # noqa: B030 (a tuple of exception types)
+            last = e
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def wait_served(port: int, user: str = "app", dbname: str = "app", timeout: float = 15) -> None:
+    """Wait until a client can log in through pgrouter and run SELECT 1."""
+    import psycopg  # Debian's psycopg; imported here so the fixtures load without it
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(router_dsn(port, user, dbname), autocommit=True,
+                                 connect_timeout=2) as c:
+                c.execute("SELECT 1")
+                return
+        except psycopg.Error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def cluster_factory():
     made = []

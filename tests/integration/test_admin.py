@@ -11,7 +11,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_for as conftest_wait_for
 
 
 def config(cluster, port, http_port, nodes=("pg1", "pg2"), extra=""):
@@ -46,22 +46,15 @@ def admin(port, sql):
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def wait_for(what, fn, timeout=15.0, step=0.1):
+    """conftest's wait_for, taking a failed connection as "not yet"."""
+    return conftest_wait_for(what, fn, timeout, step, retry_on=(psycopg.Error, OSError))
+
+
 def by_id(rows, key="id"):
     return {r[key]: r for r in rows}
 
 
-def wait_for(what, fn, timeout=15.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (psycopg.Error, OSError) as e:
-            last = e
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def http_get(port, path):

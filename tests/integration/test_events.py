@@ -8,7 +8,6 @@ the last error happened and shows an unhealthy node's role, latency, lag and LSN
 import datetime
 import decimal
 import json
-import re
 import socket
 import struct
 import time

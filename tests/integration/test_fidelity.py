@@ -12,7 +12,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import free_port, wait_port
+from conftest import free_port, router_dsn as dsn, wait_for, wait_served
 
 
 def config(cluster, port, mode="transaction", max_size=4):
@@ -27,32 +27,10 @@ nodes:
 """
 
 
-def dsn(port, user="app", dbname="app"):
-    return f"host=127.0.0.1 port={port} user={user} dbname={dbname}"
 
 
-def wait_served(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as c:
-                c.execute("SELECT 1")
-                return
-        except psycopg.Error:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
-def wait_for(what, fn, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture
@@ -472,7 +450,7 @@ DEALLOCATE_SCRIPT = [
 ]
 
 
-def run_script(conninfo, script):
+def run_sql_script(conninfo, script):
     out = []
     with psycopg.connect(conninfo, autocommit=True) as c:
         for sql in script:
@@ -488,8 +466,8 @@ def test_sql_deallocate_matches_postgresql(pgrouter_factory, node):
     """PREPARE / EXECUTE / DEALLOCATE [PREPARE] name|"Name"|ALL, spelled as users do, answer as
     on the node itself while pgrouter renames the statements on its pooled connections."""
     p = start(pgrouter_factory, node)
-    direct = run_script(node.dsn("pg1", user="app"), DEALLOCATE_SCRIPT)
-    through = run_script(dsn(p.port), DEALLOCATE_SCRIPT)
+    direct = run_sql_script(node.dsn("pg1", user="app"), DEALLOCATE_SCRIPT)
+    through = run_sql_script(dsn(p.port), DEALLOCATE_SCRIPT)
     assert through == direct
     # The script exercised both paths: translated deallocations and the errors after them.
     assert ("DEALLOCATE", None) in direct and ("error", "26000") in direct

@@ -5,13 +5,12 @@ unhealthy, SHOW NODES names the cause and the keys to set, and the log says so o
 every retry; with health.user and a password (global keys, or the node's own health: block
 applied by RELOAD) the node becomes healthy and queries are served. The password shows up in
 no log line and no SHOW."""
-import re
 import time
 from pathlib import Path
 
 import psycopg
 
-from conftest import free_port
+from conftest import free_port, wait_for
 
 HC_PASSWORD = "hc-Secret-4711"
 HINT = "health checks cannot log in"
@@ -71,15 +70,6 @@ def node(port, id="pg1"):
     return {r["id"]: r for r in show(port, "NODES")}[id]
 
 
-def wait_for(what, fn, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def test_without_health_keys_the_cause_is_named_once_then_reload_fixes_it(cluster_factory,

@@ -11,7 +11,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import free_port
+from conftest import free_port, router_dsn as dsn, wait_served
 
 # (name, user, statements of client A, probe of client B). The probe is one statement; its
 # result (rows, or the SQLSTATE of its error) is compared with a fresh direct connection's.
@@ -76,21 +76,8 @@ nodes:
 """
 
 
-def dsn(port, user):
-    return f"host=127.0.0.1 port={port} user={user} dbname=app"
 
 
-def wait_served(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(dsn(port, "app"), autocommit=True, connect_timeout=2) as c:
-                c.execute("SELECT 1")
-                return
-        except psycopg.Error:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def client_a(port, user, statements, leave):

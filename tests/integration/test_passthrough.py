@@ -11,7 +11,6 @@ user name is a parameter, so quotes in it cannot change the query.
 import os
 import subprocess
 import tempfile
-import threading
 import urllib.request
 from pathlib import Path
 

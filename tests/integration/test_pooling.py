@@ -2,12 +2,11 @@
 clients outnumber the pool, prepared statements prepared where they are needed, the same
 results and errors as the node gives directly."""
 import subprocess
-import time
 
 import psycopg
 import pytest
 
-from conftest import free_port
+from conftest import free_port, router_dsn as dsn, wait_served
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 
@@ -25,22 +24,8 @@ nodes:
 """
 
 
-def dsn(port, user="app", **kw):
-    return f"host=127.0.0.1 port={port} user={user} dbname=app " + " ".join(
-        f"{k}={v}" for k, v in kw.items())
 
 
-def wait_served(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as c:
-                c.execute("SELECT 1")
-                return
-        except psycopg.Error:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def pgbench(port, *args, user="app", timeout=120):

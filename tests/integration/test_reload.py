@@ -1,7 +1,6 @@
 """Configuration reload (SIGHUP and the admin console's RELOAD) against real nodes: nodes added,
 removed, re-weighted and replaced live while clients keep working; a broken file changes
 nothing and says where it is broken; settings bound at start are kept and reported."""
-import os
 import signal
 import time
 

@@ -1,7 +1,6 @@
 """The router against a primary with two streaming replicas: reads spread over the replicas,
 writes land on the primary, hints and pgrouter.route, failover, read-your-writes by LSN."""
 import re
-import subprocess
 import threading
 import time
 from pathlib import Path

@@ -17,7 +17,7 @@ import subprocess
 import psycopg
 import pytest
 
-from conftest import free_port, wait_port
+from conftest import free_port
 
 NONASCII_ROLES = {
     # role: (password as created in the node, as written in pgrouter's YAML)
