@@ -19,6 +19,9 @@ PKGS=(
     # PostgreSQL's regression suite (scripts/regress.sh): dpkg-source unpacks the server's
     # source package; the server's headers are installed below, at the server's own version
     dpkg-dev
+    # the Debian package (scripts/package.sh, tests/integration/test_package.py; debian/ says
+    # Rules-Requires-Root: no, so no fakeroot); systemd-analyze verifies the unit where present
+    debhelper
 )
 # A JDK and node/npm may already be on the machine from elsewhere than these packages (the
 # image's own node ships npm); install Debian's only when the command is missing.

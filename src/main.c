@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/base.h"
 #include "core/log.h"
@@ -51,6 +52,10 @@ run(const char *path)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* PostgreSQL and PgBouncer refuse to run as root; pgrouter warns, once the log is set up. */
+    if (geteuid() == 0)
+        pgr_warn("main", "running as root: run pgrouter as its own unprivileged user "
+                 "(the systemd unit runs it as pgrouter)");
     pgr_info("main", "config loaded: %zu nodes", cfg->n_nodes);
     rc = pgr_daemon_run(cfg);
     pgr_config_free(cfg);

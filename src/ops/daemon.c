@@ -6,6 +6,7 @@
  *   SIGINT:  fast — the same with no drain time.
  *   SIGHUP:  reload the configuration file (ops/reload.h). */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "core/runtime.h"
@@ -156,6 +157,19 @@ explain_route(pgr_runtime_t *rt, const char *sql, size_t len, char *out, size_t 
              c->parse_error ? ", does not parse: " : "", c->parse_error ? c->error : "");
 }
 
+/* PostgreSQL refuses a server key that group or others can access; pgrouter warns. A key it
+ * cannot stat was already refused by pgr_tls_ctx_new. */
+static void
+warn_if_key_exposed(const char *key_file)
+{
+    struct stat st;
+
+    if (stat(key_file, &st) == 0 && (st.st_mode & 077) != 0)
+        pgr_warn("main", "tls.key \"%s\" can be read by group or others (mode %04o): "
+                 "make it 0600 and owned by the user pgrouter runs as",
+                 key_file, (unsigned)(st.st_mode & 07777));
+}
+
 static void
 accept_cb(pgr_listener_t *l, uv_stream_t *server, void *arg)
 {
@@ -199,6 +213,7 @@ pgr_daemon_run(pgr_config_t *cfg)
             pgr_error("main", "cannot set up TLS: %s", err);
             goto fail;
         }
+        warn_if_key_exposed(cfg->tls.key);
     }
 
     if ((rc = pgr_cluster_new(&loop, cfg, NULL, &rt->cluster, err, sizeof(err))) != 0) {
