@@ -157,6 +157,29 @@ pgr_conn_start_tls(pgr_conn_t *c, pgr_tls_ctx_t *ctx)
     return pgr_tls_session_new(ctx, tls_sink, c, &c->tls);
 }
 
+int
+pgr_conn_start_tls_direct(pgr_conn_t *c, pgr_tls_ctx_t *ctx)
+{
+    size_t got;
+    int rc;
+
+    if (pgr_conn_is_closing(c))
+        return PGR_ECLOSED;
+    if (c->tls != NULL || pgr_conn_out_pending(c) > 0)
+        return PGR_EBUSY;
+    if ((rc = pgr_tls_session_new(ctx, tls_sink, c, &c->tls)) != 0)
+        return rc;
+    /* What was read in the clear is the start of the handshake. */
+    rc = pgr_iobuf_append(pgr_tls_rx(c->tls), pgr_iobuf_data(&c->in), pgr_iobuf_len(&c->in));
+    if (rc != 0)
+        return rc;
+    pgr_iobuf_consume(&c->in, pgr_iobuf_len(&c->in));
+    if ((rc = tls_decrypt(c, &got)) != 0)
+        return rc;
+    pgr_conn_flush(c); /* the server's handshake messages */
+    return 0;
+}
+
 /* ---- reading ---------------------------------------------------------------------------- */
 
 static void

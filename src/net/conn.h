@@ -129,6 +129,11 @@ pgr_conn_is_closing(const pgr_conn_t *c)
  * answer, which must not be read as either plaintext or TLS), PGR_ECLOSED once closing,
  * PGR_ENOMEM. On failure the conn is unchanged. */
 int pgr_conn_start_tls(pgr_conn_t *c, pgr_tls_ctx_t *ctx) PGR_MUSTCHECK;
+/* Direct TLS (PostgreSQL 17's sslnegotiation=direct): the peer began with a TLS ClientHello
+ * instead of an SSLRequest. The bytes already read become the handshake's first ciphertext,
+ * and the server's reply is sent. Same returns as pgr_conn_start_tls, or a TLS failure's code
+ * (the caller closes). */
+int pgr_conn_start_tls_direct(pgr_conn_t *c, pgr_tls_ctx_t *ctx) PGR_MUSTCHECK;
 /* NULL on a plain conn; else the negotiated protocol ("TLSv1.3"), "" until the handshake ends. */
 static inline const char *
 pgr_conn_tls_version(const pgr_conn_t *c)

@@ -256,6 +256,26 @@ ctx_unref(pgr_tls_ctx_t *ctx)
 }
 
 /* A key with a passphrase would make OpenSSL prompt on the terminal: refuse it instead. */
+/* ALPN as PostgreSQL 17: a client that offers protocols must offer "postgresql", which is then
+ * selected; one that offers only others fails the handshake (no_application_protocol). A
+ * client that offers none is not asked here: the direct-TLS path refuses it after the
+ * handshake, the SSLRequest path takes it. */
+static int
+alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+               const unsigned char *in, unsigned int inlen, void *arg)
+{
+    static const unsigned char want[] = "\x0apostgresql";
+    unsigned char *sel = NULL;
+
+    (void)ssl;
+    (void)arg;
+    if (SSL_select_next_proto(&sel, outlen, want, sizeof(want) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 static int
 no_passphrase_cb(char *buf, int size, int rwflag, void *u)
 {
@@ -398,6 +418,7 @@ pgr_tls_ctx_new(const char *cert_file, const char *key_file, pgr_tls_ctx_t **out
     SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                           SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_alpn_select_cb(ctx->ssl_ctx, alpn_select_cb, NULL);
     (void)SSL_CTX_set_num_tickets(ctx->ssl_ctx, 0);
     /* Idle connections give their 2 x 16 KiB record buffers back. */
     SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -552,6 +573,16 @@ bool
 pgr_tls_ready(const pgr_tls_session_t *s)
 {
     return SSL_is_init_finished(s->ssl) == 1;
+}
+
+bool
+pgr_tls_alpn_postgresql(const pgr_tls_session_t *s)
+{
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+
+    SSL_get0_alpn_selected(s->ssl, &p, &n);
+    return n == 10 && memcmp(p, "postgresql", 10) == 0;
 }
 
 const char *

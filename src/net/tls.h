@@ -111,6 +111,9 @@ void pgr_tls_shutdown(pgr_tls_session_t *s);
 size_t pgr_tls_buffered(const pgr_tls_session_t *s);
 /* true once the handshake has finished. */
 bool pgr_tls_ready(const pgr_tls_session_t *s);
+/* true when the client offered ALPN and "postgresql" was selected (every context selects it,
+ * and fails a handshake whose client offers only other protocols, as PostgreSQL 17). */
+bool pgr_tls_alpn_postgresql(const pgr_tls_session_t *s);
 /* The negotiated protocol ("TLSv1.3", "TLSv1.2") once ready, else "". Never NULL. */
 const char *pgr_tls_version(const pgr_tls_session_t *s);
 /* Why the last PGR_EIO happened (OpenSSL's reason text), or "". Never NULL. */

@@ -551,6 +551,42 @@ on_encryption_request(pgr_client_t *cl, bool ssl)
     return true;
 }
 
+/* A TLS handshake record (content type 22, version 3.x) where a startup packet's length word
+ * would be: a PostgreSQL 17 client with sslnegotiation=direct. */
+static bool
+starts_tls_record(const pgr_iobuf_t *in)
+{
+    const uint8_t *p = pgr_iobuf_data(in);
+    return pgr_iobuf_len(in) >= 2 && p[0] == 0x16 && p[1] == 0x03;
+}
+
+/* Direct TLS: the handshake starts on the bytes already read, as after an SSLRequest's 'S'.
+ * Where TLS is not offered the connection is closed, as PostgreSQL does, with nothing sent (a
+ * TLS client cannot read a plaintext error). Returns false when the session closed. */
+static bool
+on_direct_tls(pgr_client_t *cl)
+{
+    int rc;
+
+    if (cl->rt->tls == NULL || cl->rt->cfg->tls.mode == PGR_TLS_DISABLE ||
+        pgr_conn_is_unix(&cl->conn)) {
+        cl->rt->stats.protocol_errors++;
+        pgr_info_rl("client", "client %llu (%s): direct TLS connection refused: TLS is not enabled",
+                    (unsigned long long)cl->id, pgr_conn_peer(&cl->conn));
+        pgr_client_close(cl, "direct TLS without TLS enabled");
+        return false;
+    }
+    cl->direct_tls = true;
+    if ((rc = pgr_conn_start_tls_direct(&cl->conn, cl->rt->tls)) != 0) {
+        pgr_info_rl("client", "client %llu (%s): direct TLS handshake failed: %s",
+                    (unsigned long long)cl->id, pgr_conn_peer(&cl->conn),
+                    cl->conn.tls ? pgr_tls_error(cl->conn.tls) : pgr_strerror(rc));
+        pgr_client_close(cl, "direct TLS handshake failed");
+        return false;
+    }
+    return true;
+}
+
 /* The length word at the front of the input is outside what any startup packet can have. */
 static bool
 startup_length_bad(const pgr_iobuf_t *in)
@@ -568,6 +604,10 @@ startup_input(pgr_client_t *cl)
     pgr_iobuf_t *in = &cl->conn.in;
     pgr_frame_t f;
 
+    if (cl->conn.tls == NULL && starts_tls_record(in)) {
+        (void)on_direct_tls(cl);
+        return;
+    }
     while (cl->state == PGR_CLIENT_STARTUP) {
         int rc = pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_STARTUP, NULL, &f);
         if (rc == PGR_FRAME_NEED_MORE)
@@ -600,6 +640,15 @@ startup_input(pgr_client_t *cl)
             if (cl->rt->cfg->tls.mode == PGR_TLS_REQUIRE && cl->conn.tls == NULL &&
                 !pgr_conn_is_unix(&cl->conn)) {
                 pgr_client_send_error(cl, "FATAL", "28000", NULL, "SSL required");
+                return;
+            }
+            /* As PostgreSQL 17: direct TLS needs ALPN, so that a TLS connection meant for
+             * another protocol is never taken as PostgreSQL. */
+            if (cl->direct_tls && !pgr_tls_alpn_postgresql(cl->conn.tls)) {
+                cl->rt->stats.protocol_errors++;
+                pgr_client_send_error(cl, "FATAL", "08P01", NULL,
+                                      "received direct SSL connection request without ALPN "
+                                      "protocol negotiation extension");
                 return;
             }
             if (!on_startup_message(cl, &f))

@@ -119,6 +119,7 @@ typedef struct pgr_client {
     bool refuse;                 /* over max_clients: refuse after the startup packet, unless
                                     it is an admin-console login and a reserved slot is free */
     bool reserved;               /* holds one of admin.reserved_connections (rt->n_reserved) */
+    bool direct_tls;             /* began with a TLS ClientHello, no SSLRequest (PostgreSQL 17) */
 
     /* From the StartupMessage. */
     char *user, *database, *application_name, *client_encoding;

@@ -491,3 +491,102 @@ def test_reload_keeps_tls_restart_bound(start, certs):
     assert "tls changed in the file: it takes effect at the next restart" in p.log_text()
     with psycopg.connect(dsn(p.port, "require")) as c:
         assert c.pgconn.ssl_in_use
+
+
+# ---- direct TLS (PostgreSQL 17's sslnegotiation=direct) -------------------------------------
+
+def direct_tls_connect(port, certs, alpn=("postgresql",)):
+    """A TLS ClientHello as the connection's first bytes, no SSLRequest; alpn None offers none."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ctx = ssl.create_default_context(cafile=str(certs / "server.crt"))
+    if alpn is not None:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx.wrap_socket(s, server_hostname="127.0.0.1")
+
+
+def simple_query(s, sql):
+    s.sendall(b"Q" + struct.pack("!i", len(sql) + 5) + sql.encode() + b"\0")
+    rows = []
+    while True:
+        t, body = read_msg(s)
+        if t == b"D":
+            n = struct.unpack("!h", body[:2])[0]
+            vals, off = [], 2
+            for _ in range(n):
+                ln = struct.unpack("!i", body[off:off + 4])[0]
+                off += 4
+                vals.append(body[off:off + ln].decode())
+                off += ln
+            rows.append(tuple(vals))
+        elif t == b"E":
+            raise AssertionError(f"query failed: {error_fields(body)}")
+        elif t == b"Z":
+            return rows
+
+
+def test_direct_tls_with_alpn_is_served(start, certs):
+    """As PostgreSQL 17: a connection that opens with a ClientHello offering ALPN "postgresql"
+    is TLS from its first byte, with that protocol selected, and serves queries."""
+    p = start()
+    with direct_tls_connect(p.port, certs) as s:
+        assert s.selected_alpn_protocol() == "postgresql"
+        assert s.version() in ("TLSv1.2", "TLSv1.3")
+        login(s)
+        assert simple_query(s, "SELECT 40 + 2, current_user") == [("42", "app")]
+        s.sendall(b"X\0\0\0\4")
+    # The ordinary SSLRequest path with ALPN (PostgreSQL 17's libpq sends it) is served too.
+    with tls_connect(p.port, certs) as s0:
+        assert s0.selected_alpn_protocol() is None
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    s.sendall(SSL_REQUEST)
+    assert recv_exact(s, 1) == b"S"
+    ctx = ssl.create_default_context(cafile=str(certs / "server.crt"))
+    ctx.set_alpn_protocols(["postgresql"])
+    with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+        assert t.selected_alpn_protocol() == "postgresql"
+        login(t)
+        assert simple_query(t, "SELECT 1") == [("1",)]
+
+
+def test_direct_tls_without_alpn_or_with_another_is_refused(start, certs):
+    """Without ALPN the handshake completes and the startup gets PostgreSQL 17's FATAL 08P01;
+    with only another protocol offered the handshake itself fails (no_application_protocol).
+    Neither logs in, and pgrouter serves on."""
+    p = start()
+    with direct_tls_connect(p.port, certs, alpn=None) as s:
+        s.sendall(startup_packet())
+        t, body = read_msg(s)
+        assert t == b"E"
+        f = error_fields(body)
+        assert (f["S"], f["C"]) == ("FATAL", "08P01")
+        assert f["M"] == ("received direct SSL connection request without ALPN protocol "
+                          "negotiation extension")
+        assert closed_by_peer(s)
+    with pytest.raises(ssl.SSLError, match="NO_APPLICATION_PROTOCOL|no application protocol"):
+        direct_tls_connect(p.port, certs, alpn=("http/1.1",))
+    # An SSLRequest offering only another protocol fails the same way, as in PostgreSQL 17.
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    s.sendall(SSL_REQUEST)
+    assert recv_exact(s, 1) == b"S"
+    ctx = ssl.create_default_context(cafile=str(certs / "server.crt"))
+    ctx.set_alpn_protocols(["h2"])
+    with pytest.raises(ssl.SSLError):
+        ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    s.close()
+    with psycopg.connect(dsn(p.port, "require"), connect_timeout=5) as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_direct_tls_where_tls_is_off_is_closed(start, certs):
+    """tls.mode disable: a ClientHello gets the connection closed with nothing sent (a TLS
+    client cannot read a plaintext error), and plain clients are served on."""
+    p = start(mode="disable")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    ctx = ssl.create_default_context(cafile=str(certs / "server.crt"))
+    ctx.set_alpn_protocols(["postgresql"])
+    with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+        ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    s.close()
+    with psycopg.connect(dsn(p.port, "disable"), connect_timeout=5) as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    assert "direct TLS connection refused: TLS is not enabled" in p.log_text()
