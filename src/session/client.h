@@ -175,6 +175,9 @@ typedef struct pgr_client {
     pgr_session_route_t route;   /* SET pgrouter.route */
     char route_node[PGR_NODE_ID_MAX];
     bool node_column;            /* SET pgrouter.node_column (broadcast) */
+    bool bcast_verify;           /* SET pgrouter.broadcast = 'verify': reads are broadcast and
+                                    verified (session/multi.c) */
+    bool bcast_lsn;              /* SET pgrouter.broadcast_consistency = 'lsn' */
     bool held_begin;             /* a lone BEGIN answered by us, sent with the next statement */
     bool held_read_only;
     bool held_failed;            /* an error pgrouter raised aborted the held transaction:

@@ -199,7 +199,8 @@ stmt_by_seq(const pgr_client_t *cl, uint32_t seq)
 }
 
 /* The plan of one statement's text: a read gets the merge plan (and maybe a rewritten text the
- * nodes run instead, caller frees); anything else is concatenated. */
+ * nodes run instead, caller frees); anything else is concatenated. In verify mode the nodes
+ * run the text as written (the plan still tells whether it is ordered). */
 static int
 stmt_plan(pgr_client_t *cl, const char *sql, size_t len, pgr_merge_plan_t *plan, bool *read,
           int *cls, char **rewritten)
@@ -218,7 +219,13 @@ stmt_plan(pgr_client_t *cl, const char *sql, size_t len, pgr_merge_plan_t *plan,
         *cls = c->cls;
     if (!*read)
         return 0;
-    return pgr_classify_merge_plan(sql, len, plan, rewritten);
+    if ((rc = pgr_classify_merge_plan(sql, len, plan, rewritten)) != 0)
+        return rc;
+    if (cl->bcast_verify) {
+        free(*rewritten);
+        *rewritten = NULL;
+    }
+    return 0;
 }
 
 /* A Parse of name with rest (query\0, int16 n, n x int32): the query as the nodes run it. */
@@ -435,9 +442,14 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
         }
         case 'E': {
             pgr_fe_execute_t m;
-            if (pgr_fe_execute_decode(f.body, f.body_len, &m) == 0)
-                track_execute(&t, m.portal, plan, have_plan, read);
-            goto copy;
+            if (pgr_fe_execute_decode(f.body, f.body_len, &m) != 0)
+                goto copy;
+            track_execute(&t, m.portal, plan, have_plan, read);
+            if (!cl->bcast_verify || m.max_rows == 0)
+                goto copy;
+            /* Verify hashes the whole result: no node may stop at a row limit. */
+            pgr_fe_write_execute(w, m.portal, 0);
+            continue;
         }
         case 'D':
         case 'C': {
@@ -587,6 +599,11 @@ send_batch(pgr_client_t *cl, size_t len)
     if ((rc = build_batch(cl, pgr_iobuf_data(in), len, &w, &plan, &have_plan, &read)) != 0) {
         pgr_writer_free(&w);
         return rc;
+    }
+    if (cl->bcast_verify && read) {
+        plan = (pgr_merge_plan_t){ .limit = -1, .offset = -1, .ordered = plan.ordered,
+                                   .verify = true };
+        have_plan = true;
     }
     switch (cl->rt->cfg->broadcast.on_node_error) {
     case PGR_ONERR_WARN:
