@@ -8,6 +8,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "route/classify.h"
+#include "session/consistent.h"
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/multi.h"
@@ -78,6 +79,7 @@ done_cb(void *arg, char status)
     pgr_client_t *cl = arg;
 
     keep_results(cl);
+    cl->bcast_wait[0] = '\0'; /* the batch's node connections have waited for it */
     free(cl->bcast_begin); /* every node connection of the broadcast has had it */
     cl->bcast_begin = NULL;
     cl->txn = status;
@@ -501,12 +503,16 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
 
     *keys = NULL;
     *n_units = 0;
-    if (st == NULL || (k = malloc((2 + cl->bcast_need.n) * sizeof(*k))) == NULL)
+    if (st == NULL || (k = malloc((3 + cl->bcast_need.n) * sizeof(*k))) == NULL)
         return PGR_ENOMEM;
     /* Settings only on a connection new to this broadcast: inside its transaction a SET would
      * be undone by a rollback. */
     if (fresh && pgr_link_put_settings(cl, st, w))
         k[n++] = 0;
+    /* A consistent read waits for the primary's position before its transaction begins (a
+     * REPEATABLE READ snapshot is taken by the transaction's first query). */
+    if (fresh && pgr_consistent_put_wait(cl, w))
+        k[n++] = PGR_BCAST_UNIT_GATE;
     if (fresh && cl->bcast_begin) {
         pgr_writer_put_bytes(w, cl->bcast_begin, cl->bcast_begin_len);
         k[n++] = 0;
@@ -636,13 +642,29 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     pgr_health_t h[64];
     const char *ids[64];
     const char *down[64];
+    char primary[PGR_NODE_ID_MAX];
     int n = 0, healthy = 0;
 
     if (len == 0)
         return PGR_DISPATCH_WAIT;
     if (len < 0) {
+        cl->bcast_wait[0] = '\0';
         pgr_dispatch_fail(cl, "0A000", why ? why : "invalid message in a broadcast");
         return PGR_DISPATCH_ANSWERED;
+    }
+    /* A consistent read takes the primary's WAL position first; the input comes back here
+     * once it is known (session/consistent.h). */
+    if (pgr_consistent_needed(cl, route, primary, sizeof(primary))) {
+        if (primary[0] == '\0') {
+            pgr_dispatch_fail(cl, "08006", "pgrouter.broadcast_consistency: no healthy primary "
+                                           "to take the WAL position from");
+            return PGR_DISPATCH_ANSWERED;
+        }
+        if (pgr_consistent_probe(cl, primary) != 0) {
+            pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+            return PGR_DISPATCH_CLOSED;
+        }
+        return PGR_DISPATCH_ROUTE;
     }
     /* Every node of the role takes part; one that is not healthy is reported as failed (the
      * client is told it did not run there) rather than silently left out. */
@@ -656,6 +678,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         ids[n++] = h[i].node_id;
     }
     if (healthy == 0) {
+        cl->bcast_wait[0] = '\0';
         pgr_dispatch_fail(cl, "08006", "no healthy node to broadcast to");
         return PGR_DISPATCH_ANSWERED;
     }
