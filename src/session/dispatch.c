@@ -752,6 +752,8 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
         return PGR_DISPATCH_ANSWERED;
     }
     pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    if (cl->last_route.kind != PGR_ROUTE_BROADCAST)
+        cl->bcast_wait[0] = '\0'; /* a consistent read's position is for its broadcast only */
     pgr_debug("route", "client %llu: %s: %s", (unsigned long long)cl->id,
               pgr_route_kind_name(cl->last_route.kind), cl->last_route.reason);
     switch (cl->last_route.kind) {
