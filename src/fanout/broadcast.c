@@ -36,6 +36,8 @@ typedef struct bnode {
     int n_units;
     uint64_t *unit_keys;
     bool unit_error;      /* the preamble unit being answered failed */
+    char gate_state[6];   /* a PGR_BCAST_UNIT_GATE unit's error: the node's failure */
+    char gate_msg[300];
     bool probing;         /* the last preamble unit asks the database's collation */
     char probe[160];      /* its answer so far: "provider:name" */
     bool write_blocked;
@@ -280,17 +282,29 @@ preamble_reply(bnode_t *nd, const pgr_frame_t *f)
 
     if (nd->probing && nd->unit == nd->n_units)
         probe_reply(nd, f);
+    bool gate = nd->unit < nd->n_units && nd->unit_keys &&
+                nd->unit_keys[nd->unit] == PGR_BCAST_UNIT_GATE;
     if (f->type == 'E') {
         nd->unit_error = true;
-        if (pgr_be_notice_decode(f->body, f->body_len, &e) == 0)
+        if (pgr_be_notice_decode(f->body, f->body_len, &e) != 0)
+            e.sqlstate = e.message = NULL;
+        if (gate) {
+            snprintf(nd->gate_state, sizeof(nd->gate_state), "%.5s",
+                     e.sqlstate ? e.sqlstate : "XX000");
+            snprintf(nd->gate_msg, sizeof(nd->gate_msg), "%s", e.message ? e.message : "");
+        } else {
             pgr_info_rl("broadcast", "preparing the connection to node %s: %s %s", nd->id,
-                     e.sqlstate ? e.sqlstate : "", e.message ? e.message : "");
+                        e.sqlstate ? e.sqlstate : "", e.message ? e.message : "");
+        }
     } else if (f->type == 'Z') {
-        if (nd->unit_error && nd->unit < nd->n_units && b->cbs.unit_failed && nd->srv)
+        bool gate_failed = gate && nd->unit_error;
+        if (nd->unit_error && !gate && nd->unit < nd->n_units && b->cbs.unit_failed && nd->srv)
             b->cbs.unit_failed(b->arg, nd->srv, nd->unit_keys[nd->unit]);
         nd->unit_error = false;
         nd->unit++;
         nd->swallow--;
+        if (gate_failed)  /* the message is the node's own, without its id: "%.0s" skips it */
+            node_failed(nd, nd->gate_state, "%.0s%s", nd->gate_msg);
     }
 }
 

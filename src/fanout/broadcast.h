@@ -20,6 +20,9 @@
 
 typedef struct pgr_bcast pgr_bcast_t;
 
+/* The key of a preamble unit that must succeed (pgr_bcast_cbs_t.prepare). */
+#define PGR_BCAST_UNIT_GATE UINT64_MAX
+
 typedef struct pgr_bcast_cbs {
     /* Merged bytes for the client. Returns 0, or an error to abort the broadcast. */
     int (*output)(void *arg, const uint8_t *p, size_t n);
@@ -31,7 +34,9 @@ typedef struct pgr_bcast_cbs {
      * batch): append to w what srv needs first — settings, statements — as units that each end
      * in exactly one ReadyForQuery, and give their count in *n_units and, in *keys (malloc'd, or
      * NULL; the fan-out frees it), one key per unit. The units' replies never reach the merge;
-     * a unit that fails (an ErrorResponse) is told with unit_failed(arg, srv, its key). Returns
+     * a unit that fails (an ErrorResponse) is told with unit_failed(arg, srv, its key) — except
+     * a unit keyed PGR_BCAST_UNIT_GATE, whose failure fails the node in the batch with the
+     * unit's SQLSTATE and message (a condition the batch must not run without). Returns
      * 0 or PGR_ENOMEM (the node then fails). */
     int (*prepare)(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t **keys,
                    int *n_units);

@@ -328,8 +328,9 @@ unit_msg(pgr_merge_t *m, int i, uint8_t type, const uint8_t *body, size_t len,
         nd->pos++;
         return 0;
     case U_ROWDESC: {
-        int rc = first ? pgr_merge_rowdesc_first(m, i, body, len, out)
-                       : pgr_merge_rowdesc_check(m, i, body, len);
+        int rc = m->verify  ? pgr_merge_verify_rowdesc(m, i, first, body, len, out)
+                 : first    ? pgr_merge_rowdesc_first(m, i, body, len, out)
+                            : pgr_merge_rowdesc_check(m, i, body, len);
         if (rc == 0 && !nd->failed)
             nd->pos++;
         return rc;
@@ -527,7 +528,7 @@ pgr_merge_new(const pgr_merge_plan_t *plan, int n, const pgr_merge_node_t *nodes
     for (int i = 0; i < n; i++)
         if (nodes[i].id == NULL)
             return PGR_EINVAL;
-    if (plan && plan->unsupported == NULL) {
+    if (plan && plan->unsupported == NULL && !plan->verify) {
         if (plan->n_keys < 0 || plan->n_keys > PGR_MERGE_MAX_KEYS || plan->n_aggs < 0 ||
             plan->n_aggs > PGR_MERGE_MAX_AGGS || plan->limit < -1 || plan->offset < -1)
             return PGR_EINVAL;
@@ -556,7 +557,12 @@ pgr_merge_new(const pgr_merge_plan_t *plan, int n, const pgr_merge_node_t *nodes
         m->nodes[i].id = xstrdup(nodes[i].id, &oom);
         m->nodes[i].addr = nodes[i].addr ? xstrdup(nodes[i].addr, &oom) : NULL;
     }
-    if (plan) {
+    if (plan && plan->verify) {
+        m->verify = true;
+        m->node_column = false; /* the node is the verify row's first column */
+        m->plan = (pgr_merge_plan_t){ .limit = -1, .offset = -1, .ordered = plan->ordered,
+                                      .verify = true };
+    } else if (plan) {
         m->has_plan = true;
         m->plan = *plan;
         m->plan.unsupported = NULL;

@@ -76,6 +76,12 @@
  * gets the first node's own ErrorResponse, once, as from one PostgreSQL. Then ReadyForQuery:
  * 'E' if any node that answered is 'E', else 'T' if any is 'T', else 'I'.
  *
+ * Verify mode (plan->verify; merge_verify.c): nothing is merged. Every result set that has a
+ * RowDescription or rows is answered with the RowDescription (node text, rows int8, hash text)
+ * and, once every live node completed it, one DataRow per live node and "SELECT n"; a WARNING
+ * (01000) before the rows names the nodes whose (rows, hash) differ from the majority's. A
+ * node whose RowDescription or row width differs is not failed: its hash differs.
+ *
  * Ownership: the engine copies node ids/addresses and the plan; it keeps nothing of the fed
  * bodies after pgr_merge_feed returns. Not thread-safe. */
 #ifndef PGR_FANOUT_MERGE_H

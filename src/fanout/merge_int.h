@@ -9,7 +9,7 @@
 #include "protocol/tag.h"
 
 typedef enum { U_NONE, U_SINGLE, U_ROWDESC, U_ROWS, U_END } unit_kind_t;
-typedef enum { RS_CONCAT, RS_ORDERED, RS_AGG } rs_mode_t;
+typedef enum { RS_CONCAT, RS_ORDERED, RS_AGG, RS_VERIFY } rs_mode_t;
 
 /* A copied DataRow body. key[j] points at sort key j's value inside p (valid while held). */
 typedef struct {
@@ -35,6 +35,9 @@ typedef struct {
     char *sqlstate, *message, *detail; /* the failure */
     uint8_t *err;      /* its own ErrorResponse body, for "every node failed the same way" */
     size_t err_len;
+    uint64_t vrd;      /* verify: hash of its RowDescription for the result set (0: none) */
+    uint64_t vhash;    /* verify: its rows' hash so far */
+    uint64_t vrows;    /* verify: its rows in the result set */
 } mnode_t;
 
 typedef struct {
@@ -46,6 +49,7 @@ typedef struct {
 struct pgr_merge {
     pgr_merge_plan_t plan;
     bool has_plan;
+    bool verify;          /* plan.verify: every result set is verified (merge_verify.c) */
     char *unsupported;
     pgr_merge_policy_t policy;
     bool node_column;
@@ -65,6 +69,7 @@ struct pgr_merge {
     size_t rd_len;
     int rd_node;
     bool rd_seen;
+    bool rd_fresh;        /* verify: a RowDescription came since the last result set */
 
     struct {              /* the current result set (unit U_ROWS) */
         rs_mode_t mode;
@@ -115,5 +120,16 @@ void pgr_merge_colls_open(pgr_merge_t *m);
 int pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out);
 /* Every live node completed the result set: the last rows, then its tag. */
 int pgr_merge_rows_finish(pgr_merge_t *m, pgr_writer_t *out);
+
+/* merge_verify.c. Node i's RowDescription (first: the unit's first, and the client gets the
+ * verify RowDescription: node text, rows int8, hash text, all in text format). */
+int pgr_merge_verify_rowdesc(pgr_merge_t *m, int i, bool first, const uint8_t *body, size_t len,
+                             pgr_writer_t *out);
+/* A result set starts in verify mode: every node's count and hash from zero. */
+void pgr_merge_verify_start(pgr_merge_t *m);
+void pgr_merge_verify_row(pgr_merge_t *m, int i, const uint8_t *body, size_t len);
+/* Every live node completed it: the disagreement WARNING if any, one row per live node, and
+ * "SELECT n". */
+int pgr_merge_verify_finish(pgr_merge_t *m, pgr_writer_t *out);
 
 #endif

@@ -285,6 +285,13 @@ static void
 rs_start(pgr_merge_t *m, uint8_t type, int ncols, pgr_writer_t *out)
 {
     pgr_merge_rs_reset(m);
+    if (m->verify) {
+        /* Every result set that has a RowDescription or rows (not a SET's tag). */
+        if (m->rd_fresh || type == 'D')
+            pgr_merge_verify_start(m);
+        m->rd_fresh = false;
+        return;
+    }
     if (!m->has_plan || m->plan_used || !(m->rd_seen || type == 'D'))
         return;
     m->plan_used = true;
@@ -791,6 +798,12 @@ datarow_msg(pgr_merge_t *m, int i, const uint8_t *body, size_t len, pgr_writer_t
     pgr_be_datarow_t d;
     if (pgr_be_datarow_decode(body, len, &d) != 0)
         return PGR_EPROTO;
+    if (m->rs.mode == RS_VERIFY) {
+        /* Rows of another width are part of what differs: hashed, not failed. */
+        m->rs.any_rows = true;
+        pgr_merge_verify_row(m, i, body, len);
+        return 0;
+    }
     if (m->node_column && d.ncols >= INT16_MAX)
         return pgr_merge_node_fail(m, i, "54011", "too many columns to add the node column",
                                    NULL, NULL, 0, false);
@@ -850,6 +863,13 @@ pgr_merge_rows_finish(pgr_merge_t *m, pgr_writer_t *out)
     int rc = 0;
     bool suspended = false;
 
+    if (m->rs.mode == RS_VERIFY) {
+        for (int j = 0; j < m->n; j++)
+            m->nodes[j].suspended = false;
+        rc = pgr_merge_verify_finish(m, out);
+        pgr_merge_rs_reset(m);
+        return rc ? rc : out->err;
+    }
     if (m->rs.mode == RS_AGG)
         rc = agg_finish(m, out);
     else if (m->rs.mode == RS_ORDERED)

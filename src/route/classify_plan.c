@@ -839,6 +839,7 @@ plan_text(const char *text, pgr_merge_plan_t *plan, char **rewritten)
     PgQuery__SelectStmt *s = raw->stmt->select_stmt;
     if (s->into_clause != NULL)
         goto out;               /* SELECT INTO returns no rows */
+    plan->ordered = s->n_sort_clause > 0;
     plan_select(s, plan);
     if (plan->unsupported == NULL && s->limit_offset != NULL)
         rc = rewrite_limit(tree, s, plan, rewritten);

@@ -44,6 +44,14 @@ typedef struct pgr_merge_plan {
     /* Non-NULL (static text, e.g. "GROUP BY"): the rows are concatenated and one NOTICE says
      * why the result is not merged. The other fields are then ignored. */
     const char *unsupported;
+    /* The statement is one query with a top-level ORDER BY: its rows' order is part of its
+     * result (set whatever else the plan says). */
+    bool ordered;
+    /* Verify mode (SET pgrouter.broadcast = 'verify', set by the session, not the
+     * classifier): no merge; every result set becomes one row per node (node, rows, hash),
+     * the hash in row order when ordered, else independent of it. Every other field but
+     * ordered is then ignored. */
+    bool verify;
 } pgr_merge_plan_t;
 
 #endif

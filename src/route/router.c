@@ -401,6 +401,10 @@ pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
     case PGR_SESSION_ROUTE_AUTO:
         break;
     }
+    if (read && req->broadcast_reads) {
+        to_all(true, "pgrouter.broadcast verify", out);
+        return;
+    }
     if (read && r->reads != PGR_READS_PRIMARY)
         to_replica(r, c, n, req->min_lsn, req->read_only_txn ? "read-only transaction" : "read",
                    out);

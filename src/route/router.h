@@ -41,6 +41,8 @@ typedef struct pgr_route_req {
     pgr_session_route_t session;
     const char *session_node;  /* PGR_SESSION_ROUTE_NODE */
     uint64_t min_lsn;          /* read-your-writes: the session's last commit LSN, or 0 */
+    bool broadcast_reads;      /* pgrouter.broadcast verify: a read with no hint or session
+                                  route goes to every healthy node */
 } pgr_route_req_t;
 
 typedef struct pgr_route {

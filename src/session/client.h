@@ -176,6 +176,12 @@ typedef struct pgr_client {
     pgr_session_route_t route;   /* SET pgrouter.route */
     char route_node[PGR_NODE_ID_MAX];
     bool node_column;            /* SET pgrouter.node_column (broadcast) */
+    bool bcast_verify;           /* SET pgrouter.broadcast = 'verify': reads are broadcast and
+                                    verified (session/multi.c) */
+    bool bcast_lsn;              /* SET pgrouter.broadcast_consistency = 'lsn' */
+    char bcast_wait[24];         /* the primary's WAL position the broadcast about to start
+                                    waits for on each node ("" none; session/consistent.c) */
+    char bcast_probe_err[200];   /* why it could not be taken */
     bool held_begin;             /* a lone BEGIN answered by us, sent with the next statement */
     bool held_read_only;
     bool held_failed;            /* an error pgrouter raised aborted the held transaction:

@@ -76,14 +76,76 @@ route_value(const pgr_client_t *cl, char *buf, size_t cap)
     return pgr_session_route_name(cl->route);
 }
 
+/* The settable pgrouter.* variables. */
+typedef enum { VAR_ROUTE, VAR_NODECOL, VAR_BROADCAST, VAR_CONSISTENCY, VAR_NONE } pgrvar_t;
+
+static pgrvar_t
+pgrvar_kind(const char *name)
+{
+    static const char *const names[] = { "pgrouter.route", "pgrouter.node_column",
+                                         "pgrouter.broadcast", "pgrouter.broadcast_consistency" };
+    for (int k = 0; k < VAR_NONE; k++)
+        if (strcmp(name, names[k]) == 0)
+            return (pgrvar_t)k;
+    return VAR_NONE;
+}
+
+static const char *
+pgrvar_value(const pgr_client_t *cl, pgrvar_t k, char *buf, size_t cap)
+{
+    switch (k) {
+    case VAR_ROUTE:
+        return route_value(cl, buf, cap);
+    case VAR_NODECOL:
+        return cl->node_column ? "on" : "off";
+    case VAR_BROADCAST:
+        return cl->bcast_verify ? "verify" : "merge";
+    default:
+        return cl->bcast_lsn ? "lsn" : "none";
+    }
+}
+
+/* SET of a pgrouter.* variable other than pgrouter.route; false (with msg) for a bad value. */
+static bool
+pgrvar_set(pgr_client_t *cl, pgrvar_t k, const char *name, const char *v, char *msg, size_t cap)
+{
+    switch (k) {
+    case VAR_NODECOL:
+        if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1")) {
+            cl->node_column = true;
+        } else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0")) {
+            cl->node_column = false;
+        } else {
+            snprintf(msg, cap, "parameter \"%s\" requires a Boolean value", name);
+            return false;
+        }
+        return true;
+    case VAR_BROADCAST:
+        if (!strcasecmp(v, "merge") || !strcasecmp(v, "verify")) {
+            cl->bcast_verify = strcasecmp(v, "verify") == 0;
+            return true;
+        }
+        snprintf(msg, cap, "invalid value for parameter \"%s\": \"%s\" (expected merge or verify)",
+                 name, v);
+        return false;
+    default:
+        if (!strcasecmp(v, "none") || !strcasecmp(v, "lsn")) {
+            cl->bcast_lsn = strcasecmp(v, "lsn") == 0;
+            return true;
+        }
+        snprintf(msg, cap, "invalid value for parameter \"%s\": \"%s\" (expected none or lsn)",
+                 name, v);
+        return false;
+    }
+}
+
 /* SET / RESET / SHOW of a pgrouter.* variable: reply into w (no ReadyForQuery). */
 static void
 pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
 {
     char msg[256], buf[96];
     const char *name = st->pgrvar_name;
-    bool route = strcmp(name, "pgrouter.route") == 0;
-    bool nodecol = strcmp(name, "pgrouter.node_column") == 0;
+    pgrvar_t kind = pgrvar_kind(name);
 
     if (strcmp(name, "pgrouter.last_broadcast") == 0) {
         if (st->pgrvar == PGR_PGRVAR_SHOW) {
@@ -94,10 +156,11 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
         }
         return;
     }
-    if (!route && !nodecol) {
+    if (kind == VAR_NONE) {
         snprintf(msg, sizeof(msg), "unrecognized configuration parameter \"%s\"", name);
         pgr_be_write_error(w, false, "ERROR", "42704", msg, NULL,
-                           "pgrouter's settings are pgrouter.route, pgrouter.node_column and "
+                           "pgrouter's settings are pgrouter.route, pgrouter.node_column, "
+                           "pgrouter.broadcast, pgrouter.broadcast_consistency and "
                            "pgrouter.last_broadcast.");
         return;
     }
@@ -105,7 +168,7 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
     case PGR_PGRVAR_SHOW: {
         pgr_be_field_t field = { .name = name, .type_oid = 25, .typlen = -1,
                                  .typmod = -1, .format = 0 };
-        const char *v = route ? route_value(cl, buf, sizeof(buf)) : cl->node_column ? "on" : "off";
+        const char *v = pgrvar_value(cl, kind, buf, sizeof(buf));
         pgr_value_t col = { (const uint8_t *)v, (int32_t)strlen(v) };
         pgr_be_write_rowdesc(w, 1, &field);
         pgr_be_write_datarow(w, 1, &col);
@@ -113,11 +176,15 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
         return;
     }
     case PGR_PGRVAR_RESET:
-        if (route) {
+        if (kind == VAR_ROUTE) {
             cl->route = PGR_SESSION_ROUTE_AUTO;
             cl->route_node[0] = '\0';
-        } else {
+        } else if (kind == VAR_NODECOL) {
             cl->node_column = cl->rt->cfg->broadcast.node_column;
+        } else if (kind == VAR_BROADCAST) {
+            cl->bcast_verify = false;
+        } else {
+            cl->bcast_lsn = false;
         }
         pgr_be_write_complete(w, st->tag ? st->tag : "RESET"); /* SET x TO DEFAULT: "SET" */
         return;
@@ -128,7 +195,7 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
             pgr_be_write_error(w, false, "ERROR", "22023", msg, NULL, NULL);
             return;
         }
-        if (route) {
+        if (kind == VAR_ROUTE) {
             pgr_session_route_t r;
             char node[PGR_NODE_ID_MAX];
             int rc = pgr_router_parse_session_route(cl->rt->router, st->pgrvar_value, &r, node,
@@ -140,17 +207,9 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
             }
             cl->route = r;
             snprintf(cl->route_node, sizeof(cl->route_node), "%s", node);
-        } else {
-            const char *v = st->pgrvar_value;
-            if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1")) {
-                cl->node_column = true;
-            } else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0")) {
-                cl->node_column = false;
-            } else {
-                snprintf(msg, sizeof(msg), "parameter \"%s\" requires a Boolean value", name);
-                pgr_be_write_error(w, false, "ERROR", "22023", msg, NULL, NULL);
-                return;
-            }
+        } else if (!pgrvar_set(cl, kind, name, st->pgrvar_value, msg, sizeof(msg))) {
+            pgr_be_write_error(w, false, "ERROR", "22023", msg, NULL, NULL);
+            return;
         }
         pgr_be_write_complete(w, "SET");
         return;
@@ -685,6 +744,7 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
         .session = cl->route,
         .session_node = cl->route_node,
         .min_lsn = cl->rt->cfg->routing.read_your_writes == PGR_RYW_SESSION ? cl->ryw_lsn : 0,
+        .broadcast_reads = cl->bcast_verify,
     };
 
     if (c && c->hint_error) {
@@ -692,6 +752,8 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
         return PGR_DISPATCH_ANSWERED;
     }
     pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    if (cl->last_route.kind != PGR_ROUTE_BROADCAST)
+        cl->bcast_wait[0] = '\0'; /* a consistent read's position is for its broadcast only */
     pgr_debug("route", "client %llu: %s: %s", (unsigned long long)cl->id,
               pgr_route_kind_name(cl->last_route.kind), cl->last_route.reason);
     switch (cl->last_route.kind) {

@@ -8,6 +8,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "route/classify.h"
+#include "session/consistent.h"
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/multi.h"
@@ -78,6 +79,7 @@ done_cb(void *arg, char status)
     pgr_client_t *cl = arg;
 
     keep_results(cl);
+    cl->bcast_wait[0] = '\0'; /* the batch's node connections have waited for it */
     free(cl->bcast_begin); /* every node connection of the broadcast has had it */
     cl->bcast_begin = NULL;
     cl->txn = status;
@@ -199,7 +201,8 @@ stmt_by_seq(const pgr_client_t *cl, uint32_t seq)
 }
 
 /* The plan of one statement's text: a read gets the merge plan (and maybe a rewritten text the
- * nodes run instead, caller frees); anything else is concatenated. */
+ * nodes run instead, caller frees); anything else is concatenated. In verify mode the nodes
+ * run the text as written (the plan still tells whether it is ordered). */
 static int
 stmt_plan(pgr_client_t *cl, const char *sql, size_t len, pgr_merge_plan_t *plan, bool *read,
           int *cls, char **rewritten)
@@ -218,7 +221,13 @@ stmt_plan(pgr_client_t *cl, const char *sql, size_t len, pgr_merge_plan_t *plan,
         *cls = c->cls;
     if (!*read)
         return 0;
-    return pgr_classify_merge_plan(sql, len, plan, rewritten);
+    if ((rc = pgr_classify_merge_plan(sql, len, plan, rewritten)) != 0)
+        return rc;
+    if (cl->bcast_verify) {
+        free(*rewritten);
+        *rewritten = NULL;
+    }
+    return 0;
 }
 
 /* A Parse of name with rest (query\0, int16 n, n x int32): the query as the nodes run it. */
@@ -435,9 +444,14 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
         }
         case 'E': {
             pgr_fe_execute_t m;
-            if (pgr_fe_execute_decode(f.body, f.body_len, &m) == 0)
-                track_execute(&t, m.portal, plan, have_plan, read);
-            goto copy;
+            if (pgr_fe_execute_decode(f.body, f.body_len, &m) != 0)
+                goto copy;
+            track_execute(&t, m.portal, plan, have_plan, read);
+            if (!cl->bcast_verify || m.max_rows == 0)
+                goto copy;
+            /* Verify hashes the whole result: no node may stop at a row limit. */
+            pgr_fe_write_execute(w, m.portal, 0);
+            continue;
         }
         case 'D':
         case 'C': {
@@ -489,12 +503,16 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
 
     *keys = NULL;
     *n_units = 0;
-    if (st == NULL || (k = malloc((2 + cl->bcast_need.n) * sizeof(*k))) == NULL)
+    if (st == NULL || (k = malloc((3 + cl->bcast_need.n) * sizeof(*k))) == NULL)
         return PGR_ENOMEM;
     /* Settings only on a connection new to this broadcast: inside its transaction a SET would
      * be undone by a rollback. */
     if (fresh && pgr_link_put_settings(cl, st, w))
         k[n++] = 0;
+    /* A consistent read waits for the primary's position before its transaction begins (a
+     * REPEATABLE READ snapshot is taken by the transaction's first query). */
+    if (fresh && pgr_consistent_put_wait(cl, w))
+        k[n++] = PGR_BCAST_UNIT_GATE;
     if (fresh && cl->bcast_begin) {
         pgr_writer_put_bytes(w, cl->bcast_begin, cl->bcast_begin_len);
         k[n++] = 0;
@@ -588,6 +606,11 @@ send_batch(pgr_client_t *cl, size_t len)
         pgr_writer_free(&w);
         return rc;
     }
+    if (cl->bcast_verify && read) {
+        plan = (pgr_merge_plan_t){ .limit = -1, .offset = -1, .ordered = plan.ordered,
+                                   .verify = true };
+        have_plan = true;
+    }
     switch (cl->rt->cfg->broadcast.on_node_error) {
     case PGR_ONERR_WARN:
         policy = PGR_MERGE_WARN;
@@ -619,13 +642,29 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     pgr_health_t *h;
     const char *ids[PGR_CLUSTER_MAX_NODES];
     const char *down[PGR_CLUSTER_MAX_NODES];
+    char primary[PGR_NODE_ID_MAX];
     int n = 0, healthy = 0;
 
     if (len == 0)
         return PGR_DISPATCH_WAIT;
     if (len < 0) {
+        cl->bcast_wait[0] = '\0';
         pgr_dispatch_fail(cl, "0A000", why ? why : "invalid message in a broadcast");
         return PGR_DISPATCH_ANSWERED;
+    }
+    /* A consistent read takes the primary's WAL position first; the input comes back here
+     * once it is known (session/consistent.h). */
+    if (pgr_consistent_needed(cl, route, primary, sizeof(primary))) {
+        if (primary[0] == '\0') {
+            pgr_dispatch_fail(cl, "08006", "pgrouter.broadcast_consistency: no healthy primary "
+                                           "to take the WAL position from");
+            return PGR_DISPATCH_ANSWERED;
+        }
+        if (pgr_consistent_probe(cl, primary) != 0) {
+            pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
+            return PGR_DISPATCH_CLOSED;
+        }
+        return PGR_DISPATCH_ROUTE;
     }
     if ((h = calloc(PGR_CLUSTER_MAX_NODES, sizeof(*h))) == NULL) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
@@ -644,6 +683,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     }
     if (healthy == 0) {
         free(h);
+        cl->bcast_wait[0] = '\0';
         pgr_dispatch_fail(cl, "08006", "no healthy node to broadcast to");
         return PGR_DISPATCH_ANSWERED;
     }
