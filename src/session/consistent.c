@@ -1,5 +1,6 @@
 /* Consistent broadcast reads (see consistent.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fanout/broadcast.h"
@@ -23,14 +24,18 @@
 bool
 pgr_consistent_needed(pgr_client_t *cl, const pgr_route_t *route, char *primary, size_t cap)
 {
-    pgr_health_t h[64];
+    pgr_health_t *h;
     bool replica = false;
 
     primary[0] = '\0';
     if (!cl->bcast_lsn || !route->read || cl->bcast_wait[0])
         return false;
-    size_t n = pgr_cluster_all_health(cl->rt->cluster, h, 64);
-    for (size_t i = 0; i < n && i < 64; i++) {
+    if ((h = calloc(PGR_CLUSTER_MAX_NODES, sizeof(*h))) == NULL)
+        return true; /* out of memory: "no healthy primary" fails the read, nothing runs */
+    size_t n = pgr_cluster_all_health(cl->rt->cluster, h, PGR_CLUSTER_MAX_NODES);
+    if (n > PGR_CLUSTER_MAX_NODES)
+        n = PGR_CLUSTER_MAX_NODES;
+    for (size_t i = 0; i < n; i++) {
         if (h[i].state == PGR_NODE_REMOVED ||
             (route->role != PGR_ROLE_AUTO && h[i].role != route->role))
             continue;
@@ -40,10 +45,11 @@ pgr_consistent_needed(pgr_client_t *cl, const pgr_route_t *route, char *primary,
     }
     if (!primary[0]) {
         /* The primary may lie outside the broadcast's nodes (route->role): look again. */
-        for (size_t i = 0; i < n && i < 64 && !primary[0]; i++)
+        for (size_t i = 0; i < n && !primary[0]; i++)
             if (h[i].role == PGR_ROLE_PRIMARY && h[i].state == PGR_NODE_HEALTHY)
                 snprintf(primary, cap, "%s", h[i].node_id);
     }
+    free(h);
     return replica;
 }
 
