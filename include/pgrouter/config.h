@@ -139,6 +139,7 @@ typedef struct pgr_config {
         pgr_on_node_error_t on_node_error;
         bool node_column;
         int64_t timeout_ms;
+        uint64_t merge_memory;   /* the most a GROUP BY merge holds (bytes) */
     } broadcast;
     struct {
         int64_t drain_timeout_ms;

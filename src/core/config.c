@@ -147,6 +147,7 @@ static const field_t broadcast_fields[] = {
     F("on_node_error", F_ENUM, C(broadcast.on_node_error), .names = onerr_names),
     F("node_column", F_BOOL, C(broadcast.node_column)),
     F("timeout", F_DUR, C(broadcast.timeout_ms), .min = 1, .max = DAY_MS),
+    F("merge_memory", F_SIZE, C(broadcast.merge_memory), .min = 1024, .max = INT64_C(1) << 40),
     { .key = NULL },
 };
 static const field_t shutdown_fields[] = {
@@ -671,6 +672,7 @@ pgr_config_new_default(void)
     cfg->broadcast.on_node_error = PGR_ONERR_AUTO;
     cfg->broadcast.node_column = false;
     cfg->broadcast.timeout_ms = 30000;
+    cfg->broadcast.merge_memory = 64ull << 20;
     cfg->shutdown.drain_timeout_ms = 30000;
     cfg->log.json = false;
     if (!(cfg->log.level = strdup("info"))) {

@@ -650,6 +650,8 @@ pgr_bcast_send(pgr_bcast_t *b, const uint8_t *msgs, size_t len, const pgr_merge_
     free(mn);
     if (rc != 0)
         return rc;
+    if (b->opts.merge_memory > 0)
+        pgr_merge_set_memory(b->merge, b->opts.merge_memory);
     b->compares = pgr_merge_plan_compares(plan);
     free(b->batch);
     if ((b->batch = malloc(len ? len : 1)) == NULL)

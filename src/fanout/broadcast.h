@@ -50,6 +50,7 @@ typedef struct pgr_bcast_opts {
     const char *user, *database, *password;
     int64_t timeout_ms;        /* per batch, from the send; <= 0: none */
     size_t client_high;        /* pause the nodes above this much unsent client output */
+    size_t merge_memory;       /* pgr_merge_set_memory; 0: the merge's default */
 } pgr_bcast_opts_t;
 
 /* Borrow one connection on each of the n nodes (their ids are copied). Fails only for bad

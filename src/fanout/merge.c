@@ -163,10 +163,33 @@ pgr_merge_flush_warnings(pgr_merge_t *m, pgr_writer_t *out)
     }
 }
 
-/* The batch's ErrorResponse (policy FAIL, or every node failed). */
+int
+pgr_merge_abort(pgr_merge_t *m, const char *sqlstate, const char *message, const char *hint)
+{
+    bool oom = false;
+    if (m->abort_state != NULL)
+        return 0;
+    m->abort_state = xstrdup(sqlstate, &oom);
+    m->abort_msg = xstrdup(message, &oom);
+    m->abort_hint = hint ? xstrdup(hint, &oom) : NULL;
+    m->halted = true;
+    for (int k = 0; k < m->n; k++)
+        pgr_merge_row_drop(&m->nodes[k].head);
+    pgr_merge_group_free(m->rs.groups);
+    m->rs.groups = NULL;
+    return oom ? PGR_ENOMEM : 0;
+}
+
+/* The batch's ErrorResponse (policy FAIL, every node failed, or the merge's own). */
 static void
 final_error(pgr_merge_t *m, pgr_writer_t *out)
 {
+    if (m->abort_state != NULL) {
+        pgr_merge_flush_warnings(m, out);
+        (void)pgr_be_write_error(out, false, "ERROR", m->abort_state, m->abort_msg, NULL,
+                                 m->abort_hint);
+        return;
+    }
     const mnode_t *first = &m->nodes[m->fail_order[0]];
     bool same = m->n_failed == m->n;
     for (int k = 1; k < m->n_failed && same; k++) {
@@ -530,7 +553,8 @@ pgr_merge_new(const pgr_merge_plan_t *plan, int n, const pgr_merge_node_t *nodes
             return PGR_EINVAL;
     if (plan && plan->unsupported == NULL && !plan->verify) {
         if (plan->n_keys < 0 || plan->n_keys > PGR_MERGE_MAX_KEYS || plan->n_aggs < 0 ||
-            plan->n_aggs > PGR_MERGE_MAX_AGGS || plan->limit < -1 || plan->offset < -1)
+            plan->n_aggs > PGR_MERGE_MAX_AGGS || plan->limit < -1 || plan->offset < -1 ||
+            (plan->aggregate && plan->group))
             return PGR_EINVAL;
         for (int k = 0; k < plan->n_keys; k++) {
             const pgr_sort_key_t *key = &plan->keys[k];
@@ -547,6 +571,7 @@ pgr_merge_new(const pgr_merge_plan_t *plan, int n, const pgr_merge_node_t *nodes
     if (m == NULL)
         return PGR_ENOMEM;
     m->n = n;
+    m->merge_memory = PGR_MERGE_MEMORY_DEFAULT;
     m->policy = policy;
     m->node_column = node_column;
     m->nodes = calloc((size_t)n, sizeof(*m->nodes));
@@ -603,6 +628,9 @@ pgr_merge_free(pgr_merge_t *m)
     free(m->nodes);
     free(m->fail_order);
     free(m->unsupported);
+    free(m->abort_state);
+    free(m->abort_msg);
+    free(m->abort_hint);
     free(m->single_body);
     free(m->rd);
     free(m);
@@ -666,13 +694,21 @@ pgr_merge_node_collation(pgr_merge_t *m, int i, const char *name, char provider)
     return 0;
 }
 
+void
+pgr_merge_set_memory(pgr_merge_t *m, size_t bytes)
+{
+    m->merge_memory = bytes;
+}
+
 bool
 pgr_merge_plan_compares(const pgr_merge_plan_t *plan)
 {
     if (plan == NULL || plan->unsupported != NULL)
         return false;
-    if (!plan->aggregate)
+    if (!plan->aggregate && !plan->group)
         return plan->n_keys > 0;
+    if (plan->n_keys > 0)
+        return true;
     for (int k = 0; k < plan->n_aggs && k < PGR_MERGE_MAX_AGGS; k++)
         if (plan->aggs[k] == PGR_AGG_MIN || plan->aggs[k] == PGR_AGG_MAX)
             return true;

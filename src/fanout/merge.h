@@ -126,6 +126,13 @@ int pgr_merge_feed(pgr_merge_t *m, int i, uint8_t type, const uint8_t *body, siz
 int pgr_merge_fail(pgr_merge_t *m, int i, const char *sqlstate, const char *message,
                    pgr_writer_t *out);
 
+/* The most a GROUP BY merge may hold (the nodes' groups, with their overhead) before it gives
+ * up: the client then gets ERROR 54000 (program_limit_exceeded: a configured limit of
+ * pgrouter's, not the machine out of memory) naming broadcast.merge_memory, after every node's
+ * ReadyForQuery. Default PGR_MERGE_MEMORY_DEFAULT. Call before the first message is fed. */
+#define PGR_MERGE_MEMORY_DEFAULT ((size_t)64 << 20)
+void pgr_merge_set_memory(pgr_merge_t *m, size_t bytes);
+
 /* Node i's database default collation as the node reported it (pg_database.datcollate;
  * provider: datlocprovider, 'c' libc or 'i' ICU); NULL name or provider 0: not known. Call
  * before node i's rows are fed. Returns 0 or PGR_ENOMEM. */

@@ -9,7 +9,9 @@
 #include "protocol/tag.h"
 
 typedef enum { U_NONE, U_SINGLE, U_ROWDESC, U_ROWS, U_END } unit_kind_t;
-typedef enum { RS_CONCAT, RS_ORDERED, RS_AGG, RS_VERIFY } rs_mode_t;
+typedef enum { RS_CONCAT, RS_ORDERED, RS_AGG, RS_VERIFY, RS_GROUP } rs_mode_t;
+
+typedef struct pgr_merge_groups pgr_merge_groups_t; /* merge_group.c */
 
 /* A copied DataRow body. key[j] points at sort key j's value inside p (valid while held). */
 typedef struct {
@@ -82,14 +84,19 @@ struct pgr_merge {
         bool have_tag;
         pgr_tag_t tag;    /* the sum so far; text borrows tag_text */
         char *tag_text;
-        int cols[PGR_MERGE_MAX_KEYS];               /* ORDERED: each key's column */
-        pgr_datum_kind_t kinds[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG: per column */
+        int cols[PGR_MERGE_MAX_KEYS];               /* ORDERED, GROUP: each key's column */
+        pgr_datum_kind_t kinds[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG, GROUP: per
+                                                     * column */
         int16_t formats[PGR_MERGE_MAX_AGGS];
         int32_t oids[PGR_MERGE_MAX_AGGS];
         row_t last;       /* ORDERED: the last row merged */
         bool colls_open;  /* colls set (at the first comparison: every node's collation known) */
-        pgr_coll_t colls[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG: per column */
+        pgr_coll_t colls[PGR_MERGE_MAX_AGGS]; /* ORDERED: per key; AGG, GROUP: per column */
+        pgr_coll_t kcolls[PGR_MERGE_MAX_KEYS]; /* GROUP: per ORDER BY key */
+        pgr_merge_groups_t *groups;            /* GROUP: the rows held */
     } rs;
+    size_t merge_memory;  /* GROUP: the most the rows held may take (pgr_merge_set_memory) */
+    char *abort_state, *abort_msg, *abort_hint; /* the engine's own ERROR (pgr_merge_abort) */
     bool plan_used, plan_noticed, order_warned, halted, done;
     struct { char *s; size_t len; } *params; /* ParameterStatus sent: "name\0value" */
     int n_params, cap_params;
@@ -104,6 +111,10 @@ int pgr_merge_node_fail(pgr_merge_t *m, int i, const char *sqlstate, const char 
 /* Fails node i with 42804 for replying differently; stays in sync. */
 int pgr_merge_node_differs(pgr_merge_t *m, int i, const char *fmt, ...) PGR_PRINTF(3, 4);
 void pgr_merge_flush_warnings(pgr_merge_t *m, pgr_writer_t *out);
+/* The merge itself cannot go on (a limit): nothing more of the batch reaches the client but
+ * ParameterStatus; the nodes are read to their ReadyForQuery; at the end the client gets this
+ * ErrorResponse (after the WARNINGs of failed nodes). 0 or PGR_ENOMEM. */
+int pgr_merge_abort(pgr_merge_t *m, const char *sqlstate, const char *message, const char *hint);
 
 /* merge_rows.c */
 void pgr_merge_rs_reset(pgr_merge_t *m);
@@ -120,6 +131,25 @@ void pgr_merge_colls_open(pgr_merge_t *m);
 int pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out);
 /* Every live node completed the result set: the last rows, then its tag. */
 int pgr_merge_rows_finish(pgr_merge_t *m, pgr_writer_t *out);
+/* Shared with merge_group.c. */
+bool pgr_merge_admit(pgr_merge_t *m);
+void pgr_merge_write_row(pgr_merge_t *m, pgr_writer_t *out, const char *nodeval,
+                         const uint8_t *body, size_t len);
+void pgr_merge_plan_notice(pgr_merge_t *m, pgr_writer_t *out, const char *why);
+void pgr_merge_coll_for(const pgr_merge_t *m, pgr_coll_t *c, pgr_datum_kind_t kind,
+                        const char *explicit_name);
+/* Column c of the k rows in vals (row-major, ncols wide) combined by its aggregate into *res.
+ * 0 with why[0] set when it cannot be combined; PGR_ENOMEM. *owned / bin8 (8 bytes) hold what
+ * res points at. */
+int pgr_merge_agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols,
+                         pgr_value_t *res, char **owned, uint8_t *bin8, char *why, size_t cap);
+
+/* merge_group.c: GROUP BY. A DataRow of node i (d: its decoded form) is held; at the end the
+ * groups are combined, sorted and sent. */
+int pgr_merge_group_row(pgr_merge_t *m, int i, const uint8_t *body, size_t len,
+                        const pgr_be_datarow_t *d);
+int pgr_merge_group_finish(pgr_merge_t *m, pgr_writer_t *out);
+void pgr_merge_group_free(pgr_merge_groups_t *g);
 
 /* merge_verify.c. Node i's RowDescription (first: the unit's first, and the client gets the
  * verify RowDescription: node text, rows int8, hash text, all in text format). */

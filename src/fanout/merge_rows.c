@@ -26,6 +26,9 @@ pgr_merge_rs_reset(pgr_merge_t *m)
 {
     for (int j = 0; m->rs.colls_open && j < PGR_MERGE_MAX_AGGS; j++)
         pgr_datum_coll_close(&m->rs.colls[j]);
+    for (int j = 0; m->rs.colls_open && j < PGR_MERGE_MAX_KEYS; j++)
+        pgr_datum_coll_close(&m->rs.kcolls[j]);
+    pgr_merge_group_free(m->rs.groups);
     row_t last = m->rs.last;
     free(m->rs.tag_text);
     pgr_merge_row_drop(&last);
@@ -65,8 +68,8 @@ row_copy(pgr_merge_t *m, row_t *r, const uint8_t *body, size_t len)
 }
 
 /* A DataRow for the client, the node column first when asked. */
-static void
-write_row(pgr_merge_t *m, pgr_writer_t *out, const char *nodeval, const uint8_t *body,
+void
+pgr_merge_write_row(pgr_merge_t *m, pgr_writer_t *out, const char *nodeval, const uint8_t *body,
           size_t len)
 {
     pgr_merge_flush_warnings(m, out);
@@ -82,8 +85,8 @@ write_row(pgr_merge_t *m, pgr_writer_t *out, const char *nodeval, const uint8_t 
 }
 
 /* OFFSET and LIMIT on the merged stream: true when the next row goes to the client. */
-static bool
-admit(pgr_merge_t *m)
+bool
+pgr_merge_admit(pgr_merge_t *m)
 {
     if (m->rs.limit_reached)
         return false;
@@ -97,8 +100,8 @@ admit(pgr_merge_t *m)
     return true;
 }
 
-static void
-plan_notice(pgr_merge_t *m, pgr_writer_t *out, const char *why)
+void
+pgr_merge_plan_notice(pgr_merge_t *m, pgr_writer_t *out, const char *why)
 {
     if (m->plan_noticed)
         return;
@@ -203,7 +206,8 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
         return "no RowDescription came before the rows";
     if (ncols >= 0 && ncols != t.nfields)
         return "the rows do not match the last RowDescription";
-    if (p->aggregate && p->n_aggs != t.nfields) {
+    bool per_column = p->aggregate || p->group;
+    if (per_column && p->n_aggs != t.nfields) {
         snprintf(why, cap, "%d aggregates planned for %d columns", p->n_aggs, t.nfields);
         return why;
     }
@@ -227,7 +231,7 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
     for (int c = 0; pgr_be_rowdesc_next(&it, &f); c++) {
         pgr_datum_kind_t kind = pgr_datum_kind(f.type_oid, f.format);
         unsigned oid = (unsigned)f.type_oid;
-        if (p->aggregate) {
+        if (per_column) {
             m->rs.kinds[c] = kind;
             m->rs.formats[c] = f.format;
             m->rs.oids[c] = f.type_oid;
@@ -255,8 +259,24 @@ typed_setup(pgr_merge_t *m, int ncols, char *why, size_t cap)
                 }
                 break;
             default:
+                if (p->group && kind == PGR_DATUM_OTHER) {
+                    snprintf(why, cap,
+                             "GROUP BY column %d has type OID %u, whose equality is unknown",
+                             c + 1, oid);
+                    return why;
+                }
                 break;
             }
+            if (!p->group)
+                continue;
+        }
+        if (p->group) {
+            for (int j = 0; j < p->n_keys; j++)
+                if (m->rs.cols[j] == c && kind == PGR_DATUM_OTHER) {
+                    snprintf(why, cap, "ORDER BY column %d has type OID %u, whose order is "
+                             "unknown", c + 1, oid);
+                    return why;
+                }
             continue;
         }
         for (int j = 0; j < p->n_keys; j++) {
@@ -297,18 +317,18 @@ rs_start(pgr_merge_t *m, uint8_t type, int ncols, pgr_writer_t *out)
     m->plan_used = true;
     m->rs.target = true;
     if (m->unsupported) {
-        plan_notice(m, out, m->unsupported);
+        pgr_merge_plan_notice(m, out, m->unsupported);
         return;
     }
     const pgr_merge_plan_t *p = &m->plan;
-    if (p->aggregate || p->n_keys > 0) {
+    if (p->aggregate || p->group || p->n_keys > 0) {
         char buf[160];
         const char *why = typed_setup(m, ncols, buf, sizeof(buf));
         if (why) {
-            plan_notice(m, out, why);
+            pgr_merge_plan_notice(m, out, why);
             return;
         }
-        m->rs.mode = p->aggregate ? RS_AGG : RS_ORDERED;
+        m->rs.mode = p->aggregate ? RS_AGG : p->group ? RS_GROUP : RS_ORDERED;
     }
     m->rs.limit = p->limit;
     m->rs.offset = p->offset > 0 ? (uint64_t)p->offset : 0;
@@ -337,8 +357,8 @@ default_collation(const pgr_merge_t *m)
     return first;
 }
 
-static void
-coll_for(const pgr_merge_t *m, pgr_coll_t *c, pgr_datum_kind_t kind, const char *explicit_name)
+void
+pgr_merge_coll_for(const pgr_merge_t *m, pgr_coll_t *c, pgr_datum_kind_t kind, const char *explicit_name)
 {
     const mnode_t *def;
     c->kind = PGR_COLL_BYTES;
@@ -368,11 +388,16 @@ pgr_merge_colls_open(pgr_merge_t *m)
     if (m->rs.mode == RS_ORDERED) {
         for (int j = 0; j < m->plan.n_keys; j++) {
             const char *name = m->plan.keys[j].collation;
-            coll_for(m, &m->rs.colls[j], m->rs.kinds[j], name[0] ? name : NULL);
+            pgr_merge_coll_for(m, &m->rs.colls[j], m->rs.kinds[j], name[0] ? name : NULL);
         }
-    } else if (m->rs.mode == RS_AGG) {
+    } else if (m->rs.mode == RS_AGG || m->rs.mode == RS_GROUP) {
         for (int c = 0; c < m->plan.n_aggs; c++)
-            coll_for(m, &m->rs.colls[c], m->rs.kinds[c], NULL);
+            pgr_merge_coll_for(m, &m->rs.colls[c], m->rs.kinds[c], NULL);
+        for (int j = 0; m->rs.mode == RS_GROUP && j < m->plan.n_keys; j++) {
+            const char *name = m->plan.keys[j].collation;
+            pgr_merge_coll_for(m, &m->rs.kcolls[j], m->rs.kinds[m->rs.cols[j]],
+                               name[0] ? name : NULL);
+        }
     }
 }
 
@@ -452,8 +477,8 @@ place(pgr_merge_t *m, int j, pgr_writer_t *out)
         order_warning(m, out, why);
     }
     cmp_warning(m, out, bad);
-    if (admit(m))
-        write_row(m, out, nd->id, nd->head.p, nd->head.len);
+    if (pgr_merge_admit(m))
+        pgr_merge_write_row(m, out, nd->id, nd->head.p, nd->head.len);
     row_t tmp = m->rs.last;
     m->rs.last = nd->head;
     nd->head = tmp;
@@ -506,15 +531,15 @@ pgr_merge_rows_pump(pgr_merge_t *m, pgr_writer_t *out)
 static void
 agg_fallback(pgr_merge_t *m, pgr_writer_t *out, const char *why)
 {
-    plan_notice(m, out, why);
+    pgr_merge_plan_notice(m, out, why);
     m->rs.mode = RS_CONCAT;
     m->rs.limit = -1;
     m->rs.offset = 0;
     m->rs.limit_reached = false;
     for (int j = 0; j < m->n; j++) {
         mnode_t *nd = &m->nodes[j];
-        if (!nd->failed && nd->head.held && admit(m))
-            write_row(m, out, nd->id, nd->head.p, nd->head.len);
+        if (!nd->failed && nd->head.held && pgr_merge_admit(m))
+            pgr_merge_write_row(m, out, nd->id, nd->head.p, nd->head.len);
         pgr_merge_row_drop(&nd->head);
     }
 }
@@ -570,11 +595,9 @@ numeric_bin_sum(const pgr_value_t *vals, int k, int ncols, int c, pgr_value_t *r
     return 0;
 }
 
-/* Column c of the k rows in vals (row-major, ncols wide) into *res. 0 with why[0] set when it
- * cannot be combined; PGR_ENOMEM. *owned / bin8 hold what res points at. */
-static int
-agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols, pgr_value_t *res,
-           char **owned, uint8_t *bin8, char *why, size_t cap)
+int
+pgr_merge_agg_column(pgr_merge_t *m, int c, const pgr_value_t *vals, int k, int ncols,
+                     pgr_value_t *res, char **owned, uint8_t *bin8, char *why, size_t cap)
 {
     pgr_agg_t agg = m->plan.aggs[c];
     int16_t fmt = m->rs.formats[c];
@@ -734,7 +757,7 @@ agg_finish(pgr_merge_t *m, pgr_writer_t *out)
         r++;
     }
     for (int c = 0; c < ncols && why[0] == '\0' && rc == 0; c++)
-        rc = agg_column(m, c, vals, k, ncols, &res[c + 1], &owned[c], bin + 8 * c, why,
+        rc = pgr_merge_agg_column(m, c, vals, k, ncols, &res[c + 1], &owned[c], bin + 8 * c, why,
                         sizeof(why));
     if (rc == 0 && ids.oom)
         rc = PGR_ENOMEM;
@@ -744,7 +767,7 @@ agg_finish(pgr_merge_t *m, pgr_writer_t *out)
         agg_fallback(m, out, why);
         goto done;
     }
-    if (admit(m)) {
+    if (pgr_merge_admit(m)) {
         pgr_merge_flush_warnings(m, out);
         res[0] = (pgr_value_t){(const uint8_t *)ids.p, (int32_t)ids.len};
         if (m->node_column)
@@ -818,6 +841,8 @@ datarow_msg(pgr_merge_t *m, int i, const uint8_t *body, size_t len, pgr_writer_t
     switch (m->rs.mode) {
     case RS_ORDERED:
         return row_copy(m, &nd->head, body, len);
+    case RS_GROUP:
+        return pgr_merge_group_row(m, i, body, len, &d);
     case RS_AGG:
         if (!nd->head.held)
             return row_copy(m, &nd->head, body, len);
@@ -828,8 +853,8 @@ datarow_msg(pgr_merge_t *m, int i, const uint8_t *body, size_t len, pgr_writer_t
         }
         /* fall through */
     default:
-        if (admit(m))
-            write_row(m, out, nd->id, body, len);
+        if (pgr_merge_admit(m))
+            pgr_merge_write_row(m, out, nd->id, body, len);
         return 0;
     }
 }
@@ -872,6 +897,8 @@ pgr_merge_rows_finish(pgr_merge_t *m, pgr_writer_t *out)
     }
     if (m->rs.mode == RS_AGG)
         rc = agg_finish(m, out);
+    else if (m->rs.mode == RS_GROUP)
+        rc = pgr_merge_group_finish(m, out);
     else if (m->rs.mode == RS_ORDERED)
         rc = pgr_merge_rows_pump(m, out);
     for (int j = 0; j < m->n; j++) {

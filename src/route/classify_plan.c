@@ -382,6 +382,22 @@ is_constant(const PgQuery__Node *n)
     return n != NULL && n->node_case == PG_QUERY__NODE__NODE_A_CONST;
 }
 
+/* Why an aggregate other than count/sum/min/max is not merged, naming the common ones. */
+static const char *
+refused_agg(const char *name)
+{
+    static const char *const named[][2] = {
+        {"avg", "avg cannot be merged from per-node results"},
+        {"bool_and", "bool_and cannot be merged from per-node results"},
+        {"bool_or", "bool_or cannot be merged from per-node results"},
+        {"every", "every cannot be merged from per-node results"},
+    };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(named); i++)
+        if (strcmp(name, named[i][0]) == 0)
+            return named[i][1];
+    return "an aggregate that cannot be merged from per-node results";
+}
+
 /* The merge of one aggregate target, or NULL with *why set. */
 static bool
 target_agg(const PgQuery__ResTarget *rt, pgr_agg_t *out, const char **why)
@@ -403,7 +419,9 @@ target_agg(const PgQuery__ResTarget *rt, pgr_agg_t *out, const char **why)
     const char *name = str_item(fc->funcname[fc->n_funcname - 1]);
     const char *schema = fc->n_funcname >= 2 ? str_item(fc->funcname[fc->n_funcname - 2]) : NULL;
     if (fc->agg_distinct) {
-        *why = "DISTINCT inside an aggregate";
+        *why = name && strcmp(name, "count") == 0
+                   ? "count(DISTINCT ...) cannot be merged from per-node results"
+                   : "DISTINCT inside an aggregate";
         return false;
     }
     if (fc->agg_filter != NULL) {
@@ -432,9 +450,7 @@ target_agg(const PgQuery__ResTarget *rt, pgr_agg_t *out, const char **why)
     else if (!fc->agg_star && fc->n_args == 1 && strcmp(name, "max") == 0)
         *out = PGR_AGG_MAX;
     else {
-        *why = strcmp(name, "avg") == 0
-                   ? "avg cannot be merged from per-node results"
-                   : "an aggregate that cannot be merged from per-node results";
+        *why = refused_agg(name);
         return false;
     }
     return true;
@@ -456,6 +472,107 @@ plan_aggregates(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
         }
     }
     plan->aggregate = true;
+    plan->n_aggs = (int)s->n_target_list;
+}
+
+/* The output column GROUP BY item g stands for, or -1. PostgreSQL's rules
+ * (findTargetlistEntrySQL92/99): a constant is a position; a bare name is, failing an input
+ * column of that name, an output column's name (the expression rule catches x for a target x
+ * or t.x); else the item is an expression, an output column when it equals one's expression.
+ * A bare name that is both an input column and another target's alias is taken as the alias:
+ * PostgreSQL groups by the input column then, and accepts the alias's column only when it
+ * depends on that one (a primary key), which grouping by the alias merges alike. */
+static int
+group_column(const PgQuery__SelectStmt *s, const PgQuery__Node *g)
+{
+    if (g != NULL && g->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+        const PgQuery__AConst *k = g->a_const;
+        if (k->val_case != PG_QUERY__A__CONST__VAL_IVAL || k->ival == NULL ||
+            k->ival->ival < 1 || (size_t)k->ival->ival > s->n_target_list)
+            return -1;
+        return k->ival->ival - 1;
+    }
+    for (size_t i = 0; g != NULL && i < s->n_target_list; i++) {
+        const PgQuery__ResTarget *rt = res_target(s->target_list[i]);
+        if (rt != NULL && rt->val != NULL && msg_equal(&g->base, &rt->val->base))
+            return (int)i;
+    }
+    const PgQuery__ColumnRef *cr = g != NULL && g->node_case == PG_QUERY__NODE__NODE_COLUMN_REF
+                                       ? g->column_ref
+                                       : NULL;
+    const char *name = cr && cr->n_fields == 1 ? str_item(cr->fields[0]) : NULL;
+    for (size_t i = 0; name != NULL && i < s->n_target_list; i++) {
+        const PgQuery__ResTarget *rt = res_target(s->target_list[i]);
+        const char *have = rt ? target_name(rt) : NULL;
+        if (have != NULL && strcmp(have, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* GROUP BY whose keys are all output columns and whose other columns are combinable
+ * aggregates (or constants): plan->aggs gives NONE for the grouping columns. */
+static void
+plan_groups(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
+{
+    bool keyed[PGR_MERGE_MAX_AGGS] = {false};
+    if (s->n_target_list > PGR_MERGE_MAX_AGGS) {
+        plan->unsupported = "GROUP BY with more columns than the merge takes";
+        return;
+    }
+    for (size_t i = 0; i < s->n_target_list; i++) {
+        const PgQuery__ResTarget *rt = res_target(s->target_list[i]);
+        const PgQuery__Node *v = rt ? rt->val : NULL;
+        const char *why = NULL;
+        if (v == NULL || is_star_target(v)) {
+            plan->unsupported = "SELECT * with GROUP BY";
+            return;
+        }
+        if (v->node_case == PG_QUERY__NODE__NODE_FUNC_CALL && v->func_call->over == NULL &&
+            is_aggregate_call(v->func_call)) {
+            if (!target_agg(rt, &plan->aggs[i], &why)) {
+                plan->unsupported = why;
+                return;
+            }
+            continue;
+        }
+        level_facts_t lf = {0};
+        scan_level(&v->base, &lf);
+        if (lf.aggregate) {
+            plan->unsupported = "a column that is not a plain aggregate";
+            return;
+        }
+        plan->aggs[i] = PGR_AGG_NONE;
+        keyed[i] = is_constant(v);
+    }
+    for (size_t g = 0; g < s->n_group_clause; g++) {
+        const PgQuery__Node *item = s->group_clause[g];
+        if (item != NULL && item->node_case == PG_QUERY__NODE__NODE_GROUPING_SET) {
+            plan->unsupported = "GROUPING SETS, ROLLUP or CUBE";
+            return;
+        }
+        int c = group_column(s, item);
+        if (c < 0) {
+            plan->unsupported = "GROUP BY a key not in the select list";
+            return;
+        }
+        if (plan->aggs[c] != PGR_AGG_NONE) {
+            plan->unsupported = "GROUP BY an aggregate column";
+            return;
+        }
+        /* every output column with this key's expression is a grouping column */
+        const PgQuery__Node *kv = res_target(s->target_list[c])->val;
+        for (size_t i = 0; i < s->n_target_list; i++) {
+            const PgQuery__Node *v = res_target(s->target_list[i])->val;
+            keyed[i] |= plan->aggs[i] == PGR_AGG_NONE && msg_equal(&kv->base, &v->base);
+        }
+    }
+    for (size_t i = 0; i < s->n_target_list; i++)
+        if (plan->aggs[i] == PGR_AGG_NONE && !keyed[i]) {
+            plan->unsupported = "a column that is neither a GROUP BY key nor an aggregate";
+            return;
+        }
+    plan->group = true;
     plan->n_aggs = (int)s->n_target_list;
 }
 
@@ -706,10 +823,6 @@ plan_select(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
         plan->unsupported = "DISTINCT";
         return;
     }
-    if (s->n_group_clause > 0) {
-        plan->unsupported = "GROUP BY";
-        return;
-    }
     if (s->having_clause != NULL) {
         plan->unsupported = "HAVING";
         return;
@@ -739,26 +852,35 @@ plan_select(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
         plan->unsupported = "LIMIT plus OFFSET overflows";
         return;
     }
-    if (lf.aggregate)
+    if (s->n_group_clause > 0) {
+        plan_groups(s, plan);
+        if (plan->unsupported == NULL)
+            plan_order(s, plan);        /* of the merged groups */
+    } else if (lf.aggregate) {
         plan_aggregates(s, plan);       /* one row: its ORDER BY does not matter */
-    else
+    } else {
         plan_order(s, plan);
+    }
 }
 
-/* The statement with LIMIT n+m and no OFFSET, deparsed from the tree with s's limit fields
- * swapped for the call (restored before return). 0 or PGR_ENOMEM; a deparse failure makes the
- * plan unsupported. */
+/* The statement with LIMIT n+m and no OFFSET (GROUP BY: neither, the merge limits the
+ * groups), deparsed from the tree with s's limit fields swapped for the call (restored before
+ * return). 0 or PGR_ENOMEM; a deparse failure makes the plan unsupported. */
 static int
 rewrite_limit(PgQuery__ParseResult *tree, PgQuery__SelectStmt *s, pgr_merge_plan_t *plan,
               char **rewritten)
 {
     PgQuery__Node *old_count = s->limit_count, *old_offset = s->limit_offset;
+    PgQuery__LimitOption old_option = s->limit_option;
     PgQuery__Node count = PG_QUERY__NODE__INIT;
     PgQuery__AConst k = PG_QUERY__A__CONST__INIT;
     PgQuery__Integer iv = PG_QUERY__INTEGER__INIT;
     PgQuery__Float fv = PG_QUERY__FLOAT__INIT;
     char digits[24];
-    if (plan->limit >= 0) {
+    if (plan->group) {
+        s->limit_count = NULL;
+        s->limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_DEFAULT;
+    } else if (plan->limit >= 0) {
         int64_t total = plan->limit + (plan->offset > 0 ? plan->offset : 0);
         k.location = -1;
         if (total <= INT32_MAX) {
@@ -782,6 +904,7 @@ rewrite_limit(PgQuery__ParseResult *tree, PgQuery__SelectStmt *s, pgr_merge_plan
         pg_query__parse_result__pack(tree, buf);
     s->limit_count = old_count;
     s->limit_offset = old_offset;
+    s->limit_option = old_option;
     if (buf == NULL)
         return PGR_ENOMEM;
 
@@ -824,7 +947,8 @@ plan_text(const char *text, pgr_merge_plan_t *plan, char **rewritten)
                 continue;
             pgr_merge_plan_t one = { .limit = -1, .offset = -1 };
             plan_select(r->stmt->select_stmt, &one);
-            if (one.unsupported || one.n_keys > 0 || one.aggregate || one.limit >= 0 ||
+            if (one.unsupported || one.n_keys > 0 || one.aggregate || one.group ||
+                one.limit >= 0 ||
                 one.offset >= 0) {
                 plan->unsupported = "several statements";
                 break;
@@ -841,7 +965,8 @@ plan_text(const char *text, pgr_merge_plan_t *plan, char **rewritten)
         goto out;               /* SELECT INTO returns no rows */
     plan->ordered = s->n_sort_clause > 0;
     plan_select(s, plan);
-    if (plan->unsupported == NULL && s->limit_offset != NULL)
+    if (plan->unsupported == NULL &&
+        (s->limit_offset != NULL || (plan->group && s->limit_count != NULL)))
         rc = rewrite_limit(tree, s, plan, rewritten);
 out:
     pg_query__parse_result__free_unpacked(tree, NULL);

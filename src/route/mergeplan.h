@@ -39,8 +39,15 @@ typedef struct pgr_merge_plan {
      * and no OFFSET: the merge skips m rows of the merged stream and stops after n. */
     int64_t limit, offset;
     bool aggregate;                       /* one row of plain aggregates, no GROUP BY */
-    int n_aggs;                           /* per output column when aggregate (must equal the */
-    pgr_agg_t aggs[PGR_MERGE_MAX_AGGS];   /* column count); NONE: a column equal on all nodes */
+    /* GROUP BY: each node's rows are its groups. Rows of all nodes whose NONE columns are
+     * equal (the grouping columns; datum.h's equality, NULL equal to NULL) become one row,
+     * the other columns combined by their aggs; then the ORDER BY keys (output columns) and
+     * LIMIT/OFFSET apply to the merged groups. The nodes must run it without LIMIT and
+     * OFFSET (the classifier's rewritten statement). */
+    bool group;
+    int n_aggs;                           /* per output column when aggregate or group (must */
+    pgr_agg_t aggs[PGR_MERGE_MAX_AGGS];   /* equal the column count); NONE: a column equal on
+                                           * all nodes (aggregate), a grouping column (group) */
     /* Non-NULL (static text, e.g. "GROUP BY"): the rows are concatenated and one NOTICE says
      * why the result is not merged. The other fields are then ignored. */
     const char *unsupported;

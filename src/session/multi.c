@@ -271,7 +271,7 @@ typedef struct {
 static bool
 plan_needed(const pgr_merge_plan_t *p, bool read)
 {
-    return read && (p->unsupported || p->n_keys > 0 || p->aggregate || p->limit >= 0 ||
+    return read && (p->unsupported || p->n_keys > 0 || p->aggregate || p->group || p->limit >= 0 ||
                     p->offset >= 0);
 }
 
@@ -694,6 +694,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         .password = u ? u->password : NULL,
         .timeout_ms = cl->rt->cfg->broadcast.timeout_ms,
         .client_high = PGR_CLIENT_OUT_HIGH,
+        .merge_memory = (size_t)cl->rt->cfg->broadcast.merge_memory,
     };
     static const pgr_bcast_cbs_t cbs = { out_cb, pending_cb, done_cb, prepare_cb,
                                          unit_failed_cb, parameter_cb };

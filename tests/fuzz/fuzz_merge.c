@@ -176,10 +176,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     case 2:
-        plan.aggregate = true;
+        /* plain aggregates, or GROUP BY (NONE: a grouping column) with ORDER BY keys */
+        plan.group = cfg & 0x20;
+        plan.aggregate = !plan.group;
         plan.n_aggs = take(&in) % 6;
         for (int k = 0; k < plan.n_aggs; k++)
             plan.aggs[k] = (pgr_agg_t)(take(&in) % 5);
+        plan.n_keys = plan.group ? take(&in) % 3 : 0;
+        for (int k = 0; k < plan.n_keys; k++) {
+            uint8_t b = take(&in);
+            plan.keys[k] = (pgr_sort_key_t){.column = b % 6, .desc = b >> 3 & 1,
+                                             .nulls_first = b >> 4 & 1};
+        }
         break;
     case 3:
         plan.unsupported = "GROUP BY";
@@ -195,6 +203,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pgr_merge_new(with_plan ? &plan : NULL, 3, nodes, cfg & 1 ? PGR_MERGE_FAIL : PGR_MERGE_WARN,
                       cfg & 2, &m) != 0)
         abort();
+    if (cfg & 0x40)
+        pgr_merge_set_memory(m, 64 + take(&in) * 8u); /* the GROUP BY limit within reach */
     pgr_writer_init_grow(&out);
     pgr_writer_init_grow(&w);
     int ncols[3] = {1, 1, 1};

@@ -8,7 +8,8 @@
 
 /* keys: "<column><a|d><f|l>[/collation]" per key, space-separated ("0al 2df/C"), the column
  * "[name]" for a key by output-column name; aggs: one letter per
- * column (n none, c count, s sum, m min, M max) or NULL when not an aggregate plan; why: the
+ * column (n none, c count, s sum, m min, M max), prefixed "g:" for a GROUP BY plan (n: a
+ * grouping column), or NULL when neither; why: the
  * unsupported reason or NULL; rewritten: the node statement or NULL. */
 typedef struct {
     const char *sql;
@@ -133,7 +134,11 @@ static const plan_case_t cases[] = {
      NULL},
     {"SELECT sum(x) + 1 FROM t", "a column that is not a plain aggregate", "", -1, -1, NULL,
      NULL},
-    {"SELECT count(DISTINCT x) FROM t", "DISTINCT inside an aggregate", "", -1, -1, NULL, NULL},
+    {"SELECT count(DISTINCT x) FROM t",
+     "count(DISTINCT ...) cannot be merged from per-node results", "", -1, -1, NULL, NULL},
+    {"SELECT sum(DISTINCT x) FROM t", "DISTINCT inside an aggregate", "", -1, -1, NULL, NULL},
+    {"SELECT bool_and(x) FROM t", "bool_and cannot be merged from per-node results", "", -1,
+     -1, NULL, NULL},
     {"SELECT count(*) FILTER (WHERE x > 1) FROM t", "aggregate with FILTER", "", -1, -1, NULL,
      NULL},
     {"SELECT string_agg(a, ',' ORDER BY a) FROM t", "ORDER BY inside an aggregate", "", -1,
@@ -143,8 +148,61 @@ static const plan_case_t cases[] = {
     {"SELECT myschema.sum(a) FROM t",
      "an aggregate that cannot be merged from per-node results", "", -1, -1, NULL, NULL},
     {"SELECT (SELECT count(*) FROM u) FROM t ORDER BY 1", NULL, "0al", -1, -1, NULL, NULL},
+    /* GROUP BY: keys by position, name, alias and expression; ORDER BY and LIMIT/OFFSET of
+     * the merged groups, the nodes asked for every group */
+    {"SELECT g, count(*) FROM t GROUP BY g", NULL, "", -1, -1, "g:nc", NULL},
+    {"SELECT g, h, sum(x), min(y), max(z), count(w) FROM t GROUP BY 1, 2", NULL, "", -1, -1,
+     "g:nnsmMc", NULL},
+    {"SELECT count(*), t.g FROM t GROUP BY g", NULL, "", -1, -1, "g:cn", NULL},
+    {"SELECT lower(s) AS k, count(*) FROM t GROUP BY k", NULL, "", -1, -1, "g:nc", NULL},
+    {"SELECT lower(s), count(*) FROM t GROUP BY lower( s )", NULL, "", -1, -1, "g:nc", NULL},
+    {"SELECT g, 'v1', g, count(*) FROM t GROUP BY g", NULL, "", -1, -1, "g:nnnc", NULL},
+    {"SELECT g, count(*) AS n FROM t GROUP BY g ORDER BY n DESC, 1 LIMIT 5", NULL, "1df 0al",
+     5, -1, "g:nc", "SELECT g, count(*) AS n FROM t GROUP BY g ORDER BY n DESC, 1"},
+    {"SELECT g, sum(x) FROM t GROUP BY g ORDER BY sum(x) LIMIT 2 OFFSET 3", NULL, "1al", 2, 3,
+     "g:ns", "SELECT g, sum(x) FROM t GROUP BY g ORDER BY sum(x)"},
+    {"SELECT g, count(*) FROM t GROUP BY g OFFSET 1", NULL, "", -1, 1, "g:nc",
+     "SELECT g, count(*) FROM t GROUP BY g"},
+    {"SELECT g, count(*) FROM t GROUP BY g FETCH FIRST 4 ROWS ONLY", NULL, "", 4, -1, "g:nc",
+     "SELECT g, count(*) FROM t GROUP BY g"},
+    /* GROUP BY refused, each with its reason */
+    {"SELECT g, avg(x) FROM t GROUP BY g", "avg cannot be merged from per-node results", "",
+     -1, -1, NULL, NULL},
+    {"SELECT g, count(DISTINCT x) FROM t GROUP BY g",
+     "count(DISTINCT ...) cannot be merged from per-node results", "", -1, -1, NULL, NULL},
+    {"SELECT g, bool_or(b) FROM t GROUP BY g", "bool_or cannot be merged from per-node results",
+     "", -1, -1, NULL, NULL},
+    {"SELECT g, every(b) FROM t GROUP BY g", "every cannot be merged from per-node results",
+     "", -1, -1, NULL, NULL},
+    {"SELECT count(*) FROM t GROUP BY g", "GROUP BY a key not in the select list", "", -1, -1,
+     NULL, NULL},
+    {"SELECT g + 1, count(*) FROM t GROUP BY g", "GROUP BY a key not in the select list", "",
+     -1, -1, NULL, NULL},
+    {"SELECT g, h, count(*) FROM t GROUP BY g",
+     "a column that is neither a GROUP BY key nor an aggregate", "", -1, -1, NULL, NULL},
+    {"SELECT g, count(*) FROM t GROUP BY 2", "GROUP BY an aggregate column", "", -1, -1, NULL,
+     NULL},
+    {"SELECT g, count(*) FROM t GROUP BY 3", "GROUP BY a key not in the select list", "", -1,
+     -1, NULL, NULL},
+    {"SELECT g, count(*) FROM t GROUP BY ROLLUP (g)", "GROUPING SETS, ROLLUP or CUBE", "", -1,
+     -1, NULL, NULL},
+    {"SELECT g, count(*) FROM t GROUP BY GROUPING SETS ((g), ())",
+     "GROUPING SETS, ROLLUP or CUBE", "", -1, -1, NULL, NULL},
+    {"SELECT g, h, count(*) FROM t GROUP BY CUBE (g, h)", "GROUPING SETS, ROLLUP or CUBE", "",
+     -1, -1, NULL, NULL},
+    {"SELECT g, count(*) FROM t GROUP BY g HAVING count(*) > 1", "HAVING", "", -1, -1, NULL,
+     NULL},
+    {"SELECT DISTINCT g, count(*) FROM t GROUP BY g", "DISTINCT", "", -1, -1, NULL, NULL},
+    {"SELECT *, count(*) FROM t GROUP BY g", "SELECT * with GROUP BY", "", -1, -1, NULL, NULL},
+    {"SELECT g, count(*) + 1 FROM t GROUP BY g", "a column that is not a plain aggregate", "",
+     -1, -1, NULL, NULL},
+    {"SELECT g, count(*) FROM t GROUP BY g ORDER BY max(x)",
+     "ORDER BY an expression not in the select list", "", -1, -1, NULL, NULL},
+    {"SELECT g, row_number() OVER () FROM t GROUP BY g", "window function", "", -1, -1, NULL,
+     NULL},
+    {"SELECT g, count(*) FROM t GROUP BY g; SELECT 1", "several statements", "", -1, -1, NULL,
+     NULL},
     /* only concatenation */
-    {"SELECT g, count(*) FROM t GROUP BY g", "GROUP BY", "", -1, -1, NULL, NULL},
     {"SELECT count(*) FROM t HAVING count(*) > 1", "HAVING", "", -1, -1, NULL, NULL},
     {"SELECT DISTINCT a FROM t ORDER BY a", "DISTINCT", "", -1, -1, NULL, NULL},
     {"SELECT DISTINCT ON (a) a, b FROM t", "DISTINCT", "", -1, -1, NULL, NULL},
@@ -243,8 +301,11 @@ TEST(plan_table)
         char keys[128], aggs[PGR_MERGE_MAX_AGGS + 1];
         keys_text(&p, keys, sizeof(keys));
         aggs_text(&p, aggs, sizeof(aggs));
+        bool group = c->aggs != NULL && strncmp(c->aggs, "g:", 2) == 0;
+        const char *want_aggs = c->aggs == NULL ? "" : group ? c->aggs + 2 : c->aggs;
         bool ok = strcmp(keys, c->keys) == 0 && p.limit == c->limit && p.offset == c->offset &&
-                  p.aggregate == (c->aggs != NULL) && strcmp(aggs, c->aggs ? c->aggs : "") == 0 &&
+                  p.aggregate == (c->aggs != NULL && !group) && p.group == group &&
+                  strcmp(aggs, want_aggs) == 0 &&
                   (rw == NULL) == (c->rewritten == NULL) &&
                   (rw == NULL || strcmp(rw, c->rewritten) == 0);
         if (!ok)
@@ -254,8 +315,9 @@ TEST(plan_table)
         CHECK_STR(keys, c->keys);
         CHECK(p.limit == c->limit);
         CHECK(p.offset == c->offset);
-        CHECK(p.aggregate == (c->aggs != NULL));
-        CHECK_STR(aggs, c->aggs ? c->aggs : "");
+        CHECK(p.aggregate == (c->aggs != NULL && !group));
+        CHECK(p.group == group);
+        CHECK_STR(aggs, want_aggs);
         CHECK_STR(rw ? rw : "(null)", c->rewritten ? c->rewritten : "(null)");
         free(rw);
     }
