@@ -493,8 +493,8 @@ variant(const char *s, size_t len, char *out, size_t cap)
 static const char *const extra[] = {
     "SELECT abalance FROM pgbench_accounts WHERE aid = 48213",
     "UPDATE pgbench_accounts SET abalance = abalance + -2437 WHERE aid = 48213",
-    "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
-    "VALUES (7, 1, 48213, -2437, CURRENT_TIMESTAMP)",
+    ("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+     "VALUES (7, 1, 48213, -2437, CURRENT_TIMESTAMP)"),
     "SELECT * FROM t WHERE a = 1 LIMIT 10 OFFSET 5",
     "SELECT * FROM t WHERE a = 1 LIMIT (5) OFFSET (2)",
     "SELECT * FROM t WHERE a = 1 LIMIT -5",
