@@ -1,6 +1,7 @@
 /* pgrouter's entry point: argv, signals, config, runtime, loop — nothing else. */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,9 +14,11 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: pgrouter -c FILE          run with the configuration in FILE\n"
-            "       pgrouter --check-config FILE   validate FILE, print ok or the errors\n"
-            "       pgrouter --version\n");
+            "usage: pgrouter -c FILE [--instance N]   run with the configuration in FILE\n"
+            "       pgrouter --check-config FILE       validate FILE, print ok or the errors\n"
+            "       pgrouter --version\n"
+            "  --instance N   this process's instance id (0-%d), over instance.id in FILE:\n"
+            "                 several processes can run from one file\n", PGR_INSTANCE_MAX);
 }
 
 /* Load path; on failure print every message to stderr, one per line, and return NULL. */
@@ -36,14 +39,19 @@ load_config(const char *path)
     return NULL;
 }
 
+/* instance: -1, or the --instance override. */
 static int
-run(const char *path)
+run(const char *path, int instance)
 {
     pgr_config_t *cfg = load_config(path);
     int rc;
 
     if (!cfg)
         return 1;
+    if (instance >= 0) {
+        cfg->instance.id = instance;
+        cfg->instance.cli = true;
+    }
     if ((rc = pgr_log_apply_config(cfg)) != 0) {
         fprintf(stderr, "%s: log.file %s: %s\n", path, cfg->log.file ? cfg->log.file : "-",
                 rc == PGR_EIO ? strerror(errno) : pgr_strerror(rc));
@@ -77,8 +85,24 @@ main(int argc, char **argv)
         printf("ok\n");
         return 0;
     }
-    if (argc == 3 && strcmp(argv[1], "-c") == 0)
-        return run(argv[2]);
+    if ((argc == 3 || argc == 5) && strcmp(argv[1], "-c") == 0) {
+        int instance = -1;
+        if (argc == 5) {
+            char *end;
+            long v;
+            errno = 0;
+            v = strtol(argv[4], &end, 10);
+            if (strcmp(argv[3], "--instance") != 0 || errno != 0 || end == argv[4] || *end ||
+                v < 0 || v > PGR_INSTANCE_MAX) {
+                fprintf(stderr, "pgrouter: --instance expects an id from 0 to %d, got \"%s\"\n",
+                        PGR_INSTANCE_MAX, argv[4]);
+                usage(stderr);
+                return 2;
+            }
+            instance = (int)v;
+        }
+        return run(argv[2], instance);
+    }
     usage(stderr);
     return 2;
 }
