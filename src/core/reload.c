@@ -200,6 +200,16 @@ pgr_reload_keep(const pgr_config_t *old, pgr_config_t *new)
     new->listen.port = old->listen.port;
     new->listen.reuseport = old->listen.reuseport;
     new->instance = old->instance;
+    /* This instance's own peers entry is a listening socket: the running address stays. */
+    const pgr_peer_config_t *op = pgr_config_find_peer(old, old->instance.id);
+    for (size_t i = 0; op && i < new->n_peers; i++) {
+        pgr_peer_config_t *np = &new->peers[i];
+        if (np->id == op->id && np->host) {
+            if (!copy_str(&np->host, op->host))
+                return PGR_ENOMEM;
+            np->port = op->port;
+        }
+    }
     if (!copy_str(&new->listen.unix_socket_dir, old->listen.unix_socket_dir) ||
         !copy_str(&new->tls.cert, old->tls.cert) || !copy_str(&new->tls.key, old->tls.key) ||
         !copy_str(&new->admin.http, old->admin.http))

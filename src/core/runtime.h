@@ -55,6 +55,7 @@ typedef struct pgr_runtime {
     struct pgr_cancel_map *cancels;
     pgr_list_t peer_cancels;        /* CancelRequests on their way to peers (backend/cancel);
                                        a zeroed head is initialised at first use */
+    size_t n_peer_cancels;          /* how many: each holds a socket for up to 2 s */
     struct pgr_classifier *classifier; /* route/classify: statement classes, cached */
     struct pgr_classifier *old_classifier; /* replaced by the last reload; freed by the next */
     struct pgr_router *router;         /* route/router: the policy */

@@ -220,6 +220,11 @@ open_tcp(pgr_listener_t *l, const char *addr, int port, const char *cfg_host, bo
     snprintf(s->name, sizeof(s->name), v6 ? "[%s]:%d" : "%s:%d", addr, port);
     /* With the family given, libuv creates the socket now, so options can precede the bind. */
     rc = uv_tcp_init_ex(l->loop, &s->h.tcp, v6 ? AF_INET6 : AF_INET);
+    if (rc != 0 && optional && rc == UV_EAFNOSUPPORT) {
+        pgr_warn("listener", "not listening on %s (from \"%s\"): %s", s->name, cfg_host,
+                 uv_strerror(rc));
+        return 0; /* the slot stays free: n_socks was not advanced */
+    }
     if (rc != 0)
         return map_uv_err(rc);
     s->h.handle.data = l;

@@ -121,6 +121,17 @@ peer_done_cb(int status, void *arg)
     pgr_warn_rl("cancel", "cancel request not delivered to a peer: %s", pgr_strerror(status));
 }
 
+/* pgr_cancel_send's callback: one fewer in flight. */
+static void
+peer_sent_cb(int status, void *arg)
+{
+    pgr_runtime_t *rt = arg;
+
+    pgr_assert(rt->n_peer_cancels > 0);
+    rt->n_peer_cancels--;
+    peer_done_cb(status, rt);
+}
+
 /* Send the request to the instance it names, marked forwarded; never waits. */
 static void
 to_peer(pgr_runtime_t *rt, int instance, int32_t pid, int32_t key)
@@ -134,14 +145,22 @@ to_peer(pgr_runtime_t *rt, int instance, int32_t pid, int32_t key)
                     "dropped", instance, rt->cfg->instance.id);
         return;
     }
+    rt->stats.cancels_to_peers++;
+    if (rt->n_peer_cancels >= PGR_CANCEL_PEER_MAX) {
+        rt->stats.cancels_peer_failed++;
+        pgr_warn_rl("cancel", "cancel request for instance %d dropped: %d already on their way "
+                    "to peers", instance, PGR_CANCEL_PEER_MAX);
+        return;
+    }
     if (rt->peer_cancels.next == NULL)
         pgr_list_init(&rt->peer_cancels);
     rc = pgr_cancel_send(rt->loop, &rt->peer_cancels, peer->host, peer->port,
                          (uint32_t)pid | PGR_CANCEL_FORWARDED, (uint32_t)key,
-                         PGR_CANCEL_PEER_TIMEOUT_MS, peer_done_cb, rt);
-    rt->stats.cancels_to_peers++;
+                         PGR_CANCEL_PEER_TIMEOUT_MS, peer_sent_cb, rt);
     if (rc != 0)
-        peer_done_cb(rc, rt);
+        peer_done_cb(rc, rt); /* failed without calling back */
+    else
+        rt->n_peer_cancels++;
 }
 
 void

@@ -32,6 +32,9 @@ void pgr_cancel_peers_abort(pgr_runtime_t *rt);
 
 /* How long a request to a peer may take to connect and be taken. */
 #define PGR_CANCEL_PEER_TIMEOUT_MS 2000
+/* At most this many in flight; beyond, a request for a peer fails at once (counted), so a flood
+ * of cancels naming a slow peer cannot hold a descriptor each. */
+#define PGR_CANCEL_PEER_MAX 1024
 #define PGR_CANCEL_FORWARDED 0x40000000u
 #define PGR_CANCEL_RANDOM_MASK 0x3ffffc00u
 /* The instance id a cancel pid names. */
