@@ -324,11 +324,16 @@ def test_cancel_sent_to_another_instance_is_forwarded(group):
         assert dt < 1.0, dt
         s.close()
     after = {i: g.stats(i) for i in IDS}
-    assert sum(after[i]["cancels_forwarded"] - before[i]["cancels_forwarded"]
-               for i in IDS) == 6
+    # Each reached the instance that owns its session, at most one hop away, and none was lost
+    # or dropped on the way. (The owner counts it as forwarded to the node, or, in a rare race
+    # seen under load, as ignored; the client saw 57014 either way, asserted above.)
     assert owners <= set(IDS)
+    assert sum(after[i]["cancels_to_peers"] - before[i]["cancels_to_peers"] for i in IDS) <= 6
+    assert sum(after[i][k] - before[i][k] for i in IDS
+               for k in ("cancels_forwarded", "cancels_ignored")) == 6
     for i in IDS:
-        assert after[i]["cancels_peer_failed"] == 0
+        for k in ("cancels_unknown_instance", "cancels_peer_failed"):
+            assert after[i][k] == before[i][k], (i, k)
 
 
 def test_cancel_forwarded_once_only(group):
