@@ -2,8 +2,11 @@
 the same YAML with only --instance differing, and forward a CancelRequest to the instance whose
 id its key carries. Each instance also listens on its own peers entry (two on TCP, one on a Unix
 socket directory, as PgBouncer's peers), which is how the test reaches one instance for sure."""
+import os
 import random
+import re
 import shutil
+import signal
 import socket
 import struct
 import tempfile
@@ -14,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_port as wait_port_open
 from test_server import run_pgbench
 
 CANCEL_CODE = 80877102
@@ -112,7 +115,7 @@ def send_cancel(addr, pid, key):
 # ---- the group ----------------------------------------------------------------------------------
 
 class Group:
-    def __init__(self, cluster, pgrouter_factory):
+    def __init__(self, cluster, pgrouter_factory, workers=False):
         self.cluster = cluster
         self.port = free_port()
         self.own = {}
@@ -140,21 +143,28 @@ nodes:
 {node}
 """
         self.procs = {}
-        for i in IDS:
-            # One file, three processes: only --instance differs.
-            wait_port = self.own[i][1] if i != 3 else self.port
-            self.procs[i] = pgrouter_factory(self.config, wait_port, wait=(i != 3),
-                                             args=["--instance", str(i)])
+        if workers:
+            # One command: a parent that forks instances 1, 2, 3.
+            self.procs[0] = pgrouter_factory(self.config, self.port,
+                                             args=["--workers", "3", "--instance", "1"])
+        else:
+            for i in IDS:
+                # One file, three processes: only --instance differs.
+                wait_port = self.own[i][1] if i != 3 else self.port
+                self.procs[i] = pgrouter_factory(self.config, wait_port, wait=(i != 3),
+                                                 args=["--instance", str(i)])
         deadline = time.monotonic() + 10
         while True:
             try:
                 connect_addr(self.own[3]).close()
                 break
             except OSError:
-                assert self.procs[3].proc.poll() is None, "instance 3 exited"
+                assert all(p.proc.poll() is None for p in self.procs.values()), "exited"
                 assert time.monotonic() < deadline, "instance 3 never listened"
                 time.sleep(0.05)
         for i in IDS:
+            if isinstance(self.own[i], tuple):
+                wait_port_open(self.own[i][1])
             wait_served(self.dsn_own(i))
 
     def dsn_own(self, i, user="app", dbname="app"):
@@ -430,3 +440,66 @@ def test_random_cancel_keys_cancel_nothing(group):
     for s in sessions.values():
         assert s.query("SELECT 1")[0] is None
         s.close()
+
+
+# ---- --workers: the same group from one command -------------------------------------------------
+
+def test_workers_one_command(cluster_factory, pgrouter_factory):
+    g = Group(cluster_factory(1), pgrouter_factory, workers=True)
+    parent = g.procs[0]
+    try:
+        served = {i: 0 for i in IDS}
+        for _ in range(60):
+            with psycopg.connect(g.dsn_shared(), autocommit=True) as c:
+                c.execute("SELECT 1")
+                served[instance_of(c.info.backend_pid)] += 1
+        assert all(n > 0 for n in served.values()), served
+        res, dt, s = sleep_and_cancel(g.own[1], g.own[2])
+        assert res[0] == "57014" and dt < 1.0, (res, dt)
+        s.close()
+
+        # SIGHUP to the parent reaches every worker.
+        parent.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while parent.log_text().count("SIGHUP received") < 3:
+            assert time.monotonic() < deadline, parent.log_text()[-2000:]
+            time.sleep(0.1)
+        assert parent.log_text().count("SIGHUP received") == 3
+
+        # One worker killed: the parent stays, the others serve the shared port.
+        pids = {int(m.group(1)): int(m.group(2)) for m in
+                re.finditer(r"instance (\d+): pid (\d+)", parent.log_text())}
+        assert sorted(pids) == list(IDS)
+        os.kill(pids[2], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "instance 2 (pid" not in parent.log_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert parent.proc.poll() is None
+        for _ in range(30):
+            with psycopg.connect(g.dsn_shared(), autocommit=True, connect_timeout=5) as c:
+                assert c.execute("SELECT 1").fetchone() == (1,)
+                assert instance_of(c.info.backend_pid) in (1, 3)
+
+        # SIGTERM to the parent stops the group; one worker died by a signal, so status 1.
+        assert parent.stop() == 1
+        for i in (1, 3):
+            with pytest.raises(ProcessLookupError):
+                os.kill(pids[i], 0)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", g.port), timeout=1).close()
+    finally:
+        g.cleanup()
+
+
+def test_workers_need_reuseport(pgrouter_factory):
+    port = free_port()
+    cfg = f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+auth: {{method: trust}}
+nodes:
+  - {{id: pg1, host: 127.0.0.1, port: 1}}
+"""
+    p = pgrouter_factory(cfg, port, wait=False, args=["--workers", "2"])
+    assert p.proc.wait(10) == 1
+    assert "--workers 2 needs listen.reuseport: true" in p.log_text()
