@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -503,3 +504,137 @@ nodes:
     p = pgrouter_factory(cfg, port, wait=False, args=["--workers", "2"])
     assert p.proc.wait(10) == 1
     assert "--workers 2 needs listen.reuseport: true" in p.log_text()
+
+
+# ---- behind HAProxy (Debian's, TCP mode) --------------------------------------------------------
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+@pytest.fixture
+def haproxy_factory():
+    made = []
+
+    def make(cfg_text, port):
+        d = tempfile.mkdtemp(prefix="pgr-haproxy-")
+        cfg = os.path.join(d, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(cfg_text)
+        chk = subprocess.run([HAPROXY, "-c", "-q", "-f", cfg], capture_output=True, text=True)
+        assert chk.returncode == 0, chk.stderr
+        log = open(os.path.join(d, "haproxy.log"), "w")
+        proc = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=log, stderr=subprocess.STDOUT)
+        made.append((proc, d))
+        wait_port_open(port, proc=proc)
+        return proc
+
+    yield make
+    for proc, d in made:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def haproxy_config(g, port):
+    servers = []
+    for i in IDS:
+        a = g.own[i]
+        addr = a if isinstance(a, str) else f"{a[0]}:{a[1]}"
+        servers.append(f"    server i{i} {addr} check inter 200ms fall 1 rise 2")
+    return f"""
+global
+    maxconn 2000
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch
+frontend pg
+    bind 127.0.0.1:{port}
+    default_backend pgrouters
+backend pgrouters
+    balance roundrobin
+""" + "\n".join(servers) + "\n"
+
+
+@pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy is not installed "
+                    "(scripts/bootstrap.sh installs it)")
+def test_behind_haproxy(group, haproxy_factory):
+    g = group
+    hport = free_port()
+    haproxy_factory(haproxy_config(g, hport), hport)
+    wait_served(f"host=127.0.0.1 port={hport} user=app dbname=app")
+
+    r = run_pgbench(hport, "-i", "-q", "-s", "1")
+    assert r.returncode == 0, r.stderr
+    for args in (("-S",), ("-M", "prepared")):
+        r = run_pgbench(hport, *args, "-c", "12", "-j", "2", "-T", "5")
+        assert r.returncode == 0, f"{args}: {r.stderr[-2000:]}"
+        assert "number of failed transactions: 0" in r.stdout, r.stdout
+
+    # A cancel through the balancer finds its session whichever instance each lands on.
+    res, dt, s = sleep_and_cancel(("127.0.0.1", hport), ("127.0.0.1", hport))
+    assert res[0] == "57014" and dt < 1.0, (res, dt)
+    s.close()
+
+    # One instance killed mid-run: its clients get a connection error and reconnect through
+    # HAProxy; every other client goes on without a single error.
+    dsn = f"host=127.0.0.1 port={hport} user=app dbname=app connect_timeout=5"
+    stop, lock = threading.Event(), threading.Lock()
+    report = []  # (first instance, errors, reconnected instance, queries after the kill)
+    killed_at = {}
+
+    def client(k):
+        errors, n_after, again = [], 0, None
+        c = psycopg.connect(dsn, autocommit=True)
+        first = instance_of(c.info.backend_pid)
+        while not stop.is_set():
+            try:
+                c.execute("SELECT 1")
+                if "t" in killed_at:
+                    n_after += 1
+            except psycopg.OperationalError as e:
+                errors.append(str(e))
+                c.close()
+                for _ in range(50):  # bounded: the balancer takes the dead one out within ~1 s
+                    try:
+                        c = psycopg.connect(dsn, autocommit=True)
+                        again = instance_of(c.info.backend_pid)
+                        break
+                    except psycopg.OperationalError:
+                        time.sleep(0.1)
+            time.sleep(0.01)
+        c.close()
+        with lock:
+            report.append((first, errors, again, n_after))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    g.procs[2].proc.kill()
+    g.procs[2].proc.wait()
+    killed_at["t"] = time.monotonic()
+    time.sleep(3)
+    stop.set()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    assert len(report) == 12
+    on_2 = [r for r in report if r[0] == 2]
+    others = [r for r in report if r[0] != 2]
+    assert on_2 and others, report  # round robin put clients on every instance
+    for first, errors, again, n_after in others:
+        assert errors == [], (first, errors)
+        assert n_after > 0
+    for first, errors, again, n_after in on_2:
+        assert len(errors) == 1, errors
+        assert again in (1, 3), again  # reconnected to a live instance
+        assert n_after > 0
