@@ -14,6 +14,7 @@ PKGS=(
     postgresql-15 postgresql-client-15 procps util-linux
     # integration tests and benchmarks (locales: en_US.UTF-8 for the collation tests)
     python3 python3-pytest python3-psycopg python3-psycopg2 pgbouncer tmux locales curl
+    haproxy   # several pgrouter instances behind a TCP balancer (test_instances.py)
     # driver tests: pgjdbc (tests/integration/java/)
     libpostgresql-jdbc-java
     # PostgreSQL's regression suite (scripts/regress.sh): dpkg-source unpacks the server's
@@ -48,6 +49,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     if [[ " ${missing[*]} " == *" pgbouncer "* ]]; then
         systemctl stop pgbouncer 2>/dev/null || service pgbouncer stop 2>/dev/null || true
+    fi
+    if [[ " ${missing[*]} " == *" haproxy "* ]]; then
+        systemctl stop haproxy 2>/dev/null || service haproxy stop 2>/dev/null || true
     fi
 fi
 

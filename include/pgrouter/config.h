@@ -80,6 +80,18 @@ typedef struct pgr_node_config {
     int line, col;          /* where the node was defined, for messages */
 } pgr_node_config_t;
 
+/* One entry of `peers:`: where the instance `id` takes the CancelRequests for its sessions.
+ * host is a numeric IPv4/IPv6 address or, starting with '/', the directory of the Unix socket
+ * host/.s.PGSQL.port. The entry whose id is the process's own is the address it listens on
+ * besides listen: (so every instance can read the same file). */
+#define PGR_INSTANCE_MAX 1023
+typedef struct pgr_peer_config {
+    int id;
+    char *host;
+    int port;
+    int line, col;
+} pgr_peer_config_t;
+
 typedef struct pgr_config {
     char *path;
     struct {
@@ -88,7 +100,14 @@ typedef struct pgr_config {
         int port;
         int max_clients;
         char *unix_socket_dir; /* NULL: no Unix socket */
+        bool reuseport;        /* SO_REUSEPORT on the TCP sockets: processes share the port */
     } listen;
+    struct {
+        int id;   /* 0..PGR_INSTANCE_MAX, encoded in every cancel key this process gives out */
+        bool cli; /* set by --instance: reloads keep it whatever the file says */
+    } instance;
+    pgr_peer_config_t *peers; /* the instances of a group, this one's own entry allowed */
+    size_t n_peers;
     struct {
         uint64_t max_message_size;
         int64_t login_timeout_ms;
@@ -177,5 +196,7 @@ const pgr_node_config_t *pgr_config_find_node(const pgr_config_t *cfg, const cha
 const pgr_user_config_t *pgr_config_find_user(const pgr_config_t *cfg, const char *name);
 
 const char *pgr_role_name(pgr_role_t role);
+/* The peers entry with this id, or NULL. */
+const pgr_peer_config_t *pgr_config_find_peer(const pgr_config_t *cfg, int id);
 
 #endif

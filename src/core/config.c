@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <sys/un.h>
 
 #include "core/config_walk.h"
 #include "core/hba.h"
@@ -55,6 +57,7 @@ typedef struct {
 
 static void walk_users(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
 static void walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
+static void walk_peers(walker_t *w, const pgr_ynode_t *v, const char *path, void *base);
 static void walk_health_password_env(walker_t *w, const pgr_ynode_t *v, const char *path,
                                      void *base);
 static void walk_query_password_env(walker_t *w, const pgr_ynode_t *v, const char *path,
@@ -66,8 +69,21 @@ static const field_t listen_fields[] = {
     F("port", F_INT, C(listen.port), .min = 1, .max = 65535, .required = true),
     F("max_clients", F_INT, C(listen.max_clients), .min = 1, .max = 1000000),
     F("unix_socket_dir", F_STR_NULL, C(listen.unix_socket_dir)),
+    F("reuseport", F_BOOL, C(listen.reuseport)),
     { .key = NULL },
 };
+static const field_t instance_fields[] = {
+    F("id", F_INT, C(instance.id), .min = 0, .max = PGR_INSTANCE_MAX),
+    { .key = NULL },
+};
+#define P(m) offsetof(pgr_peer_config_t, m)
+static const field_t peer_fields[] = {
+    F("id", F_INT, P(id), .min = 0, .max = PGR_INSTANCE_MAX, .required = true),
+    F("host", F_STR, P(host), .max = HOST_MAX_LEN, .required = true),
+    F("port", F_INT, P(port), .min = 1, .max = 65535, .required = true),
+    { .key = NULL },
+};
+#undef P
 static const field_t limits_fields[] = {
     F("max_message_size", F_SIZE, C(limits.max_message_size), .min = 1024, .max = INT64_C(1) << 30),
     F("login_timeout", F_DUR, C(limits.login_timeout_ms), .min = 1, .max = DAY_MS),
@@ -202,6 +218,8 @@ static const field_t root_fields[] = {
     F("shutdown", F_MAP, 0, .sub = shutdown_fields),
     F("log", F_MAP, 0, .sub = log_fields),
     F("nodes", F_CUSTOM, 0, .fn = walk_nodes, .required = true),
+    F("instance", F_MAP, 0, .sub = instance_fields),
+    F("peers", F_CUSTOM, 0, .fn = walk_peers),
     { .key = NULL },
 };
 
@@ -473,6 +491,63 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
     pgr_config_strset_free(&ids);
 }
 
+/* peers: a list of {id, host, port}; ids unique; host a numeric address or an absolute Unix
+ * socket directory whose socket path fits in sun_path. */
+static void
+walk_peers(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
+{
+    pgr_config_t *cfg = w->cfg;
+    int first[PGR_INSTANCE_MAX + 1];
+    char item[512], sub[512];
+
+    (void)base;
+    if (v->kind != PGR_YNODE_SEQ) {
+        pgr_config_bad(w, v, path, "a list of peers {id, host, port}");
+        return;
+    }
+    if (!(cfg->peers = calloc(v->n ? v->n : 1, sizeof(*cfg->peers)))) {
+        w->ctx->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i <= PGR_INSTANCE_MAX; i++)
+        first[i] = -1;
+    for (size_t i = 0; i < v->n; i++) {
+        const pgr_ynode_t *m = v->kids[i];
+        pgr_peer_config_t pc = { .id = -1, .line = m->line, .col = m->col };
+        unsigned char addr[sizeof(struct in6_addr)];
+        char exp[128];
+
+        pgr_config_bufprintf(item, sizeof(item), "%s[%zu]", path, i);
+        pgr_config_walk_map(w, m, item, peer_fields, &pc);
+        if (pc.id >= 0 && pc.id <= PGR_INSTANCE_MAX) {
+            if (first[pc.id] >= 0) {
+                pgr_config_set_path(sub, sizeof(sub), item, "id");
+                pgr_config_bufprintf(exp, sizeof(exp), "a unique instance id (peers[%d] has it)",
+                                     first[pc.id]);
+                pgr_config_bad(w, pgr_config_map_get(m, "id"), sub, exp);
+            } else {
+                first[pc.id] = (int)i;
+            }
+        }
+        if (pc.host && pc.host[0] == '/') {
+            size_t cap = sizeof(((struct sockaddr_un *)0)->sun_path);
+            if (strlen(pc.host) + sizeof("/.s.PGSQL.65535") > cap) {
+                pgr_config_set_path(sub, sizeof(sub), item, "host");
+                pgr_config_bad(w, pgr_config_map_get(m, "host"), sub,
+                               "a socket directory short enough for <dir>/.s.PGSQL.<port> to fit "
+                               "a Unix socket path (107 bytes)");
+            }
+        } else if (pc.host && inet_pton(AF_INET, pc.host, addr) != 1 &&
+                   inet_pton(AF_INET6, pc.host, addr) != 1) {
+            pgr_config_set_path(sub, sizeof(sub), item, "host");
+            pgr_config_bad(w, pgr_config_map_get(m, "host"), sub,
+                           "a numeric IPv4 or IPv6 address, or a Unix socket directory "
+                           "starting with '/'");
+        }
+        cfg->peers[cfg->n_peers++] = pc;
+    }
+}
+
 /* ---- cross-field rules ---- */
 
 static const pgr_ynode_t *
@@ -537,6 +612,20 @@ cross_checks(walker_t *w, const pgr_ynode_t *root)
             pgr_config_bufprintf(exp, sizeof(exp), "at least pool.min_idle (%d)", p.min_idle);
         if ((at = lookup(nn, "pool", own_min ? "min_idle" : "max_size", NULL)))
             pgr_config_bad(w, at, path, exp);
+    }
+
+    /* With reuseport every instance holds listen.port; a peer's own address must be its alone. */
+    const pgr_ynode_t *peer_list = pgr_config_map_get(root, "peers");
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        const pgr_peer_config_t *pc = &cfg->peers[i];
+        char path[64];
+        if (!pc->host || pc->host[0] == '/' || pc->port != cfg->listen.port ||
+            !(at = lookup(peer_list->kids[i], "port", NULL, NULL)))
+            continue;
+        pgr_config_bufprintf(path, sizeof(path), "peers[%zu].port", i);
+        pgr_config_bufprintf(exp, sizeof(exp), "a port other than listen.port (%d): a peer "
+                             "address belongs to one instance", cfg->listen.port);
+        pgr_config_bad(w, at, path, exp);
     }
 
     const pgr_ynode_t *user_list = lookup(root, "auth", "users", NULL);
@@ -749,6 +838,9 @@ pgr_config_free(pgr_config_t *cfg)
         free(n->health.dbname);
     }
     free(cfg->nodes);
+    for (size_t i = 0; i < cfg->n_peers; i++)
+        free(cfg->peers[i].host);
+    free(cfg->peers);
     free(cfg);
 }
 
@@ -883,6 +975,15 @@ pgr_config_find_user(const pgr_config_t *cfg, const char *name)
     for (size_t i = 0; i < cfg->auth.n_users; i++)
         if (cfg->auth.users[i].name && strcmp(cfg->auth.users[i].name, name) == 0)
             return &cfg->auth.users[i];
+    return NULL;
+}
+
+PGR_API const pgr_peer_config_t *
+pgr_config_find_peer(const pgr_config_t *cfg, int id)
+{
+    for (size_t i = 0; i < cfg->n_peers; i++)
+        if (cfg->peers[i].id == id && cfg->peers[i].host)
+            return &cfg->peers[i];
     return NULL;
 }
 

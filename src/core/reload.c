@@ -110,8 +110,16 @@ pgr_reload_diff(const pgr_config_t *old, const pgr_config_t *new, pgr_reload_pla
     if (!list_eq(old->listen.hosts, old->listen.n_hosts, new->listen.hosts,
                  new->listen.n_hosts) ||
         old->listen.port != new->listen.port ||
-        !str_eq(old->listen.unix_socket_dir, new->listen.unix_socket_dir))
+        !str_eq(old->listen.unix_socket_dir, new->listen.unix_socket_dir) ||
+        old->listen.reuseport != new->listen.reuseport)
         restart(out, "listen");
+    /* The id is in every cancel key given out, and the own peers entry is a listening socket. */
+    if (!old->instance.cli && old->instance.id != new->instance.id)
+        restart(out, "instance.id");
+    const pgr_peer_config_t *op = pgr_config_find_peer(old, old->instance.id);
+    const pgr_peer_config_t *np = pgr_config_find_peer(new, old->instance.id);
+    if (!op != !np || (op && (op->port != np->port || strcmp(op->host, np->host) != 0)))
+        restart(out, "peers (this instance's own address)");
     if (old->tls.mode != new->tls.mode || !str_eq(old->tls.cert, new->tls.cert) ||
         !str_eq(old->tls.key, new->tls.key))
         restart(out, "tls");
@@ -190,6 +198,18 @@ pgr_reload_keep(const pgr_config_t *old, pgr_config_t *new)
     new->listen.hosts = hosts;
     new->listen.n_hosts = old->listen.n_hosts;
     new->listen.port = old->listen.port;
+    new->listen.reuseport = old->listen.reuseport;
+    new->instance = old->instance;
+    /* This instance's own peers entry is a listening socket: the running address stays. */
+    const pgr_peer_config_t *op = pgr_config_find_peer(old, old->instance.id);
+    for (size_t i = 0; op && i < new->n_peers; i++) {
+        pgr_peer_config_t *np = &new->peers[i];
+        if (np->id == op->id && np->host) {
+            if (!copy_str(&np->host, op->host))
+                return PGR_ENOMEM;
+            np->port = op->port;
+        }
+    }
     if (!copy_str(&new->listen.unix_socket_dir, old->listen.unix_socket_dir) ||
         !copy_str(&new->tls.cert, old->tls.cert) || !copy_str(&new->tls.key, old->tls.key) ||
         !copy_str(&new->admin.http, old->admin.http))

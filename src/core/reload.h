@@ -8,10 +8,11 @@
  * again once its drain is over. A change of weight or role alone is applied in place.
  *
  * Settings read at the moment they are used (auth users and method, admin users, broadcast,
- * routing read_your_writes, limits.login_timeout, shutdown) take effect for what happens after
- * the swap. Some parts are rebuilt: the router's policy (routing.reads, balance,
+ * routing read_your_writes, limits.login_timeout, shutdown, peers) take effect for what happens
+ * after the swap. Some parts are rebuilt: the router's policy (routing.reads, balance,
  * max_replica_lag), the classifier (write_functions, classify_cache_size), the logger (log.*).
- * What is bound when the process starts — the listening sockets and their TLS, admin.http, the
+ * What is bound when the process starts — the listening sockets and their TLS (this instance's
+ * own peers entry is one), instance.id (in every cancel key given out), admin.http, the
  * global pool (mode and defaults) and health settings (health.user/password/dbname too) —
  * keeps its old value: the plan names it so the operator is told a restart is needed, and
  * pgr_reload_keep copies the old values into the new snapshot, so that it tells the truth about
@@ -35,7 +36,7 @@ typedef struct pgr_reload_action {
     const pgr_node_config_t *node; /* points into one of the two snapshots */
 } pgr_reload_action_t;
 
-#define PGR_RELOAD_MAX_RESTART 8
+#define PGR_RELOAD_MAX_RESTART 10
 
 typedef struct pgr_reload_plan {
     pgr_reload_action_t *actions; /* removals first, then replacements, changes and additions */

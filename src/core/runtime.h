@@ -31,6 +31,9 @@ typedef struct pgr_runtime_stats {
     uint64_t transactions;      /* server connections returned at ReadyForQuery 'I' */
     uint64_t bytes_in, bytes_out;
     uint64_t cancels_forwarded, cancels_ignored;
+    uint64_t cancels_to_peers;         /* CancelRequests for another instance, sent to it */
+    uint64_t cancels_peer_failed;      /* of those, not delivered (connect error, timeout) */
+    uint64_t cancels_unknown_instance; /* for an instance that is neither this one nor a peer */
     uint64_t pinned;            /* sessions pinned to their server connection */
     uint64_t server_resets;     /* released with DISCARD ALL (pinned state, session mode) */
     uint64_t server_closes_dirty; /* released mid-transaction or with a message in flight */
@@ -50,6 +53,9 @@ typedef struct pgr_runtime {
     struct pgr_cluster *cluster;
     struct pgr_listener *listener;
     struct pgr_cancel_map *cancels;
+    pgr_list_t peer_cancels;        /* CancelRequests on their way to peers (backend/cancel);
+                                       a zeroed head is initialised at first use */
+    size_t n_peer_cancels;          /* how many: each holds a socket for up to 2 s */
     struct pgr_classifier *classifier; /* route/classify: statement classes, cached */
     struct pgr_classifier *old_classifier; /* replaced by the last reload; freed by the next */
     struct pgr_router *router;         /* route/router: the policy */

@@ -26,6 +26,7 @@ typedef struct lsock {
     pgr_listener_t *l;
     bool held;
     bool dead;  /* closed early (an optional address the host lacks) */
+    bool owns_file; /* a Unix socket we created: name is its path, unlinked at close */
     char name[120];
 } lsock_t;
 
@@ -177,33 +178,60 @@ new_sock(pgr_listener_t *l)
     return s;
 }
 
-/* Listen on one numeric address. optional: an address family or address the host lacks is
- * skipped with a warning (the IPv6 half of "*" and "localhost"). */
+/* SO_REUSEPORT on s's socket, before the bind: processes that all set it share the address and
+ * the kernel spreads new connections over them. */
 static int
-open_tcp(pgr_listener_t *l, const char *addr, const char *cfg_host, bool optional)
+set_reuseport(lsock_t *s)
+{
+    uv_os_fd_t fd;
+    int one = 1;
+
+    if (uv_fileno(&s->h.handle, &fd) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        pgr_error("listener", "cannot set SO_REUSEPORT on %s: %s", s->name, strerror(errno));
+        return PGR_EIO;
+    }
+    return 0;
+}
+
+/* Listen on one numeric address and port (the listen: port, or a peers entry's). optional: an
+ * address family or address the host lacks is skipped with a warning (the IPv6 half of "*" and
+ * "localhost"). reuseport: share the address with other processes (listen.reuseport). */
+static int
+open_tcp(pgr_listener_t *l, const char *addr, int port, const char *cfg_host, bool optional,
+         bool reuseport)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     bool v6 = strchr(addr, ':') != NULL;
+    bool main_port = port == l->port;
     lsock_t *s;
     int rc;
 
     memset(&ss, 0, sizeof(ss));
-    rc = v6 ? uv_ip6_addr(addr, l->port, (struct sockaddr_in6 *)&ss)
-            : uv_ip4_addr(addr, l->port, (struct sockaddr_in *)&ss);
+    rc = v6 ? uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss)
+            : uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss);
     if (rc != 0) {
         pgr_error("listener", "listen.hosts: \"%s\" is not a numeric IPv4 or IPv6 address, "
                   "\"*\" or \"localhost\"", cfg_host);
         return PGR_EINVAL;
     }
     s = new_sock(l);
-    snprintf(s->name, sizeof(s->name), v6 ? "[%s]:%d" : "%s:%d", addr, l->port);
-    rc = uv_tcp_init(l->loop, &s->h.tcp);
+    snprintf(s->name, sizeof(s->name), v6 ? "[%s]:%d" : "%s:%d", addr, port);
+    /* With the family given, libuv creates the socket now, so options can precede the bind. */
+    rc = uv_tcp_init_ex(l->loop, &s->h.tcp, v6 ? AF_INET6 : AF_INET);
+    if (rc != 0 && optional && rc == UV_EAFNOSUPPORT) {
+        pgr_warn("listener", "not listening on %s (from \"%s\"): %s", s->name, cfg_host,
+                 uv_strerror(rc));
+        return 0; /* the slot stays free: n_socks was not advanced */
+    }
     if (rc != 0)
         return map_uv_err(rc);
     s->h.handle.data = l;
     l->n_socks++;
     l->open_handles++;
+    if (reuseport && (rc = set_reuseport(s)) != 0)
+        return rc;
     /* libuv sets SO_REUSEADDR; IPv6 sockets are v6-only so "*" can also bind 0.0.0.0. */
     rc = uv_tcp_bind(&s->h.tcp, (struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
     if (rc == 0)
@@ -219,7 +247,7 @@ open_tcp(pgr_listener_t *l, const char *addr, const char *cfg_host, bool optiona
         pgr_error("listener", "cannot listen on %s: %s", s->name, uv_strerror(rc));
         return map_uv_err(rc);
     }
-    if (l->port == 0) {
+    if (main_port && l->port == 0) {
         if (uv_tcp_getsockname(&s->h.tcp, (struct sockaddr *)&ss, &len) == 0)
             l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                      : ((struct sockaddr_in *)&ss)->sin_port);
@@ -231,19 +259,19 @@ open_tcp(pgr_listener_t *l, const char *addr, const char *cfg_host, bool optiona
 }
 
 static int
-open_host(pgr_listener_t *l, const char *host)
+open_host(pgr_listener_t *l, const char *host, bool reuseport)
 {
     int rc;
 
     if (strcmp(host, "*") == 0) {
-        rc = open_tcp(l, "0.0.0.0", host, false);
-        return rc ? rc : open_tcp(l, "::", host, true);
+        rc = open_tcp(l, "0.0.0.0", l->port, host, false, reuseport);
+        return rc ? rc : open_tcp(l, "::", l->port, host, true, reuseport);
     }
     if (strcmp(host, "localhost") == 0) {
-        rc = open_tcp(l, "127.0.0.1", host, false);
-        return rc ? rc : open_tcp(l, "::1", host, true);
+        rc = open_tcp(l, "127.0.0.1", l->port, host, false, reuseport);
+        return rc ? rc : open_tcp(l, "::1", l->port, host, true, reuseport);
     }
-    return open_tcp(l, host, host, false);
+    return open_tcp(l, host, l->port, host, false, reuseport);
 }
 
 /* A socket file already at path: remove it only if nothing accepts connections on it. */
@@ -287,17 +315,19 @@ clear_stale_socket(const char *path)
     return 0; /* vanished meanwhile, or unreadable: let bind report it */
 }
 
+/* The Unix socket dir/.s.PGSQL.port (listen.unix_socket_dir, or this instance's peers entry;
+ * key names the setting in messages). */
 static int
-open_unix(pgr_listener_t *l, const char *dir)
+open_unix(pgr_listener_t *l, const char *dir, int port, const char *key)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int n, rc;
     lsock_t *s;
 
-    n = snprintf(path, sizeof(path), "%s/.s.PGSQL.%d", dir, l->port);
+    n = snprintf(path, sizeof(path), "%s/.s.PGSQL.%d", dir, port);
     if (n < 0 || (size_t)n >= sizeof(path)) {
-        pgr_error("listener", "listen.unix_socket_dir: \"%s/.s.PGSQL.%d\" is longer than the "
-                  "%zu bytes a Unix socket path may have", dir, l->port, sizeof(path) - 1);
+        pgr_error("listener", "%s: \"%s/.s.PGSQL.%d\" is longer than the %zu bytes a Unix "
+                  "socket path may have", key, dir, port, sizeof(path) - 1);
         return PGR_EINVAL;
     }
     rc = clear_stale_socket(path);
@@ -316,11 +346,9 @@ open_unix(pgr_listener_t *l, const char *dir)
         pgr_error("listener", "cannot listen on %s: %s", path, uv_strerror(rc));
         return map_uv_err(rc);
     }
-    l->unix_path = strdup(path);
-    if (l->unix_path == NULL) {
-        unlink(path);
+    s->owns_file = true;
+    if (l->unix_path == NULL && (l->unix_path = strdup(path)) == NULL)
         return PGR_ENOMEM;
-    }
     if (chmod(path, 0777) != 0) {
         pgr_error("listener", "cannot chmod 0777 %s: %s", path, strerror(errno));
         return PGR_EIO;
@@ -351,7 +379,7 @@ pgr_listener_start(uv_loop_t *loop, const pgr_config_t *cfg, pgr_listener_accept
     l->accept_cb = accept_cb;
     l->arg = arg;
     l->port = cfg->listen.port;
-    l->max_socks = 2 * cfg->listen.n_hosts + 1;
+    l->max_socks = 2 * cfg->listen.n_hosts + 2;
     l->socks = calloc(l->max_socks, sizeof(*l->socks));
     if (l->socks == NULL) {
         free(l);
@@ -362,7 +390,7 @@ pgr_listener_start(uv_loop_t *loop, const pgr_config_t *cfg, pgr_listener_accept
     l->open_handles = 1;
 
     for (size_t i = 0; i < cfg->listen.n_hosts; i++) {
-        rc = open_host(l, cfg->listen.hosts[i]);
+        rc = open_host(l, cfg->listen.hosts[i], cfg->listen.reuseport);
         if (rc != 0)
             goto fail;
     }
@@ -372,7 +400,17 @@ pgr_listener_start(uv_loop_t *loop, const pgr_config_t *cfg, pgr_listener_accept
             rc = PGR_EINVAL;
             goto fail;
         }
-        rc = open_unix(l, cfg->listen.unix_socket_dir);
+        rc = open_unix(l, cfg->listen.unix_socket_dir, l->port, "listen.unix_socket_dir");
+        if (rc != 0)
+            goto fail;
+    }
+    /* This instance's own peers entry: the address its peers forward cancels to, never shared. */
+    const pgr_peer_config_t *own = pgr_config_find_peer(cfg, cfg->instance.id);
+    if (own != NULL) {
+        if (own->host[0] == '/')
+            rc = open_unix(l, own->host, own->port, "peers");
+        else
+            rc = open_tcp(l, own->host, own->port, own->host, false, false);
         if (rc != 0)
             goto fail;
     }
@@ -414,8 +452,11 @@ pgr_listener_close(pgr_listener_t *l, pgr_listener_close_cb cb)
         return;
     l->closing = true;
     l->close_cb = cb;
-    if (l->unix_path != NULL && unlink(l->unix_path) != 0 && errno != ENOENT)
-        pgr_warn("listener", "cannot remove %s: %s", l->unix_path, strerror(errno));
+    for (size_t i = 0; i < l->n_socks; i++) {
+        lsock_t *s = &l->socks[i];
+        if (s->owns_file && unlink(s->name) != 0 && errno != ENOENT)
+            pgr_warn("listener", "cannot remove %s: %s", s->name, strerror(errno));
+    }
     for (size_t i = 0; i < l->n_socks; i++) {
         if (!uv_is_closing(&l->socks[i].h.handle))
             uv_close(&l->socks[i].h.handle, handle_close_cb);

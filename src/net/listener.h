@@ -28,6 +28,9 @@ typedef void (*pgr_listener_close_cb)(pgr_listener_t *l, void *arg);
  * host cannot provide is skipped with a warning. Port 0 lets the kernel choose for the first
  * socket and reuses that port for the rest (tests). With listen.unix_socket_dir, also the
  * Unix socket, mode 0777; a stale socket file is removed only if nothing answers on it.
+ * listen.reuseport sets SO_REUSEPORT on the listen: TCP sockets (processes share the port).
+ * The peers entry whose id is cfg->instance.id is one more socket, TCP or Unix, never shared:
+ * the address where the instance's peers send it the cancels for its sessions.
  * Returns 0 with *out set, or PGR_EBUSY (address in use), PGR_EINVAL (bad address, path
  * too long), PGR_EEXIST (path taken by a non-socket), PGR_EIO, PGR_ENOMEM - each logged with
  * the address. On failure nothing stays open (handles finish closing on the loop). cfg is
@@ -47,7 +50,7 @@ void pgr_listener_close(pgr_listener_t *l, pgr_listener_close_cb cb);
 /* The TCP port actually bound (the configured one, or the kernel's choice for port 0), or -1
  * when only a Unix socket is open. */
 int pgr_listener_port(const pgr_listener_t *l);
-/* The Unix socket path, or NULL. */
+/* The first Unix socket path (listen.unix_socket_dir's, else the own peers entry's), or NULL. */
 const char *pgr_listener_unix_path(const pgr_listener_t *l);
 
 typedef struct pgr_listener_stats {

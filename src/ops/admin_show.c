@@ -317,6 +317,25 @@ enum_name(const char *const *names, size_t n, int v)
 #define ENUM_NAME(names, v) enum_name(names, PGR_ARRAY_LEN(names), (int)(v))
 
 /* The main settings of the running snapshot; never a password or a secret's value. */
+/* "1=127.0.0.1:6433,2=/run/pgr2:6432" into buf (cut short when it does not fit); NULL if none. */
+static const char *
+join_peers(char *buf, size_t cap, const pgr_config_t *c)
+{
+    size_t n = 0;
+
+    if (c->n_peers == 0)
+        return NULL;
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->n_peers && n < cap; i++) {
+        int w = snprintf(buf + n, cap - n, "%s%d=%s:%d", i ? "," : "", c->peers[i].id,
+                         c->peers[i].host, c->peers[i].port);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
 static void
 show_config(pgr_runtime_t *rt, pgr_writer_t *out)
 {
@@ -336,7 +355,7 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         pgr_be_write_error(out, false, "ERROR", "55000", "no configuration loaded", NULL, NULL);
         return;
     }
-    char hosts[256], users[512], admins[512], wf[512], b[19][32];
+    char hosts[256], users[512], admins[512], wf[512], peers[1024], b[21][32];
     char **user_names = calloc(c->auth.n_users ? c->auth.n_users : 1, sizeof(char *));
     if (!user_names) {
         pgr_writer_fail(out, PGR_ENOMEM);
@@ -350,6 +369,9 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "listen.port", fmt_i64(b[0], 32, c->listen.port) },
         { "listen.max_clients", fmt_i64(b[1], 32, c->listen.max_clients) },
         { "listen.unix_socket_dir", c->listen.unix_socket_dir },
+        { "listen.reuseport", c->listen.reuseport ? "true" : "false" },
+        { "instance.id", fmt_i64(b[19], 32, c->instance.id) },
+        { "peers", join_peers(peers, sizeof(peers), c) },
         { "limits.max_message_size", fmt_u64(b[2], 32, c->limits.max_message_size) },
         { "limits.login_timeout", fmt_ms(b[3], 32, c->limits.login_timeout_ms) },
         { "tls.mode", ENUM_NAME(tls, c->tls.mode) },
@@ -364,7 +386,7 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "auth.query_cache_ttl", fmt_ms(b[18], 32, c->auth.query_cache_ttl_ms) },
         { "admin.users", join(admins, sizeof(admins), c->admin.users, c->admin.n_users) },
         { "admin.http", c->admin.http },
-        { "admin.reserved_connections", fmt_i64(b[18], 32, c->admin.reserved_connections) },
+        { "admin.reserved_connections", fmt_i64(b[20], 32, c->admin.reserved_connections) },
         { "pool.mode", ENUM_NAME(mode, c->pool.mode) },
         { "pool.max_size", fmt_i64(b[4], 32, c->pool.max_size) },
         { "pool.min_idle", fmt_i64(b[5], 32, c->pool.min_idle) },

@@ -110,6 +110,7 @@ begin_shutdown(daemon_t *d, int64_t drain_ms, const char *how)
         rt->listener = NULL;
     }
     pgr_client_close_all(rt, "terminating connection due to administrator command", false);
+    pgr_cancel_peers_abort(rt);
     d->drain_deadline = uv_now(rt->loop) + (uint64_t)(drain_ms > 0 ? drain_ms : 0);
     uv_timer_start(&d->drain_timer, drain_tick_cb, 0, 100);
 }

@@ -43,6 +43,9 @@ void pgr_report_nodes_free(pgr_report_nodes_t *nodes);
     X(bytes_out, "bytes sent to clients")                                                \
     X(cancels_forwarded, "cancel requests forwarded to a node")                          \
     X(cancels_ignored, "cancel requests ignored (unknown key or nothing running)")      \
+    X(cancels_to_peers, "cancel requests for another instance forwarded to that peer")  \
+    X(cancels_peer_failed, "cancel requests to peers not delivered (error, timeout)")   \
+    X(cancels_unknown_instance, "cancel requests for no known instance, dropped")       \
     X(pinned, "sessions pinned to their server connection")                              \
     X(server_resets, "server connections reset with DISCARD ALL before reuse")           \
     X(server_closes_dirty, "server connections closed: left mid-transaction or in flight") \

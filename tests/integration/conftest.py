@@ -144,13 +144,14 @@ def cluster_factory():
 class Pgrouter:
     """One pgrouter process running a config written from text."""
 
-    def __init__(self, config_text: str, port: int, env: dict = None):
+    def __init__(self, config_text: str, port: int, env: dict = None, args: list = None):
         self.port = port
         self.dir = tempfile.mkdtemp(prefix="pgr-run-")
         self.config = Path(self.dir, "pgrouter.yaml")
         self.config.write_text(config_text)
         self.log = Path(self.dir, "pgrouter.log")
-        self.proc = subprocess.Popen([str(build_dir() / "pgrouter"), "-c", str(self.config)],
+        self.proc = subprocess.Popen([str(build_dir() / "pgrouter"), "-c", str(self.config),
+                                      *(args or [])],
                                      stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **(env or {})))
 
@@ -185,8 +186,9 @@ def _passed(request) -> bool:
 def pgrouter_factory(request):
     made = []
 
-    def make(config_text: str, port: int, wait: bool = True, env: dict = None) -> Pgrouter:
-        p = Pgrouter(config_text, port, env)
+    def make(config_text: str, port: int, wait: bool = True, env: dict = None,
+             args: list = None) -> Pgrouter:
+        p = Pgrouter(config_text, port, env, args)
         made.append(p)
         if wait:
             wait_port(port, proc=p.proc)

@@ -90,19 +90,41 @@ static const bad_case bad_cases[] = {
       "  - {id: pg1, host: \"\", port: 5432}\n",
       {
       "t.yaml:3:21: nodes[0].host: expected a non-empty string, got \"\"" } },
+    { "instance_id_range",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "instance: {id: 1024}\n",
+      {
+      "t.yaml:4:16: instance.id: expected an integer 0-1023, got \"1024\"" } },
+    { "peers_bad",
+      "listen: {host: 127.0.0.1, port: 6432, reuseport: true}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
+      "peers:\n"
+      "  - {id: 1, host: 127.0.0.1, port: 6433}\n"
+      "  - {id: 1, host: /tmp/x, port: 6434}\n"
+      "  - {id: 2, host: db.example, port: 6435}\n"
+      "  - {id: 3, host: 127.0.0.1}\n"
+      "  - {id: 4, host: \"::1\", port: 6432}\n",
+      {
+      "t.yaml:6:10: peers[1].id: expected a unique instance id (peers[0] has it), got \"1\"",
+      "t.yaml:7:19: peers[2].host: expected a numeric IPv4 or IPv6 address, or a Unix socket directory starting with '/', got \"db.example\"",
+      "t.yaml:8:5: peers[3]: expected key \"port\", got none (it is required)",
+      "t.yaml:9:32: peers[4].port: expected a port other than listen.port (6432): a peer address belongs to one instance, got \"6432\"" } },
     { "unknown_top_key",
       "listen: {host: 127.0.0.1, port: 6432}\n"
       "nodes:\n"
       "  - {id: pg1, host: 127.0.0.1, port: 5432}\n"
       "lisen: {}\n",
       {
-      "t.yaml:4:1: lisen: unknown key (expected one of listen, limits, tls, auth, admin, pool, health, routing, broadcast, shutdown, log, nodes)" } },
+      "t.yaml:4:1: lisen: unknown key (expected one of listen, limits, tls, auth, admin, pool, health, routing, broadcast, shutdown, log, nodes, instance, peers)" } },
     { "unknown_nested_key",
       "listen: {host: h, port: 1, hots: x}\n"
       "nodes:\n"
       "  - {id: pg1, host: 127.0.0.1, port: 5432}\n",
       {
-      "t.yaml:1:28: listen.hots: unknown key (expected one of host, port, max_clients, unix_socket_dir)" } },
+      "t.yaml:1:28: listen.hots: unknown key (expected one of host, port, max_clients, unix_socket_dir, reuseport)" } },
     { "duplicate_key",
       "listen:\n"
       "  host: h\n"
@@ -515,7 +537,7 @@ TEST(all_errors_collected)
         "t.yaml:2:48: pool.idle_timeout: expected a duration with a unit (ms, s, m, h, d), "
         "e.g. 500ms or 2s, got \"5\"",
         "t.yaml:3:1: bogus: unknown key (expected one of listen, limits, tls, auth, admin, pool, "
-        "health, routing, broadcast, shutdown, log, nodes)",
+        "health, routing, broadcast, shutdown, log, nodes, instance, peers)",
         "t.yaml:5:30: nodes[0].port: expected an integer 1-65535, got \"54x2\"",
         "t.yaml:6:5: nodes[1]: expected key \"host\", got none (it is required)",
         "t.yaml:6:10: nodes[1].id: expected a unique node id (nodes[0] has it), got \"pg1\"",
@@ -743,6 +765,11 @@ TEST(minimal_gets_defaults)
     CHECK_INT(cfg->listen.port, 6432);
     CHECK_INT(cfg->listen.max_clients, 10000);
     CHECK(cfg->listen.unix_socket_dir == NULL);
+    CHECK(!cfg->listen.reuseport);
+    CHECK_INT(cfg->instance.id, 0);
+    CHECK(!cfg->instance.cli);
+    CHECK_INT(cfg->n_peers, 0);
+    CHECK(pgr_config_find_peer(cfg, 0) == NULL);
     CHECK(cfg->limits.max_message_size == (1ull << 30));
     CHECK_INT(cfg->limits.login_timeout_ms, 60000);
     CHECK_INT(cfg->tls.mode, PGR_TLS_PREFER);
@@ -923,6 +950,35 @@ TEST(every_value_parsed)
         CHECK_INT(pgr_config_node_pool(cfg, n).mode, PGR_POOL_SESSION);
     }
     CHECK(pgr_config_find_node(cfg, "pg3") == NULL);
+    pgr_config_free(cfg);
+}
+
+TEST(instance_and_peers)
+{
+    static const char yaml[] =
+        "listen: {host: 127.0.0.1, port: 6432, reuseport: true}\n"
+        "instance: {id: 1023}\n"
+        "peers:\n"
+        "  - {id: 1023, host: /run/pgrouter-1023, port: 6432}\n"
+        "  - {id: 0, host: \"::1\", port: 6500}\n"
+        "nodes:\n"
+        "  - {id: pg1, host: db1, port: 5432}\n";
+    pgr_config_errors_t errs;
+    int rc;
+    pgr_config_t *cfg = load(yaml, &errs, &rc);
+
+    CHECK_INT(rc, 0);
+    CHECK_INT(errs.n, 0);
+    if (!cfg)
+        return;
+    CHECK(cfg->listen.reuseport);
+    CHECK_INT(cfg->instance.id, 1023);
+    CHECK_INT(cfg->n_peers, 2);
+    const pgr_peer_config_t *p = pgr_config_find_peer(cfg, 1023);
+    CHECK(p != NULL && strcmp(p->host, "/run/pgrouter-1023") == 0 && p->port == 6432);
+    p = pgr_config_find_peer(cfg, 0);
+    CHECK(p != NULL && strcmp(p->host, "::1") == 0 && p->port == 6500);
+    CHECK(pgr_config_find_peer(cfg, 1) == NULL);
     pgr_config_free(cfg);
 }
 
@@ -1243,7 +1299,7 @@ main(void)
 {
     unsetenv("PGR_TEST_UNSET_VAR");
     return RUN(bad_inputs, all_errors_collected, string_bounds, large_files_load_in_linear_time,
-               minimal_gets_defaults, every_value_parsed, units, password_env_reads_environment,
+               minimal_gets_defaults, every_value_parsed, instance_and_peers, units, password_env_reads_environment,
                health_login, auth_passthrough_and_query, trust_admin_needs_no_users,
                load_from_file, shipped_files_load, demo_yaml_shape, new_default);
 }

@@ -185,10 +185,58 @@ TEST(refreshed_parts_and_restart_settings)
     pgr_config_free(b); /* no double free: the kept values are b's own copies */
 }
 
+/* instance.id, listen.reuseport and the instance's own peers entry are bound at start; the
+ * other peers are read when a cancel needs them. --instance (cli) wins over any file. */
+TEST(instance_and_peers)
+{
+    pgr_config_t *a = load(BASE "instance: {id: 2}\n"
+                           "peers:\n  - {id: 2, host: /tmp/a, port: 6432}\n"
+                           "  - {id: 3, host: 127.0.0.1, port: 6500}\n"
+                           "nodes:\n  - {id: pg1, host: h1, port: 5432}\n");
+    const char *next = "listen: {host: 127.0.0.1, port: 6432, reuseport: true}\n"
+                       "instance: {id: 5}\n"
+                       "peers:\n  - {id: 3, host: 127.0.0.1, port: 6501}\n"
+                       "  - {id: 2, host: 127.0.0.1, port: 7000}\n"
+                       "nodes:\n  - {id: pg1, host: h1, port: 5432}\n";
+    pgr_config_t *b = load(next), *c = load(next);
+    pgr_reload_plan_t p;
+
+    CHECK(a && b && c);
+    CHECK_INT(pgr_reload_diff(a, b, &p), 0);
+    CHECK_INT((int)p.n_restart, 3);
+    CHECK_STR(p.restart[0], "listen");
+    CHECK_STR(p.restart[1], "instance.id");
+    CHECK_STR(p.restart[2], "peers (this instance's own address)");
+    pgr_reload_plan_free(&p);
+    CHECK_INT(pgr_reload_keep(a, b), 0);
+    CHECK_INT(b->instance.id, 2);
+    CHECK(!b->listen.reuseport);
+    const pgr_peer_config_t *own = pgr_config_find_peer(b, 2);
+    CHECK(own && strcmp(own->host, "/tmp/a") == 0 && own->port == 6432);
+    const pgr_peer_config_t *other = pgr_config_find_peer(b, 3);
+    CHECK(other && other->port == 6501); /* the others take effect */
+    CHECK_INT(pgr_reload_diff(a, b, &p), 0);
+    CHECK_INT((int)p.n_restart, 0);
+    pgr_reload_plan_free(&p);
+
+    /* Started with --instance 2: a file saying 5 is not a change to report. */
+    a->instance.cli = true;
+    CHECK_INT(pgr_reload_diff(a, c, &p), 0);
+    CHECK_INT((int)p.n_restart, 2);
+    CHECK_STR(p.restart[0], "listen");
+    CHECK_STR(p.restart[1], "peers (this instance's own address)");
+    pgr_reload_plan_free(&p);
+    CHECK_INT(pgr_reload_keep(a, c), 0);
+    CHECK(c->instance.id == 2 && c->instance.cli);
+    pgr_config_free(a);
+    pgr_config_free(b);
+    pgr_config_free(c);
+}
+
 int
 main(void)
 {
     return RUN(nodes_added_removed_replaced_and_changed, same_file_changes_nothing,
                node_pool_block_and_password_replace_the_node, health_login_changes,
-               refreshed_parts_and_restart_settings);
+               refreshed_parts_and_restart_settings, instance_and_peers);
 }

@@ -2,6 +2,7 @@
  * by the test's own SCRAM client, wrong password, unknown user, malformed messages), verifiers,
  * cancel keys. */
 #include "session/auth.h"
+#include "session/cancel.h"
 #include "scram_client.h"
 #include "../harness.h"
 
@@ -752,6 +753,32 @@ TEST(cancel_keys)
     CHECK_INT(positive, 200);
 }
 
+/* The instance id sits in the pid's low 10 bits; the pid stays positive, never has the
+ * forwarded bit, and keeps 20 random bits of its own. */
+TEST(cancel_pid_instance)
+{
+    static const int ids[] = { 0, 1, 2, 512, 1023 };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        uint32_t seen_or = 0, seen_and = 0xffffffffu;
+        for (int k = 0; k < 200; k++) {
+            int32_t pid, key;
+            CHECK_INT(pgr_auth_new_cancel_key(&pid, &key), 0);
+            int32_t p = pgr_cancel_pid_make((uint32_t)pid, ids[i]);
+            CHECK(p >= 0);
+            CHECK(((uint32_t)p & PGR_CANCEL_FORWARDED) == 0);
+            CHECK_INT(pgr_cancel_pid_instance(p), ids[i]);
+            CHECK_INT(pgr_cancel_pid_instance((int32_t)((uint32_t)p | PGR_CANCEL_FORWARDED)),
+                      ids[i]);
+            seen_or |= (uint32_t)p;
+            seen_and &= (uint32_t)p;
+        }
+        /* every random bit varies over 200 draws (each stays put with chance 2^-199) */
+        CHECK((seen_or & ~seen_and & ~(uint32_t)PGR_INSTANCE_MAX) == PGR_CANCEL_RANDOM_MASK);
+    }
+    CHECK_INT(pgr_cancel_pid_make(0x7fffffffu, 5), (int32_t)(PGR_CANCEL_RANDOM_MASK | 5));
+    CHECK_INT(pgr_cancel_pid_make(0x3ff, 0), 0); /* no random bits: the caller draws again */
+}
+
 /* The cleartext password method (an hba file's `password` line): the password is checked
  * against the plaintext, the SCRAM verifier or the md5 hash the config holds. */
 static int
@@ -810,5 +837,5 @@ main(void)
                md5_falls_back_to_scram, trust_and_unexpected_messages, verifier_round_trip,
                verifier_rejects, broken_verifier_is_doomed, user_verifier_matches_plaintext,
                verifier_is_saslprepped, refuse_is_a_failed_login, passthrough_cleartext,
-               cancel_keys, cleartext_password_against_every_kind_of_secret);
+               cancel_keys, cancel_pid_instance, cleartext_password_against_every_kind_of_secret);
 }
