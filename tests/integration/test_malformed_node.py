@@ -162,3 +162,53 @@ def test_violation_deep_in_a_large_row_ends_the_session(setup):
     assert fake.wait_for(lambda: (n, "eof") in fake.events or (n, "terminate") in fake.events)
     still_serving(router.port, fake)
     assert router.proc.poll() is None
+
+
+# ---- in a broadcast ------------------------------------------------------------------------
+
+@pytest.fixture
+def bsetup(cluster_factory, fake, pgrouter_factory):
+    """Two real nodes and the fake, all primaries, for broadcasts."""
+    cluster = cluster_factory(2)
+    port = free_port()
+    text = config(cluster, fake, port).replace(
+        "nodes:\n", f"nodes:\n  - {{id: pg2, host: 127.0.0.1, port: {cluster.port('pg2')}}}\n")
+    router = pgrouter_factory(text, port)
+    wait_serving(port)
+    return cluster, fake, router
+
+
+# Each case's reply to a broadcast of one text column "a".
+BCASES = {
+    "error_without_sqlstate": CASES["error_without_sqlstate"],
+    "datarow_count_differs": (
+        rowdesc(["a"]) + datarow(["1", "2"]) + complete("SELECT 1") + ready(),
+        "DataRow has 2 fields, its RowDescription 1"),
+    "field_length_minus_two": CASES["field_length_minus_two"],
+    "field_length_past_end": CASES["field_length_past_end"],
+    "unknown_message_type": CASES["unknown_message_type"],
+    "parameter_status_without_nul": CASES["parameter_status_without_nul"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BCASES))
+def test_malformed_reply_in_a_broadcast_is_one_warning(bsetup, case):
+    cluster, fake, router = bsetup
+    raw, why = BCASES[case]
+    fake.script("boom", raw)
+    with psycopg.connect(dsn(router.port), autocommit=True) as c:
+        notes = []
+        c.add_notice_handler(lambda d: notes.append((d.severity, d.sqlstate, d.message_primary)))
+        rows = c.execute("/* pgrouter: broadcast */ SELECT 'boom'::text AS a").fetchall()
+        # The real nodes' rows, intact; one warning naming the fake and why.
+        assert rows == [("boom",), ("boom",)], (case, rows, notes)
+        warnings = [n for n in notes if n[0] == "WARNING"]
+        assert len(warnings) == 1, notes
+        assert "fake" in warnings[0][2] and why in warnings[0][2], warnings
+        n = [k for k, what in fake.seen("scripted boom")][-1]
+        assert fake.wait_for(lambda: (n, "eof") in fake.events or
+                             (n, "terminate") in fake.events)
+        assert wait_log(router, why)
+        still_serving(router.port, fake, c)
+    assert router.proc.poll() is None
+
