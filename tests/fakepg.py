@@ -11,8 +11,8 @@ A test scripts the rest: fake.script("boom", raw) makes a Query, or an extended 
 Sync) whose Parse holds "boom", answered with exactly the bytes raw and nothing else. The
 helpers below (msg, error, rowdesc, datarow, ...) build those bytes. What happened is kept in
 fake.events as (connection number, what) pairs: "connect", "query <sql>", "scripted <needle>",
-"terminate" (the peer sent Terminate), "eof" (the peer closed), "scram-final" (a SCRAM client
-answered the server-first message).
+"terminate" (the peer sent Terminate), "eof" (the peer closed), "scram-first" and
+"scram-final" (a SCRAM client's first message, and its answer to the server-first message).
 
 Stdlib only. One thread accepts, one per connection serves; stop() closes every socket and joins
 every thread. Run alone (python3 tests/fakepg.py [port]) it serves until interrupted.
@@ -264,6 +264,7 @@ class _Conn:
         scram_nonce_extra bytes longer than the client's; then fail the login."""
         self.send(auth(10, cstr("SCRAM-SHA-256") + b"\0"))
         t, body = self.read_msg()
+        self.fake._event(self.n, "scram-first")
         mech_end = body.index(b"\0")
         first = body[mech_end + 5:].decode()
         cnonce = first.split("r=", 1)[1].split(",")[0]

@@ -212,3 +212,35 @@ def test_malformed_reply_in_a_broadcast_is_one_warning(bsetup, case):
         still_serving(router.port, fake, c)
     assert router.proc.poll() is None
 
+
+# ---- a 10 kB SCRAM nonce -------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra", [100, 10_000])
+def test_oversized_scram_nonce_is_a_failed_login(cluster_factory, pgrouter_factory, extra):
+    """The fake asks for SCRAM-SHA-256 and answers with a server nonce `extra` bytes longer
+    than the client's. The node's logins are libpq's (health checks, server connections):
+    libpq refuses an authentication request over 2000 bytes, so the 10 kB nonce ends the login
+    at once, where the 100-byte one goes on to the client-final message and fails on the
+    password. Either way the node is unhealthy with the reason logged, a statement hinted to it
+    gets an error naming it, and nothing crashes."""
+    fake = fakepg.FakePg(free_port(), auth="scram", scram_nonce_extra=extra)
+    try:
+        cluster = cluster_factory(1)
+        port = free_port()
+        text = config(cluster, fake, port).replace(
+            f"port: {fake.port}}}", f"port: {fake.port}, user: app, password: secret}}")
+        router = pgrouter_factory(text, port)
+        reason = ("password authentication failed" if extra < 2000 else
+                  "expected authentication request from server, but received R")
+        assert wait_log(router, "node fake: connecting -> unhealthy", timeout=15)
+        assert wait_log(router, reason)
+        assert fake.wait_for(lambda: fake.seen("scram-first"))
+        assert bool(fake.seen("scram-final")) == (extra < 2000)
+        with psycopg.connect(dsn(port), autocommit=True, connect_timeout=5) as c:
+            with pytest.raises(psycopg.Error) as ei:
+                c.execute("/* pgrouter: node=fake */ SELECT 1")
+            assert "fake" in str(ei.value) and ei.value.sqlstate == "08006", repr(ei.value)
+            assert c.execute("/* pgrouter: node=pg1 */ SELECT 6 * 7").fetchone() == (42,)
+        assert router.proc.poll() is None
+    finally:
+        fake.stop()
