@@ -164,6 +164,23 @@ def test_violation_deep_in_a_large_row_ends_the_session(setup):
     assert router.proc.poll() is None
 
 
+
+def test_violation_inside_a_transaction_ends_the_session(setup):
+    """Inside a transaction the node's state is lost with its connection: the session ends
+    with FATAL 08P01 naming the node, as after a lost server connection; others go on."""
+    cluster, fake, router = setup
+    fake.script("boom", CASES["datarow_count_differs"][0])
+    with psycopg.connect(dsn(router.port)) as c:
+        c.execute("/* pgrouter: node=fake */ SELECT 'before'")
+        with pytest.raises(psycopg.OperationalError) as ei:
+            c.execute("/* pgrouter: node=fake */ SELECT 'boom'")
+        # libpq reads a FATAL that ends the connection as its message alone (no SQLSTATE).
+        assert 'invalid reply from node "fake": DataRow has 3 fields' in str(ei.value)
+        assert c.closed or c.broken
+    assert wait_log(router, "node fake broke the protocol")
+    still_serving(router.port, fake)
+    assert router.proc.poll() is None
+
 # ---- in a broadcast ------------------------------------------------------------------------
 
 @pytest.fixture
