@@ -9,6 +9,7 @@
 #include "fanout/broadcast.h"
 #include "net/iobuf.h"
 #include "protocol/backend.h"
+#include "protocol/becheck.h"
 #include "protocol/frame.h"
 #include "protocol/writer.h"
 
@@ -24,6 +25,7 @@ typedef struct bnode {
     pgr_acquire_t *acq;
     pgr_server_t *srv;
     pgr_iobuf_t out, in;
+    pgr_becheck_t check;  /* every message of srv's stream, before the merge decodes it */
     bool failed;          /* out for the rest of the broadcast */
     char down[96];        /* not healthy when the broadcast began: reported, never tried */
     char last_words[200]; /* a 57xxx notice (shutdown, crash) the node sent before it went */
@@ -308,6 +310,15 @@ preamble_reply(bnode_t *nd, const pgr_frame_t *f)
     }
 }
 
+/* Node nd broke the protocol: it is out of the broadcast, its connection closed. */
+static void
+node_broke(bnode_t *nd, const char *why)
+{
+    pgr_warn_rl("broadcast", "node %s broke the protocol, its server connection is closed: %s",
+                nd->id, why);
+    node_failed(nd, "08P01", "node %s sent an invalid message: %s", why);
+}
+
 /* Feed node i's complete messages to the merge while it wants them. */
 static void
 feed(bnode_t *nd)
@@ -321,7 +332,14 @@ feed(bnode_t *nd)
         if (rc == PGR_FRAME_NEED_MORE)
             return;
         if (rc == PGR_FRAME_BAD) {
-            node_failed(nd, "08P01", "node %s sent an invalid message: %s", f.reason);
+            char why[96];
+            snprintf(why, sizeof(why), "%s (type 0x%02x)", f.reason, f.type);
+            node_broke(nd, why);
+            return;
+        }
+        if (pgr_becheck_begin(&nd->check, f.type, (uint32_t)f.body_len) != 0 ||
+            pgr_becheck_feed(&nd->check, f.body, f.body_len) != 0) {
+            node_broke(nd, nd->check.reason);
             return;
         }
         if (f.type == 'S' && b->cbs.parameter && nd->srv) {
@@ -518,6 +536,7 @@ acquired_cb(pgr_acquire_t *req, int status, pgr_server_t *srv, const char *errms
                     errmsg ? errmsg : pgr_strerror(status));
     } else {
         nd->srv = srv;
+        pgr_becheck_init(&nd->check);
         if (queue_batch(nd, true) != 0) {
             node_failed(nd, "53200", "node %s: out of memory%s", NULL);
         } else {

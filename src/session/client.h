@@ -28,6 +28,7 @@
 #include "core/runtime.h"
 #include "net/conn.h"
 #include "pgrouter/cluster.h"
+#include "protocol/becheck.h"
 #include "protocol/frame.h"
 #include "protocol/writer.h"
 #include "route/router.h"
@@ -54,7 +55,8 @@ typedef enum pgr_client_state {
 
 /* What the server → client scanner knows about the message it is in the middle of. Messages
  * stream through in pieces; only the header and the bodies of the few types the relay must
- * understand (ReadyForQuery, ParameterStatus, ErrorResponse, NoticeResponse) are collected. */
+ * understand (ReadyForQuery, ParameterStatus, ErrorResponse, NoticeResponse) are collected.
+ * Every header is framed and the bodies protocol/becheck knows are checked as they pass. */
 typedef struct pgr_scan {
     uint8_t hdr[5];
     uint8_t hdr_len;     /* 0..5 header bytes collected */
@@ -64,6 +66,8 @@ typedef struct pgr_scan {
     bool collect;        /* collecting this body (it fits in body[]) */
     bool drop;           /* this message answers our preamble: not forwarded */
     bool ours;           /* it answers a Parse / Close pgrouter added (pgr_expect_t) */
+    bool bad;            /* the server broke the protocol: check.reason says how */
+    pgr_becheck_t check; /* every header and the bodies becheck knows are checked */
     char body[512];
 } pgr_scan_t;
 

@@ -226,6 +226,7 @@ pgr_link_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     cl->login_preamble = login;
     cl->preamble_sqlstate[0] = '\0';
     memset(&cl->scan, 0, offsetof(pgr_scan_t, body));
+    pgr_becheck_init(&cl->scan.check);
     pgr_client_set_state(cl, login ? PGR_CLIENT_LOGIN : PGR_CLIENT_LINKED);
     pgr_router_link(cl->rt->router, cl->node_id);
     if ((st = pgr_link_server_state(srv)) == NULL ||

@@ -118,24 +118,35 @@ expect_error(pgr_client_t *cl)
     }
 }
 
-/* The server connection failed under the session. At a message boundary outside a transaction
- * the client gets an ERROR per outstanding ReadyForQuery and may go on; otherwise the stream it
- * sees cannot be repaired and the session ends: with the server's own word on why when it sent
- * one (already relayed, untouched), as a direct connection would, else with pgrouter's. */
+/* The server connection failed under the session (err), or its server broke the protocol
+ * (violation says how; the connection is closed all the same). At a message boundary outside a
+ * transaction the client gets an ERROR per outstanding ReadyForQuery and may go on; otherwise
+ * the stream it sees cannot be repaired and the session ends: with the server's own word on why
+ * when it sent one (already relayed, untouched), as a direct connection would, else with
+ * pgrouter's. */
 static void
-server_failed(pgr_client_t *cl, int err)
+server_failed(pgr_client_t *cl, int err, const char *violation)
 {
-    char node[PGR_NODE_ID_MAX];
+    char node[PGR_NODE_ID_MAX], why[160];
     bool recoverable = pgr_link_at_boundary(cl) && cl->txn == 'I' && !cl->pinned &&
                        cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION;
-    bool told = cl->srv_ended;
+    bool told = cl->srv_ended && violation == NULL;
     uint32_t owed = cl->pending_syncs;
+    const char *sqlstate = violation ? "08P01" : "08006";
 
     snprintf(node, sizeof(node), "%s", cl->node_id ? cl->node_id : "?");
     if (cl->state == PGR_CLIENT_LOGIN)
         recoverable = false;
-    pgr_warn_rl("relay", "client %llu: server connection to node %s failed: %s",
-             (unsigned long long)cl->id, node, pgr_strerror(err));
+    if (violation) {
+        pgr_warn_rl("relay", "client %llu: node %s broke the protocol, its server connection "
+                    "is closed: %s", (unsigned long long)cl->id, node, violation);
+        snprintf(why, sizeof(why), "invalid reply from node \"%s\": %s", node, violation);
+    } else {
+        pgr_warn_rl("relay", "client %llu: server connection to node %s failed: %s",
+                    (unsigned long long)cl->id, node, pgr_strerror(err));
+        snprintf(why, sizeof(why), "server connection to node \"%s\" was lost: %s", node,
+                 pgr_strerror(err));
+    }
     cl->pending_syncs = 0;
     cl->unsynced = true; /* forces a close on release */
     pgr_link_detach(cl, false);
@@ -146,18 +157,14 @@ server_failed(pgr_client_t *cl, int err)
         return;
     }
     if (!recoverable) {
-        pgr_client_send_error(cl, "FATAL", "08006", NULL,
-                              "server connection to node \"%s\" was lost: %s", node,
-                              pgr_strerror(err));
+        pgr_client_send_error(cl, "FATAL", sqlstate, NULL, "%s", why);
         return;
     }
     cl->unsynced = false;
     cl->txn = 'I';
     if (owed == 0)
         return;
-    pgr_client_send_error(cl, "ERROR", "08006", NULL,
-                          "server connection to node \"%s\" was lost: %s", node,
-                          pgr_strerror(err));
+    pgr_client_send_error(cl, "ERROR", sqlstate, NULL, "%s", why);
     for (uint32_t i = 0; i < owed; i++)
         pgr_client_send_ready(cl, 'I');
     pgr_conn_flush(&cl->conn);
@@ -298,13 +305,31 @@ message_done(pgr_client_t *cl)
     }
 }
 
-/* Walk n new bytes of server output in place, tracking message boundaries and cutting out the
- * replies to our preamble. Returns how many bytes remain for the client. */
+/* The server broke the protocol in the message being scanned. What of that message is in this
+ * read (from at) is not forwarded, nor anything after it; when it all is, the client's stream
+ * stays at a message boundary. Returns the bytes kept for the client. */
+static size_t
+scan_bad(pgr_client_t *cl, size_t w, size_t at, bool started_here)
+{
+    pgr_scan_t *s = &cl->scan;
+
+    s->bad = true;
+    if (!started_here)
+        return w;
+    s->hdr_len = 0;
+    s->remaining = 0;
+    return at;
+}
+
+/* Walk n new bytes of server output in place, tracking message boundaries, checking each
+ * message and cutting out the replies to our preamble. Returns how many bytes remain for the
+ * client; after a protocol violation (s->bad) the rest of the read is dropped. */
 static size_t
 scan(pgr_client_t *cl, uint8_t *p, size_t n)
 {
     pgr_scan_t *s = &cl->scan;
-    size_t r = 0, w = 0;
+    size_t r = 0, w = 0, at = 0;
+    bool started_here = false; /* the current message's first byte is in this read, at w = at */
 
     while (r < n) {
         size_t take;
@@ -312,6 +337,8 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
 
         if (s->hdr_len == 0) {
             pgr_expect_t *e;
+            at = w;
+            started_here = true;
             const pgr_unit_t *u = cl->swallow > 0 ? &cl->units[cl->units_done] : NULL;
             s->drop = u && u->seg == cl->seg_done && !(u->report && p[r] == 'S');
             s->ours = false;
@@ -329,6 +356,8 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
             header_done = s->hdr_len == 5;
         } else {
             take = s->remaining < n - r ? s->remaining : n - r;
+            if (pgr_becheck_feed(&s->check, p + r, take) != 0)
+                return scan_bad(cl, w, at, started_here);
             if (s->collect) {
                 memcpy(s->body + s->body_len, p + r, take);
                 s->body_len += (uint16_t)take;
@@ -342,11 +371,18 @@ scan(pgr_client_t *cl, uint8_t *p, size_t n)
         }
         r += take;
         if (header_done) {
+            pgr_frame_t f;
+            if (pgr_frame_next(s->hdr, 5, PGR_PHASE_BACKEND, NULL, &f) == PGR_FRAME_BAD) {
+                snprintf(s->check.reason, sizeof(s->check.reason), "%s (type 0x%02x)",
+                         f.reason, s->hdr[0]);
+                return scan_bad(cl, w, at, started_here);
+            }
             uint32_t len = pgr_be32(s->hdr + 1);
             s->type = s->hdr[0];
-            /* The server is trusted to frame correctly; a length below 4 cannot be walked. */
-            s->remaining = len >= 4 ? len - 4 : 0;
+            s->remaining = len - 4;
             s->body_len = 0;
+            if (pgr_becheck_begin(&s->check, s->type, s->remaining) != 0)
+                return scan_bad(cl, w, at, started_here);
             s->collect = (s->type == 'Z' || s->type == 'S' || s->type == 'E' ||
                           s->type == 'N' || (s->drop && s->type == 'D')) &&
                          s->remaining <= sizeof(s->body);
@@ -380,12 +416,17 @@ server_readable(pgr_client_t *cl)
             break;
         if (n < 0) {
             pgr_conn_flush(&cl->conn);
-            server_failed(cl, (int)n);
+            server_failed(cl, (int)n, NULL);
             return;
         }
         size_t keep = scan(cl, p, (size_t)n);
         pgr_conn_out_commit(&cl->conn, keep);
         cl->rt->stats.bytes_out += keep;
+        if (cl->scan.bad) {
+            pgr_conn_flush(&cl->conn);
+            server_failed(cl, PGR_EPROTO, cl->scan.check.reason);
+            return;
+        }
         budget -= (size_t)n < budget ? (size_t)n : budget;
         if (cl->state == PGR_CLIENT_LOGIN && cl->swallow == 0) {
             pgr_client_login_done(cl, cl->preamble_sqlstate[0] ? cl->preamble_sqlstate : NULL,
@@ -429,7 +470,7 @@ pgr_relay_write(pgr_client_t *cl)
                                               pgr_iobuf_len(&cl->to_srv))
                            : pgr_server_write(cl->srv, pgr_iobuf_data(in), cl->fwd);
         if (n < 0) {
-            server_failed(cl, (int)n);
+            server_failed(cl, (int)n, NULL);
             return;
         }
         if (n == 0) {
@@ -888,7 +929,7 @@ server_io_cb(pgr_server_t *srv, int status, int events, void *arg)
 
     (void)srv;
     if (status < 0) {
-        server_failed(cl, status);
+        server_failed(cl, status, NULL);
         return;
     }
     if (events & UV_WRITABLE) {
