@@ -418,6 +418,36 @@ pgr_pool_fail_waiters(pgr_pool_t *p, int status)
     uv_timer_stop(&p->wait_timer);
 }
 
+void
+pgr_pool_node_down(pgr_pool_t *p, const char *why)
+{
+    pgr_list_t *pos, *first;
+    char msg[512];
+    bool again = true;
+
+    if (p->closing)
+        return;
+    snprintf(msg, sizeof(msg), "node \"%s\" is unhealthy: %s", p->node->cfg.id, why ? why : "");
+    while (pgr_list_first(&p->waiters))
+        fail_head(p, PGR_EUNHEALTHY, msg);
+    uv_timer_stop(&p->wait_timer);
+    static const int unlent[] = { PGR_PS_IDLE, PGR_PS_CONNECTING, PGR_PS_RESET };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(unlent); i++)
+        while ((first = pgr_list_first(&p->lists[unlent[i]])) != NULL)
+            close_server(p, pgr_container_of(first, pgr_server_t, link));
+    /* A borrower told may release its connection (or another's) at once: look again from the
+     * front after each. Every abort makes one lent connection dead, so this ends. */
+    while (again) {
+        again = false;
+        pgr_list_foreach(pos, &p->lists[PGR_PS_ACTIVE]) {
+            if (pgr_server_abort(pgr_container_of(pos, pgr_server_t, link), PGR_EUNHEALTHY, msg)) {
+                again = true;
+                break;
+            }
+        }
+    }
+}
+
 int
 pgr_pool_busy(const pgr_pool_t *p)
 {

@@ -1,0 +1,186 @@
+"""Fault edges (issue 16, item 1) with real nodes and tests/cluster.sh hang / resume:
+
+- a node stopped with SIGSTOP (the kernel still acknowledges) is marked unhealthy by the health
+  checker; at that moment every statement in flight on it ends with 08006 naming the node: as
+  an ERROR on a session outside a transaction, which goes on (on another node), and as FATAL on
+  one inside a transaction (the transaction is lost, as when a server connection breaks). Its
+  server connections are closed, not returned to the pool; statements on the other nodes are
+  untouched;
+- once the node is resumed it serves again;
+- pool.query_timeout (as PgBouncer's): a statement running longer ends the session with FATAL
+  08P01 "query timeout" and its server connection is closed (the statement canceled); a shorter
+  one is untouched;
+- pool.idle_transaction_timeout (as PgBouncer's, with PostgreSQL's own words and 25P03): a
+  client idle inside a transaction longer than that is disconnected, its server connection
+  rolled back and returned clean to the pool (a max_size 1 pool serves the next client, which
+  sees nothing of the rolled-back work); idle outside a transaction, or busy inside one, is not
+  disconnected."""
+import threading
+import time
+
+import psycopg
+import pytest
+
+from conftest import free_port
+
+HEALTH_TIMEOUT = 1.0
+
+
+def config(cluster, port, nodes, pool="", health=None):
+    lines = "\n".join(f"  - {{id: {n}, host: 127.0.0.1, port: {cluster.port(n)}}}"
+                      for n in nodes)
+    health = health or (f"interval: 300ms, timeout: {int(HEALTH_TIMEOUT * 1000)}ms, "
+                        "unhealthy_threshold: 2, backoff: {initial: 200ms, max: 500ms}")
+    return f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+auth:
+  method: scram-sha-256
+  users: [{{name: app, password: app}}, {{name: admin, password: admin}}]
+admin: {{users: [admin]}}
+pool: {{mode: transaction, max_size: 4, connect_timeout: 5s, acquire_timeout: 8s{pool}}}
+health: {{{health}}}
+shutdown: {{drain_timeout: 1s}}
+log: {{level: info}}
+nodes:
+{lines}
+"""
+
+
+def connect(port, dbname="app", user="app", **kw):
+    return psycopg.connect(f"host=127.0.0.1 port={port} user={user} password={user} "
+                           f"dbname={dbname} connect_timeout=10", autocommit=True, **kw)
+
+
+def show(port, what):
+    with connect(port, "pgrouter", "admin") as a:
+        cur = a.execute(f"SHOW {what}")
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def by_node(port, what):
+    return {r["node"] if "node" in r else r["id"]: r for r in show(port, what)}
+
+
+def wait_for(what, fn, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+class Background:
+    """Run one statement on conn in a thread; remember how it ended and when."""
+
+    def __init__(self, conn, sql):
+        self.conn, self.sql = conn, sql
+        self.error = None
+        self.result = None
+        self.took = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.t0 = time.monotonic()
+        self.thread.start()
+
+    def run(self):
+        try:
+            self.result = self.conn.execute(self.sql).fetchall()
+        except psycopg.Error as e:
+            self.error = e
+        self.took = time.monotonic() - self.t0
+
+    def join(self, timeout):
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+def test_unhealthy_node_ends_its_statements_and_fails_fast(cluster_factory, pgrouter_factory):
+    three = cluster_factory(3)
+    port = free_port()
+    pgrouter_factory(config(three, port, ["pg1", "pg2", "pg3"]), port)
+    wait_for("all healthy",
+             lambda: all(r["state"] == "healthy" for r in show(port, "NODES")))
+    p1, p3 = three.port("pg1"), three.port("pg3")
+
+    outside = connect(port)   # no transaction: gets an ERROR and goes on
+    inside = connect(port)    # in a transaction on pg3: loses it, FATAL
+    other = connect(port)     # a long statement on pg1: must not be touched
+    longest = connect(port)   # a long statement on pg3: ended, and canceled there
+    hinted = "/* pgrouter: node=pg3 */ SELECT pg_sleep(0), inet_server_port()"
+    inside.execute("BEGIN")
+    assert inside.execute(hinted).fetchone()[1] == p3
+    assert outside.execute(hinted).fetchone()[1] == p3
+    pools = by_node(port, "POOLS")["pg3"]
+    assert pools["active"] == 1 and pools["idle"] == 1, pools  # inside's, and outside's back
+
+    long_sql = "/* pgrouter: node=pg3 */ SELECT pg_sleep(60) AS pgr_fault_edges_long"
+    running = Background(longest, long_sql)
+    with psycopg.connect(three.dsn("pg3"), autocommit=True) as d:
+        def long_runs(d=d):
+            return d.execute("SELECT count(*) FROM pg_stat_activity WHERE query = %s",
+                             (long_sql,)).fetchone()[0] == 1
+        wait_for("the long statement running on pg3", long_runs)
+
+    three.fault("hang", "pg3")
+    threads = [running]
+    try:
+        slow_other = Background(other, "/* pgrouter: node=pg1 */ "
+                                       "SELECT pg_sleep(4), inet_server_port()")
+        a = Background(outside, hinted)            # sent just after the node froze
+        b = Background(inside, "SELECT pg_sleep(0), inet_server_port()")
+        threads = [running, slow_other, a, b]
+        # Marked unhealthy after 2 failed checks of HEALTH_TIMEOUT each: both end then.
+        bound = 2 * HEALTH_TIMEOUT + 0.3 * 2 + 3.0
+        assert a.join(bound + 1) and b.join(bound + 1), "a statement on the frozen node hangs"
+        assert running.join(1), "the long statement on the frozen node hangs"
+        for t in (a, b, running):
+            # On a connection, or waiting for one (a new one to a frozen node never comes).
+            assert t.error is not None and ('node "pg3" was lost' in str(t.error) or
+                                            'node "pg3" is unhealthy' in str(t.error)), t.error
+            assert t.took < bound, t.took
+        # Outside a transaction: an ERROR, 08006, on a session that goes on.
+        assert a.error.sqlstate == "08006" and running.error.sqlstate == "08006"
+        assert "was lost" in str(running.error)
+        assert longest.execute("SELECT 1").fetchone() == (1,)
+        # Inside one: FATAL, the session ends (libpq reports it with the closed connection).
+        assert isinstance(b.error, psycopg.OperationalError), b.error
+        assert "server closed the connection" in str(b.error) or b.error.sqlstate == "08006"
+        assert by_node(port, "NODES")["pg3"]["state"] in ("unhealthy", "reconnecting")
+        # Outside a transaction the session goes on (elsewhere); inside, it is over.
+        assert not outside.closed
+        assert outside.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert outside.execute("SELECT inet_server_port()").fetchone()[0] != p3
+        with pytest.raises(psycopg.OperationalError):
+            inside.execute("SELECT 1")
+        # pg3's connections are closed, not back in the pool.
+        pools = by_node(port, "POOLS")
+        assert pools["pg3"]["total"] == 0 and pools["pg3"]["idle"] == 0, pools["pg3"]
+        # The healthy node's statement was not touched.
+        assert slow_other.join(10)
+        assert slow_other.error is None and slow_other.result[0][1] == p1
+
+    finally:
+        three.fault("resume", "pg3")
+        for t in threads:
+            t.join(15)
+
+    # Resumed, it serves again (each failed try asks for a probe, so this does not wait out
+    # the backoff).
+    def serves():
+        try:
+            return outside.execute(hinted).fetchone()[1] == p3
+        except psycopg.errors.ConnectionFailure:
+            time.sleep(0.2)
+            return False
+    wait_for("pg3 serving again", serves, timeout=30)
+    assert by_node(port, "NODES")["pg3"]["state"] == "healthy"
+    # The long statement does not run on there: it was canceled when the node woke.
+    with psycopg.connect(three.dsn("pg3"), autocommit=True) as d:
+        wait_for("the long statement gone from pg3", lambda: d.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = %s",
+            (long_sql,)).fetchone()[0] == 0, timeout=10)
+    for c in (outside, inside, other, longest):
+        c.close()
