@@ -6,7 +6,8 @@
   one inside a transaction (the transaction is lost, as when a server connection breaks). Its
   server connections are closed, not returned to the pool; statements on the other nodes are
   untouched;
-- once the node is resumed it serves again;
+- a statement hinted to a node already known to be unhealthy fails at once (08006 naming it),
+  not after pool.connect_timeout; once the node is resumed it serves again;
 - pool.query_timeout (as PgBouncer's): a statement running longer ends the session with FATAL
   08P01 "query timeout" and its server connection is closed (the statement canceled); a shorter
   one is untouched;
@@ -162,6 +163,23 @@ def test_unhealthy_node_ends_its_statements_and_fails_fast(cluster_factory, pgro
         assert slow_other.join(10)
         assert slow_other.error is None and slow_other.result[0][1] == p1
 
+        # Known unhealthy now: a hinted statement fails at once, not after connect_timeout.
+        for _ in range(3):
+            t0 = time.monotonic()
+            with pytest.raises(psycopg.errors.ConnectionFailure) as e:
+                outside.execute(hinted)
+            took = time.monotonic() - t0
+            assert e.value.sqlstate == "08006"
+            assert 'node "pg3" is unhealthy' in str(e.value), str(e.value)
+            assert f"127.0.0.1:{p3}" in str(e.value)
+            assert took < 1.0, took
+            assert not outside.closed
+        # So does pgrouter.route node:pg3.
+        outside.execute("SET pgrouter.route = 'node:pg3'")
+        with pytest.raises(psycopg.errors.ConnectionFailure):
+            outside.execute("SELECT 1")
+        outside.execute("RESET pgrouter.route")
+        assert outside.execute("SELECT 1").fetchone() == (1,)
     finally:
         three.fault("resume", "pg3")
         for t in threads:
