@@ -27,6 +27,8 @@ void pgr_link_maybe_release(pgr_client_t *cl);
 
 /* The scanner is between messages. */
 bool pgr_link_at_boundary(const pgr_client_t *cl);
+/* Nothing in flight either way on the server connection (its transaction status aside). */
+bool pgr_link_quiet(const pgr_client_t *cl);
 /* The server connection is at a transaction boundary with nothing in flight either way. */
 bool pgr_link_clean(const pgr_client_t *cl);
 

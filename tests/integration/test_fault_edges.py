@@ -10,12 +10,7 @@
   not after pool.connect_timeout; once the node is resumed it serves again;
 - pool.query_timeout (as PgBouncer's): a statement running longer ends the session with FATAL
   08P01 "query timeout" and its server connection is closed (the statement canceled); a shorter
-  one is untouched;
-- pool.idle_transaction_timeout (as PgBouncer's, with PostgreSQL's own words and 25P03): a
-  client idle inside a transaction longer than that is disconnected, its server connection
-  rolled back and returned clean to the pool (a max_size 1 pool serves the next client, which
-  sees nothing of the rolled-back work); idle outside a transaction, or busy inside one, is not
-  disconnected."""
+  one is untouched."""
 import threading
 import time
 
@@ -27,7 +22,8 @@ from conftest import free_port
 HEALTH_TIMEOUT = 1.0
 
 
-def config(cluster, port, nodes, pool="", health=None):
+def config(cluster, port, nodes, pool="max_size: 4, connect_timeout: 5s, acquire_timeout: 8s",
+           health=None):
     lines = "\n".join(f"  - {{id: {n}, host: 127.0.0.1, port: {cluster.port(n)}}}"
                       for n in nodes)
     health = health or (f"interval: 300ms, timeout: {int(HEALTH_TIMEOUT * 1000)}ms, "
@@ -38,7 +34,7 @@ auth:
   method: scram-sha-256
   users: [{{name: app, password: app}}, {{name: admin, password: admin}}]
 admin: {{users: [admin]}}
-pool: {{mode: transaction, max_size: 4, connect_timeout: 5s, acquire_timeout: 8s{pool}}}
+pool: {{mode: transaction, {pool}}}
 health: {{{health}}}
 shutdown: {{drain_timeout: 1s}}
 log: {{level: info}}
@@ -202,3 +198,61 @@ def test_unhealthy_node_ends_its_statements_and_fails_fast(cluster_factory, pgro
             (long_sql,)).fetchone()[0] == 0, timeout=10)
     for c in (outside, inside, other, longest):
         c.close()
+
+
+def outcome(c, stmt="SELECT 1"):
+    """What the client sees on its next statement, and whether its connection is closed."""
+    try:
+        c.execute(stmt)
+        got = ("no error",)
+    except psycopg.Error as e:
+        got = (type(e).__name__, e.sqlstate, e.diag.severity, str(e))
+    return got, c.closed
+
+
+def backend_pid(c):
+    return c.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def running(d, pid, like):
+    return d.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active' "
+                     "AND query LIKE %s", (pid, like)).fetchone()[0]
+
+
+def test_query_timeout(cluster_factory, pgrouter_factory):
+    one = cluster_factory(1)
+    port = free_port()
+    p = pgrouter_factory(config(one, port, ["pg1"], pool="max_size: 1, query_timeout: 3s"),
+                         port)
+    c = connect(port)
+    # Shorter than query_timeout: untouched, and so is the session.
+    assert c.execute("SELECT pg_sleep(1.5), 1").fetchone()[1] == 1
+    # The clock is per statement (from the client's last message): a transaction of short
+    # statements, longer in all than the limit, runs to its end.
+    c.execute("BEGIN")
+    for i in range(4):
+        assert c.execute("SELECT pg_sleep(0.9), %s::int", (i,)).fetchone()[1] == i
+    c.execute("COMMIT")
+    pid = backend_pid(c)
+
+    t0 = time.monotonic()
+    got, closed = outcome(c, "SELECT pg_sleep(30)")
+    took = time.monotonic() - t0
+    # As PgBouncer: the client is disconnected with "query timeout" (FATAL 08P01, see the log:
+    # libpq folds a FATAL and the close after it into one connection error).
+    assert "query timeout" in got[3], got
+    assert closed
+    assert 2.9 < took < 8, took
+    wait_for("the log line", lambda: "FATAL 08P01: query timeout" in p.log_text(), timeout=5)
+    with psycopg.connect(one.dsn("pg1"), autocommit=True) as d:
+        # The statement is canceled on the node and its connection closed, not pooled.
+        wait_for("pg_sleep(30) canceled", lambda: running(d, pid, "SELECT pg_sleep(30)%") == 0,
+                 timeout=5)
+        wait_for("the server connection closed", lambda: d.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0] == 0,
+            timeout=5)
+    # The pool's one slot is free for the next client, on a new connection.
+    with connect(port) as c2:
+        assert backend_pid(c2) != pid
+        assert c2.execute("SELECT 2").fetchone() == (2,)
+
