@@ -268,6 +268,18 @@ reset_done(pgr_server_t *srv, pgr_qresult_t *res, void *arg)
     dispatch(p);
 }
 
+/* The ROLLBACK of a connection given back inside a transaction: then DISCARD ALL, as RESET. */
+static void
+rollback_done(pgr_server_t *srv, pgr_qresult_t *res, void *arg)
+{
+    pgr_pool_t *p = arg;
+    if (!res->pub.ok || p->closing || !pgr_server_usable(srv) ||
+        pgr_server_query(srv, "DISCARD ALL", 0, NULL, reset_done, p) != 0) {
+        close_server(p, srv);
+        schedule(p);
+    }
+}
+
 /* Idle connections past idle_timeout (beyond min_idle) are closed; min_idle is topped up. */
 static void
 maintain(uv_timer_t *t)
@@ -393,6 +405,14 @@ pgr_pool_release(pgr_server_t *srv, pgr_release_t how)
     if (how == PGR_RELEASE_CLOSE || p->closing || !pgr_server_usable(srv)) {
         close_server(p, srv);
         schedule(p);
+        return;
+    }
+    if (how == PGR_RELEASE_ROLLBACK) {
+        set_state(p, srv, PGR_PS_RESET);
+        if (pgr_server_query(srv, "ROLLBACK", 0, NULL, rollback_done, p) != 0) {
+            close_server(p, srv);
+            schedule(p);
+        }
         return;
     }
     if (p->cfg.mode == PGR_POOL_SESSION || how == PGR_RELEASE_RESET) {

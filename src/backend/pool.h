@@ -1,5 +1,6 @@
 /* Per (node, user, database) pools of server connections: async acquire with a FIFO of waiters,
- * release (transaction mode: straight back to idle; session mode: DISCARD ALL first), max_size,
+ * release (transaction mode: straight back to idle; session mode: DISCARD ALL first; inside a
+ * transaction: ROLLBACK and DISCARD ALL), max_size,
  * min_idle, idle_timeout, connect_timeout, acquire_timeout, counters. Each server connection is
  * on exactly one of the pool's state lists; set_state() in pool.c is the only mover. */
 #ifndef PGR_BACKEND_POOL_H

@@ -299,6 +299,27 @@ pgr_link_detach(pgr_client_t *cl, bool closing)
         pgr_client_set_state(cl, PGR_CLIENT_IDLE);
 }
 
+void
+pgr_link_rollback(pgr_client_t *cl)
+{
+    const char *why;
+
+    if (cl->srv == NULL || !pgr_link_quiet(cl) || cl->txn == 'I' ||
+        pgr_server_pending(cl->srv) > 0)
+        return;
+    /* The ledger decides as at a boundary: what it would close, it closes. */
+    if (pgr_srv_state_release(pgr_server_get_data(cl->srv), true,
+                              cl->rt->cfg->pool.mode == PGR_POOL_SESSION,
+                              &why) == PGR_LEDGER_CLOSE)
+        return;
+    cl->rt->stats.server_resets++;
+    pgr_debug("link", "client %llu: server connection on node %s rolled back and reset",
+              (unsigned long long)cl->id, cl->node_id);
+    pgr_router_unlink(cl->rt->router, cl->node_id);
+    pgr_cluster_release(cl->srv, PGR_RELEASE_ROLLBACK);
+    cl->srv = NULL;
+}
+
 /* After server output was handled: give the connection back at a transaction boundary. */
 void
 pgr_link_maybe_release(pgr_client_t *cl)

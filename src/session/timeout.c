@@ -1,9 +1,13 @@
-/* The session timeouts: pool.query_timeout.
+/* The session timeouts: pool.query_timeout and pool.idle_transaction_timeout.
  *
  * query_timeout ends a session whose statement has been out on its server connection longer
  * than the limit since the client's last message (PgBouncer's rule): FATAL 08P01 "query
  * timeout", as PgBouncer says it; the statement is canceled on the node and the connection
- * closed (link.c, at the detach of a connection with work in flight). */
+ * closed (link.c, at the detach of a connection with work in flight).
+ *
+ * idle_transaction_timeout ends a session idle inside a transaction longer than the limit, with
+ * PostgreSQL's own FATAL 25P03; its server connection is rolled back and goes back to the pool
+ * (link.c), so a forgotten BEGIN does not hold a pool slot. */
 #include "core/log.h"
 #include "session/link.h"
 #include "session/timeout.h"
@@ -12,7 +16,8 @@ static int64_t
 limit_ms(const pgr_client_t *cl, pgr_tmo_kind_t k)
 {
     const pgr_pool_config_t *p = &cl->rt->cfg->pool;
-    return k == PGR_TMO_QUERY ? p->query_timeout_ms : 0;
+    return k == PGR_TMO_QUERY ? p->query_timeout_ms
+           : k == PGR_TMO_IDLE_TXN ? p->idle_transaction_timeout_ms : 0;
 }
 
 pgr_tmo_kind_t
@@ -20,8 +25,10 @@ pgr_timeout_kind(const pgr_client_t *cl)
 {
     pgr_tmo_kind_t k = PGR_TMO_NONE;
 
-    if (cl->state == PGR_CLIENT_LINKED && cl->srv != NULL && !pgr_link_quiet(cl))
-        k = PGR_TMO_QUERY;
+    if (cl->state == PGR_CLIENT_LINKED && cl->srv != NULL)
+        k = !pgr_link_quiet(cl) ? PGR_TMO_QUERY : cl->txn != 'I' ? PGR_TMO_IDLE_TXN : PGR_TMO_NONE;
+    else if (cl->state == PGR_CLIENT_IDLE && !cl->admin && cl->held_begin)
+        k = PGR_TMO_IDLE_TXN; /* a BEGIN pgrouter answered, waiting for its first statement */
     return limit_ms(cl, k) > 0 ? k : PGR_TMO_NONE;
 }
 
@@ -64,6 +71,18 @@ query_timed_out(pgr_client_t *cl)
 }
 
 static void
+idle_timed_out(pgr_client_t *cl)
+{
+    pgr_info_rl("client", "client %llu (%s): idle in transaction longer than %lld ms",
+                (unsigned long long)cl->id, pgr_conn_peer(&cl->conn),
+                (long long)cl->rt->cfg->pool.idle_transaction_timeout_ms);
+    cl->rt->stats.idle_transaction_timeouts++;
+    pgr_link_rollback(cl);
+    pgr_client_send_error(cl, "FATAL", "25P03",
+                          NULL, "terminating connection due to idle-in-transaction timeout");
+}
+
+static void
 expired(uv_timer_t *t)
 {
     pgr_client_t *cl = t->data;
@@ -82,5 +101,7 @@ expired(uv_timer_t *t)
             return;
         }
         query_timed_out(cl);
+        return;
     }
+    idle_timed_out(cl);
 }

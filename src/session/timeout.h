@@ -1,6 +1,7 @@
 /* The session timeouts, as PgBouncer's: pool.query_timeout (a statement out on the server
- * connection too long, counted from the client's last message). One timer per session
- * (pgr_client_t.tmo_timer). */
+ * connection too long, counted from the client's last message) and
+ * pool.idle_transaction_timeout (a session idle inside a transaction too long). One timer per
+ * session (pgr_client_t.tmo_timer), armed for at most one of them at a time. */
 #ifndef PGR_SESSION_TIMEOUT_H
 #define PGR_SESSION_TIMEOUT_H
 
@@ -10,6 +11,7 @@
 typedef enum pgr_tmo_kind {
     PGR_TMO_NONE,
     PGR_TMO_QUERY,    /* a statement is out on the server connection */
+    PGR_TMO_IDLE_TXN, /* idle inside a transaction (on a server connection, or a held BEGIN) */
 } pgr_tmo_kind_t;
 
 /* Which timeout applies to the session as it is now (pure: the state, the link, the config). */

@@ -10,7 +10,12 @@
   not after pool.connect_timeout; once the node is resumed it serves again;
 - pool.query_timeout (as PgBouncer's): a statement running longer ends the session with FATAL
   08P01 "query timeout" and its server connection is closed (the statement canceled); a shorter
-  one is untouched."""
+  one is untouched;
+- pool.idle_transaction_timeout (as PgBouncer's, with PostgreSQL's own words and 25P03): a
+  client idle inside a transaction longer than that is disconnected, its server connection
+  rolled back and returned clean to the pool (a max_size 1 pool serves the next client, which
+  sees nothing of the rolled-back work); idle outside a transaction, or busy inside one, is not
+  disconnected."""
 import threading
 import time
 
@@ -256,3 +261,68 @@ def test_query_timeout(cluster_factory, pgrouter_factory):
         assert backend_pid(c2) != pid
         assert c2.execute("SELECT 2").fetchone() == (2,)
 
+
+def test_idle_transaction_timeout(cluster_factory, pgrouter_factory):
+    one = cluster_factory(1)
+    with psycopg.connect(one.dsn("pg1", user="app"), autocommit=True) as d:
+        d.execute("CREATE TABLE itt (v int)")
+    port = free_port()
+    # max_size 1: the connection the idle client held must come back for the next one.
+    p = pgrouter_factory(config(one, port, ["pg1"],
+                                pool="max_size: 1, acquire_timeout: 3s, "
+                                     "idle_transaction_timeout: 1s, query_timeout: 5s"), port)
+
+    # PostgreSQL's own idle_in_transaction_session_timeout, directly, and pgrouter's.
+    got = {}
+    for name, dsn in (("direct", one.dsn("pg1", user="app")),
+                      ("via", f"host=127.0.0.1 port={port} user=app password=app dbname=app")):
+        c = psycopg.connect(dsn, autocommit=True)
+        if name == "direct":
+            c.execute("SET idle_in_transaction_session_timeout = '1s'")
+        c.execute("BEGIN")
+        c.execute("INSERT INTO itt VALUES (1)")
+        if name == "via":
+            via_pid = backend_pid(c)
+        time.sleep(2.5)
+        got[name] = outcome(c)
+        c.close()
+    assert got["via"] == got["direct"], got
+    assert "terminating connection due to idle-in-transaction timeout" in got["via"][0][3]
+    assert got["via"][1] is True
+    wait_for("the log line", lambda: "FATAL 25P03: terminating connection due to "
+             "idle-in-transaction timeout" in p.log_text(), timeout=5)
+
+    # The next client gets the same server connection back (the one pool slot), rolled back and
+    # clean: nothing of the insert, no transaction open.
+    with connect(port) as c:
+        t0 = time.monotonic()
+        assert backend_pid(c) == via_pid
+        assert time.monotonic() - t0 < 2
+        assert c.execute("SELECT count(*) FROM itt").fetchone() == (0,)
+        assert c.execute("SELECT now() = statement_timestamp()").fetchone() == (True,)
+    assert by_node(port, "POOLS")["pg1"]["total"] == 1
+
+    # A BEGIN pgrouter holds (no server connection yet) is a transaction to the client too.
+    c = connect(port)
+    c.execute("BEGIN")
+    time.sleep(2)
+    got_held = outcome(c)
+    assert got_held == got["direct"], got_held
+
+    # Idle outside a transaction: never disconnected.
+    c = connect(port)
+    assert c.execute("SELECT 1").fetchone() == (1,)
+    time.sleep(2.5)
+    assert c.execute("SELECT 2").fetchone() == (2,)
+    # Busy inside one (each statement, and one longer than the limit): not disconnected.
+    c.execute("BEGIN")
+    for _ in range(4):
+        c.execute("SELECT pg_sleep(0.4)")
+        time.sleep(0.4)
+    c.execute("SELECT pg_sleep(1.5)")
+    c.execute("INSERT INTO itt VALUES (2)")
+    c.execute("COMMIT")
+    assert c.execute("SELECT count(*) FROM itt").fetchone() == (1,)
+    c.close()
+    st = show(port, "STATS")[0]
+    assert st["idle_transaction_timeouts"] == 2 and st["query_timeouts"] == 0, st

@@ -280,8 +280,9 @@ TEST(show_stats_config_version_help)
     CHECK(reply_has(rt, "SHOW STATS", "T clients,clients_accepted,clients_refused,"
                     "auth_failures,login_timeouts,protocol_errors,queries,transactions,bytes_in,"
                     "bytes_out,cancels_forwarded,cancels_ignored,pinned,server_resets,"
-                    "server_closes_dirty,server_closes_state,query_timeouts\n"
-                    "D 3|0|0|0|0|0|42|0|0|1099511627776|0|0|0|0|0|0|0\nC SHOW\n"));
+                    "server_closes_dirty,server_closes_state,query_timeouts,"
+                    "idle_transaction_timeouts\n"
+                    "D 3|0|0|0|0|0|42|0|0|1099511627776|0|0|0|0|0|0|0|0\nC SHOW\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "T key,value\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D listen.hosts|127.0.0.1\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D auth.method|scram-sha-256\n"));
