@@ -278,6 +278,8 @@ typedef enum pgr_release {
                         * after DISCARD ALL) */
     PGR_RELEASE_RESET, /* the same, after DISCARD ALL in either mode (its data is dropped) */
     PGR_RELEASE_CLOSE, /* anything else: the connection is closed */
+    PGR_RELEASE_ROLLBACK, /* ReadyForQuery 'T' or 'E' seen, nothing unread (a session ended idle
+                           * in a transaction): ROLLBACK, then as RESET; closed if either fails */
 } pgr_release_t;
 /* Return a lent connection. srv is invalid afterwards. */
 void pgr_cluster_release(pgr_server_t *srv, pgr_release_t how);

@@ -35,6 +35,12 @@ typedef struct pgr_pool_config {
     int64_t idle_timeout_ms;
     int64_t connect_timeout_ms;
     int64_t acquire_timeout_ms;
+    /* Global only (the top-level `pool:` block; a node's block does not take them); 0: off.
+     * query_timeout: a statement out on a server connection this long (since the client's
+     * last message) ends the session. idle_transaction_timeout: a session idle inside a
+     * transaction this long is ended, its server connection rolled back and returned. */
+    int64_t query_timeout_ms;
+    int64_t idle_transaction_timeout_ms;
 } pgr_pool_config_t;
 
 /* auth.query's default, as PgBouncer's auth_query: the secret is the second column. */

@@ -183,6 +183,8 @@ set_state(pgr_health_checker_t *h, pgr_node_state_t st, const char *err)
         pgr_info("health", "node %s: %s -> %s", h->node->cfg.id, pgr_node_state_name(old),
                  pgr_node_state_name(st));
     emit(h, PGR_EVENT_NODE_HEALTH, old, err);
+    if (st == PGR_NODE_UNHEALTHY)
+        pgr_node_down(h->node, err);
 }
 
 static void maybe_stopped(pgr_health_checker_t *h);

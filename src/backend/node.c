@@ -268,6 +268,15 @@ pgr_node_report_io_error(pgr_node_t *node)
 }
 
 void
+pgr_node_down(pgr_node_t *node, const char *why)
+{
+    pgr_list_t *pos, *tmp;
+    pgr_list_foreach_safe(pos, tmp, &node->pools) {
+        pgr_pool_node_down(pgr_container_of(pos, pgr_pool_t, link), why);
+    }
+}
+
+void
 pgr_node_stats(const pgr_node_t *node, pgr_pool_stats_t *out)
 {
     pgr_list_t *pos;

@@ -119,6 +119,10 @@ int pgr_node_connect_as(pgr_node_t *node, const char *user, const char *dbname,
                         void *arg, pgr_server_t **out, char *err, size_t errlen) PGR_MUSTCHECK;
 /* An I/O error on a pooled connection: trigger an immediate health check. */
 void pgr_node_report_io_error(pgr_node_t *node);
+/* The health checker marked node unhealthy (why: its last error): every pool's waiters fail,
+ * its unlent connections close and the work on its lent ones ends now (pgr_pool_node_down),
+ * so no statement waits for a node that stopped answering. */
+void pgr_node_down(pgr_node_t *node, const char *why);
 void pgr_node_stats(const pgr_node_t *node, pgr_pool_stats_t *out);
 
 /* The password pgr_cluster_set_user_password stored for user, or NULL. */

@@ -268,6 +268,18 @@ reset_done(pgr_server_t *srv, pgr_qresult_t *res, void *arg)
     dispatch(p);
 }
 
+/* The ROLLBACK of a connection given back inside a transaction: then DISCARD ALL, as RESET. */
+static void
+rollback_done(pgr_server_t *srv, pgr_qresult_t *res, void *arg)
+{
+    pgr_pool_t *p = arg;
+    if (!res->pub.ok || p->closing || !pgr_server_usable(srv) ||
+        pgr_server_query(srv, "DISCARD ALL", 0, NULL, reset_done, p) != 0) {
+        close_server(p, srv);
+        schedule(p);
+    }
+}
+
 /* Idle connections past idle_timeout (beyond min_idle) are closed; min_idle is topped up. */
 static void
 maintain(uv_timer_t *t)
@@ -395,6 +407,14 @@ pgr_pool_release(pgr_server_t *srv, pgr_release_t how)
         schedule(p);
         return;
     }
+    if (how == PGR_RELEASE_ROLLBACK) {
+        set_state(p, srv, PGR_PS_RESET);
+        if (pgr_server_query(srv, "ROLLBACK", 0, NULL, rollback_done, p) != 0) {
+            close_server(p, srv);
+            schedule(p);
+        }
+        return;
+    }
     if (p->cfg.mode == PGR_POOL_SESSION || how == PGR_RELEASE_RESET) {
         set_state(p, srv, PGR_PS_RESET);
         if (pgr_server_query(srv, "DISCARD ALL", 0, NULL, reset_done, p) != 0) {
@@ -416,6 +436,36 @@ pgr_pool_fail_waiters(pgr_pool_t *p, int status)
     while (pgr_list_first(&p->waiters))
         fail_head(p, status, msg);
     uv_timer_stop(&p->wait_timer);
+}
+
+void
+pgr_pool_node_down(pgr_pool_t *p, const char *why)
+{
+    pgr_list_t *pos, *first;
+    char msg[512];
+    bool again = true;
+
+    if (p->closing)
+        return;
+    snprintf(msg, sizeof(msg), "node \"%s\" is unhealthy: %s", p->node->cfg.id, why ? why : "");
+    while (pgr_list_first(&p->waiters))
+        fail_head(p, PGR_EUNHEALTHY, msg);
+    uv_timer_stop(&p->wait_timer);
+    static const int unlent[] = { PGR_PS_IDLE, PGR_PS_CONNECTING, PGR_PS_RESET };
+    for (size_t i = 0; i < PGR_ARRAY_LEN(unlent); i++)
+        while ((first = pgr_list_first(&p->lists[unlent[i]])) != NULL)
+            close_server(p, pgr_container_of(first, pgr_server_t, link));
+    /* A borrower told may release its connection (or another's) at once: look again from the
+     * front after each. Every abort makes one lent connection dead, so this ends. */
+    while (again) {
+        again = false;
+        pgr_list_foreach(pos, &p->lists[PGR_PS_ACTIVE]) {
+            if (pgr_server_abort(pgr_container_of(pos, pgr_server_t, link), PGR_EUNHEALTHY, msg)) {
+                again = true;
+                break;
+            }
+        }
+    }
 }
 
 int

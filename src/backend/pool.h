@@ -1,5 +1,6 @@
 /* Per (node, user, database) pools of server connections: async acquire with a FIFO of waiters,
- * release (transaction mode: straight back to idle; session mode: DISCARD ALL first), max_size,
+ * release (transaction mode: straight back to idle; session mode: DISCARD ALL first; inside a
+ * transaction: ROLLBACK and DISCARD ALL), max_size,
  * min_idle, idle_timeout, connect_timeout, acquire_timeout, counters. Each server connection is
  * on exactly one of the pool's state lists; set_state() in pool.c is the only mover. */
 #ifndef PGR_BACKEND_POOL_H
@@ -70,6 +71,11 @@ void pgr_pool_release(pgr_server_t *srv, pgr_release_t how);
 
 /* Fail every waiter with status (and a message naming the node). */
 void pgr_pool_fail_waiters(pgr_pool_t *pool, int status);
+/* The node was marked unhealthy (why: its last health error): fail every waiter with
+ * PGR_EUNHEALTHY and a message naming the node, close the idle, connecting and resetting
+ * connections, and end the work on lent ones (pgr_server_abort): their borrowers learn at once,
+ * and each connection is closed when it is released. The pool stays open. */
+void pgr_pool_node_down(pgr_pool_t *pool, const char *why);
 /* Connections lent out plus connections being reset plus waiters. */
 int pgr_pool_busy(const pgr_pool_t *pool);
 /* Close the pool: fail waiters with status, close idle and connecting connections, kill lent

@@ -592,6 +592,22 @@ pgr_server_kill(pgr_server_t *srv, int status)
 }
 
 bool
+pgr_server_abort(pgr_server_t *srv, int status, const char *msg)
+{
+    if (srv->closing || (srv->mode != PGR_SRV_QUERY && srv->mode != PGR_SRV_LENT))
+        return false;
+    /* A statement still running there would run on once the node answers again: it is
+     * canceled then (the request waits in the node's listen queue; bounded here). */
+    (void)pgr_server_cancel(srv, 2000, NULL, NULL);
+    if (srv->mode == PGR_SRV_QUERY && srv->query_cb) {
+        query_finish(srv, status, msg); /* srv may be gone after this */
+        return true;
+    }
+    pgr_server_kill(srv, status);
+    return true;
+}
+
+bool
 pgr_server_usable(const pgr_server_t *srv)
 {
     return srv->conn && srv->mode != PGR_SRV_DEAD && !srv->closing &&

@@ -139,6 +139,11 @@ void pgr_server_lend(pgr_server_t *srv);
 /* Close the PGconn and the handles under a borrower and tell it through its io callback with
  * status; the memory stays until the borrower releases it (pgr_server_close then frees it). */
 void pgr_server_kill(pgr_server_t *srv, int status);
+/* The node was marked unhealthy: end what uses the connection now. A lent one is killed under
+ * its borrower (pgr_server_kill, status), an async query ends through its callback with status
+ * and msg (SQLSTATE 08006); either way its backend is sent a cancel. True when it ended something; false in any other mode (idle,
+ * connecting, dead: the owner closes those) — srv may be gone when it returns true. */
+bool pgr_server_abort(pgr_server_t *srv, int status, const char *msg);
 /* Every handle of srv has finished closing (a killed server waiting for its release). */
 static inline bool
 pgr_server_handles_closed(const pgr_server_t *srv)

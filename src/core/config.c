@@ -130,7 +130,13 @@ static const field_t admin_fields[] = {
     F("connect_timeout", F_DUR, P(pool.connect_timeout_ms), .min = 1, .max = DAY_MS),              \
     F("acquire_timeout", F_DUR, P(pool.acquire_timeout_ms), .min = 1, .max = DAY_MS),              \
     { .key = NULL }
-static const field_t pool_fields[] = { POOL_FIELDS(C) };
+/* The session timeouts are the global block's only: they bound clients, not a node's pool. */
+static const field_t pool_fields[] = {
+    F("query_timeout", F_DUR, C(pool.query_timeout_ms), .min = 0, .max = DAY_MS),
+    F("idle_transaction_timeout", F_DUR, C(pool.idle_transaction_timeout_ms), .min = 0,
+      .max = DAY_MS),
+    POOL_FIELDS(C)
+};
 static const field_t node_pool_fields[] = { POOL_FIELDS(N) };
 static const field_t backoff_fields[] = {
     F("initial", F_DUR, C(health.backoff_initial_ms), .min = 1, .max = DAY_MS),
@@ -447,7 +453,7 @@ walk_nodes(walker_t *w, const pgr_ynode_t *v, const char *path, void *base)
         pgr_config_bufprintf(item, sizeof(item), "%s[%zu]", path, i);
         t.n.role = PGR_ROLE_AUTO;
         t.n.weight = 1;
-        t.n.pool = (pgr_pool_config_t){ POOL_MODE_UNSET, -1, -1, -1, -1, -1 };
+        t.n.pool = (pgr_pool_config_t){ POOL_MODE_UNSET, -1, -1, -1, -1, -1, 0, 0 };
         t.n.line = m->line;
         t.n.col = m->col;
         pgr_config_walk_map(w, m, item, node_fields, &t);
@@ -746,7 +752,7 @@ pgr_config_new_default(void)
         free(cfg);
         return NULL;
     }
-    cfg->pool = (pgr_pool_config_t){ PGR_POOL_TRANSACTION, 20, 0, 60000, 5000, 10000 };
+    cfg->pool = (pgr_pool_config_t){ PGR_POOL_TRANSACTION, 20, 0, 60000, 5000, 10000, 0, 0 };
     cfg->health.interval_ms = 1000;
     cfg->health.timeout_ms = 1000;
     cfg->health.unhealthy_threshold = 2;

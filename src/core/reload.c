@@ -215,7 +215,12 @@ pgr_reload_keep(const pgr_config_t *old, pgr_config_t *new)
         !copy_str(&new->admin.http, old->admin.http))
         return PGR_ENOMEM;
     new->tls.mode = old->tls.mode;
+    /* The session timeouts bound clients, not pools: the new file's apply at once. */
+    int64_t query_timeout = new->pool.query_timeout_ms;
+    int64_t idle_txn_timeout = new->pool.idle_transaction_timeout_ms;
     new->pool = old->pool;
+    new->pool.query_timeout_ms = query_timeout;
+    new->pool.idle_transaction_timeout_ms = idle_txn_timeout;
     pgr_login_config_t login = new->health.login; /* new's own strings, freed below */
     new->health.login = (pgr_login_config_t){ 0 };
     if (!copy_str(&new->health.login.user, old->health.login.user) ||

@@ -38,6 +38,8 @@ typedef struct pgr_runtime_stats {
     uint64_t server_resets;     /* released with DISCARD ALL (pinned state, session mode) */
     uint64_t server_closes_dirty; /* released mid-transaction or with a message in flight */
     uint64_t server_closes_state; /* carrying what DISCARD ALL keeps (placeholder, LOAD) */
+    uint64_t query_timeouts;    /* sessions ended by pool.query_timeout */
+    uint64_t idle_transaction_timeouts; /* sessions ended by pool.idle_transaction_timeout */
 } pgr_runtime_stats_t;
 
 /* What an admin-console session keeps between its commands (owned by the session). */

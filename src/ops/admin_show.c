@@ -355,7 +355,7 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         pgr_be_write_error(out, false, "ERROR", "55000", "no configuration loaded", NULL, NULL);
         return;
     }
-    char hosts[256], users[512], admins[512], wf[512], peers[1024], b[21][32];
+    char hosts[256], users[512], admins[512], wf[512], peers[1024], b[24][32];
     char **user_names = calloc(c->auth.n_users ? c->auth.n_users : 1, sizeof(char *));
     if (!user_names) {
         pgr_writer_fail(out, PGR_ENOMEM);
@@ -393,6 +393,9 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "pool.idle_timeout", fmt_ms(b[6], 32, c->pool.idle_timeout_ms) },
         { "pool.connect_timeout", fmt_ms(b[7], 32, c->pool.connect_timeout_ms) },
         { "pool.acquire_timeout", fmt_ms(b[8], 32, c->pool.acquire_timeout_ms) },
+        { "pool.query_timeout", fmt_ms(b[21], 32, c->pool.query_timeout_ms) },
+        { "pool.idle_transaction_timeout",
+          fmt_ms(b[22], 32, c->pool.idle_transaction_timeout_ms) },
         { "health.interval", fmt_ms(b[9], 32, c->health.interval_ms) },
         { "health.timeout", fmt_ms(b[10], 32, c->health.timeout_ms) },
         { "health.unhealthy_threshold", fmt_i64(b[11], 32, c->health.unhealthy_threshold) },
@@ -409,6 +412,7 @@ show_config(pgr_runtime_t *rt, pgr_writer_t *out)
         { "broadcast.on_node_error", ENUM_NAME(onerr, c->broadcast.on_node_error) },
         { "broadcast.node_column", c->broadcast.node_column ? "true" : "false" },
         { "broadcast.timeout", fmt_ms(b[15], 32, c->broadcast.timeout_ms) },
+        { "broadcast.merge_memory", fmt_u64(b[23], 32, c->broadcast.merge_memory) },
         { "shutdown.drain_timeout", fmt_ms(b[16], 32, c->shutdown.drain_timeout_ms) },
         { "log.level", c->log.level },
         { "log.json", c->log.json ? "true" : "false" },

@@ -49,7 +49,9 @@ void pgr_report_nodes_free(pgr_report_nodes_t *nodes);
     X(pinned, "sessions pinned to their server connection")                              \
     X(server_resets, "server connections reset with DISCARD ALL before reuse")           \
     X(server_closes_dirty, "server connections closed: left mid-transaction or in flight") \
-    X(server_closes_state, "server connections closed: state DISCARD ALL cannot undo")
+    X(server_closes_state, "server connections closed: state DISCARD ALL cannot undo") \
+    X(query_timeouts, "sessions ended by pool.query_timeout")                            \
+    X(idle_transaction_timeouts, "sessions ended by pool.idle_transaction_timeout")
 
 /* "16/B374D848" as PostgreSQL prints an LSN. */
 void pgr_report_lsn(uint64_t lsn, char *buf, size_t cap);

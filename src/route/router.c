@@ -338,14 +338,28 @@ to_replica(pgr_router_t *r, const cand_t *c, int n, uint64_t min_lsn, const char
     snprintf(out->reason + l, sizeof(out->reason) - l, ")");
 }
 
+/* The node named by a hint or pgrouter.route. One known to be down (unhealthy, or retrying
+ * after that) fails the statement at once with 08006 naming it, rather than after a connect
+ * timeout, and is probed so that its recovery is seen soon; one still connecting is tried. */
 static void
-to_node(const cand_t *c, int n, const char *id, const char *why, pgr_route_t *out)
+to_node(pgr_router_t *r, const cand_t *c, int n, const char *id, const char *why,
+        pgr_route_t *out)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(c[i].id, id) == 0) {
-            route_node(out, &c[i], false, why);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(c[i].id, id) != 0)
+            continue;
+        if (c[i].state == PGR_NODE_UNHEALTHY || c[i].state == PGR_NODE_RECONNECTING) {
+            pgr_cluster_probe(r->cluster, c[i].id);
+            out->kind = PGR_ROUTE_ERROR;
+            snprintf(out->sqlstate, sizeof(out->sqlstate), "08006");
+            snprintf(out->reason, sizeof(out->reason), "node \"%s\" is unhealthy (%s:%d%s%.120s)",
+                     c[i].id, c[i].host, c[i].port, c[i].last_error[0] ? ": " : "",
+                     c[i].last_error);
             return;
         }
+        route_node(out, &c[i], false, why);
+        return;
+    }
     route_error(out, "42704", "node \"%s\" does not exist%s", id, "");
 }
 
@@ -377,7 +391,7 @@ pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
         to_replica(r, c, n, req->min_lsn, "hint replica", out);
         return;
     case PGR_HINT_NODE:
-        to_node(c, n, req->hint_node ? req->hint_node : "", "hint node", out);
+        to_node(r, c, n, req->hint_node ? req->hint_node : "", "hint node", out);
         return;
     case PGR_HINT_BROADCAST:
         to_all(read, "hint broadcast", out);
@@ -393,7 +407,7 @@ pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
         to_replica(r, c, n, req->min_lsn, "pgrouter.route replica", out);
         return;
     case PGR_SESSION_ROUTE_NODE:
-        to_node(c, n, req->session_node ? req->session_node : "", "pgrouter.route node", out);
+        to_node(r, c, n, req->session_node ? req->session_node : "", "pgrouter.route node", out);
         return;
     case PGR_SESSION_ROUTE_BROADCAST:
         to_all(read, "pgrouter.route broadcast", out);

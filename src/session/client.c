@@ -23,6 +23,7 @@
 #include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
+#include "session/timeout.h"
 
 static const char *const state_names[] = {
 #define PGR_CLIENT_STATE_NAME(name, text) text,
@@ -213,6 +214,8 @@ teardown(pgr_client_t *cl, const char *why)
     cl->await_deadline = 0;
     uv_timer_stop(&cl->wait_timer);
     uv_close((uv_handle_t *)&cl->wait_timer, timer_close_cb);
+    uv_timer_stop(&cl->tmo_timer);
+    uv_close((uv_handle_t *)&cl->tmo_timer, timer_close_cb);
 }
 
 /* The conn closed: by us (state CLOSING already) or by the peer (EOF, reset, a write error). */
@@ -276,16 +279,18 @@ pgr_client_accept(pgr_runtime_t *rt, uv_stream_t *server)
     pgr_iobuf_init(&cl->to_srv, 0);
     pgr_list_init(&cl->link);
     /* Whatever accept returns, the conn's on_close runs once later: memory is freed there. */
-    cl->handles_open = 3;
+    cl->handles_open = 4;
     uv_timer_init(rt->loop, &cl->timer);
     uv_timer_init(rt->loop, &cl->wait_timer);
-    cl->timer.data = cl->wait_timer.data = cl;
+    uv_timer_init(rt->loop, &cl->tmo_timer);
+    cl->timer.data = cl->wait_timer.data = cl->tmo_timer.data = cl;
     rc = pgr_conn_accept(server, &cl->conn, &client_cbs, cl);
     if (rc != 0) {
         pgr_warn_rl("client", "accept failed: %s", pgr_strerror(rc));
         set_state(cl, PGR_CLIENT_CLOSING);
         uv_close((uv_handle_t *)&cl->timer, timer_close_cb);
         uv_close((uv_handle_t *)&cl->wait_timer, timer_close_cb);
+        uv_close((uv_handle_t *)&cl->tmo_timer, timer_close_cb);
         return;
     }
     pgr_list_push_back(&rt->clients, &cl->link);
@@ -1027,8 +1032,10 @@ client_read_cb(pgr_conn_t *c, void *arg)
     (void)c;
     if (states[cl->state].input)
         states[cl->state].input(cl);
-    if (cl->state != PGR_CLIENT_CLOSING)
+    if (cl->state != PGR_CLIENT_CLOSING) {
+        pgr_timeout_update(cl);
         pgr_conn_flush(&cl->conn);
+    }
 }
 
 static void

@@ -117,9 +117,12 @@ typedef struct pgr_client {
     uv_timer_t timer;            /* login timeout */
     uv_timer_t wait_timer;       /* session/login: the end of a wait for a node's first health
                                     result, or a nudge to look again (a node's health changed) */
+    uv_timer_t tmo_timer;        /* session/timeout: query_timeout or idle_transaction_timeout */
+    int tmo_kind;                /* what tmo_timer is armed for (pgr_tmo_kind_t), 0: nothing */
+    uint64_t last_request_ms;    /* loop time of the client's last message relayed to a server */
     uint64_t await_deadline;     /* loop time that wait ends, or 0: not waiting */
     uint64_t await_resume;       /* while a waiting session is dispatched again: its deadline */
-    int handles_open;            /* conn + timer + wait_timer: freed when this reaches 0 */
+    int handles_open;            /* conn + timer + wait_timer + tmo_timer: freed at 0 */
     bool refuse;                 /* over max_clients: refuse after the startup packet, unless
                                     it is an admin-console login and a reserved slot is free */
     bool reserved;               /* holds one of admin.reserved_connections (rt->n_reserved) */

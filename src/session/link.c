@@ -59,13 +59,18 @@ pgr_link_at_boundary(const pgr_client_t *cl)
     return cl->scan.hdr_len == 0 && cl->scan.remaining == 0;
 }
 
+bool
+pgr_link_quiet(const pgr_client_t *cl)
+{
+    return pgr_link_at_boundary(cl) && cl->pending_syncs == 0 && !cl->unsynced && cl->fwd == 0 &&
+           pgr_iobuf_len(&cl->to_srv) == 0 && cl->swallow == 0 && !cl->srv_write_blocked;
+}
+
 /* The server connection is at a transaction boundary with nothing in flight either way. */
 bool
 pgr_link_clean(const pgr_client_t *cl)
 {
-    return pgr_link_at_boundary(cl) && cl->pending_syncs == 0 && !cl->unsynced && cl->txn == 'I' &&
-           cl->fwd == 0 && pgr_iobuf_len(&cl->to_srv) == 0 && cl->swallow == 0 &&
-           !cl->srv_write_blocked;
+    return pgr_link_quiet(cl) && cl->txn == 'I';
 }
 
 /* The record of what srv has now, made from its login parameters the first time. */
@@ -282,7 +287,7 @@ pgr_link_detach(pgr_client_t *cl, bool closing)
         }
         /* The client left while its statement runs: stop it, since a backend busy without
          * writing does not notice that its connection was closed. */
-        if (closing && how == PGR_RELEASE_CLOSE && cl->pending_syncs > 0)
+        if (closing && how == PGR_RELEASE_CLOSE && (cl->pending_syncs > 0 || cl->unsynced))
             (void)pgr_server_cancel(cl->srv, 2000, NULL, NULL);
         if (how != PGR_RELEASE_CLOSE && !closing)
             cl->rt->stats.transactions++;
@@ -293,6 +298,27 @@ pgr_link_detach(pgr_client_t *cl, bool closing)
     link_reset(cl);
     if (!closing && cl->state != PGR_CLIENT_CLOSING)
         pgr_client_set_state(cl, PGR_CLIENT_IDLE);
+}
+
+void
+pgr_link_rollback(pgr_client_t *cl)
+{
+    const char *why;
+
+    if (cl->srv == NULL || !pgr_link_quiet(cl) || cl->txn == 'I' ||
+        pgr_server_pending(cl->srv) > 0)
+        return;
+    /* The ledger decides as at a boundary: what it would close, it closes. */
+    if (pgr_srv_state_release(pgr_server_get_data(cl->srv), true,
+                              cl->rt->cfg->pool.mode == PGR_POOL_SESSION,
+                              &why) == PGR_LEDGER_CLOSE)
+        return;
+    cl->rt->stats.server_resets++;
+    pgr_debug("link", "client %llu: server connection on node %s rolled back and reset",
+              (unsigned long long)cl->id, cl->node_id);
+    pgr_router_unlink(cl->rt->router, cl->node_id);
+    pgr_cluster_release(cl->srv, PGR_RELEASE_ROLLBACK);
+    cl->srv = NULL;
 }
 
 /* After server output was handled: give the connection back at a transaction boundary. */

@@ -25,8 +25,16 @@ void pgr_link_detach(pgr_client_t *cl, bool closing);
  * read-your-writes. */
 void pgr_link_maybe_release(pgr_client_t *cl);
 
+/* The session leaves idle inside a transaction (idle_transaction_timeout): give its server
+ * connection back with PGR_RELEASE_ROLLBACK (ROLLBACK, then DISCARD ALL) unless its ledger
+ * says close, or anything is in flight; then the connection is left for pgr_link_detach, which
+ * closes it. */
+void pgr_link_rollback(pgr_client_t *cl);
+
 /* The scanner is between messages. */
 bool pgr_link_at_boundary(const pgr_client_t *cl);
+/* Nothing in flight either way on the server connection (its transaction status aside). */
+bool pgr_link_quiet(const pgr_client_t *cl);
 /* The server connection is at a transaction boundary with nothing in flight either way. */
 bool pgr_link_clean(const pgr_client_t *cl);
 

@@ -31,6 +31,7 @@
 #include "session/link.h"
 #include "session/multi.h"
 #include "session/relay.h"
+#include "session/timeout.h"
 
 #define READ_CHUNK      (64 * 1024)
 #define READ_BUDGET     (256 * 1024) /* per wakeup, so one server cannot starve the loop */
@@ -150,6 +151,7 @@ server_failed(pgr_client_t *cl, int err, const char *violation)
     cl->pending_syncs = 0;
     cl->unsynced = true; /* forces a close on release */
     pgr_link_detach(cl, false);
+    pgr_timeout_update(cl);
     if (!recoverable && told) {
         pgr_info("client", "client %llu (%s): its session ended by node %s",
                  (unsigned long long)cl->id, pgr_conn_peer(&cl->conn), node);
@@ -440,6 +442,7 @@ server_readable(pgr_client_t *cl)
     }
     pgr_conn_flush(&cl->conn);
     pgr_link_maybe_release(cl);
+    pgr_timeout_update(cl);
 }
 
 void
@@ -654,6 +657,7 @@ forward_frame(pgr_client_t *cl, const pgr_frame_t *f)
     int rc = 0;
     bool rewritten = false;
 
+    cl->last_request_ms = uv_now(cl->rt->loop);
     pgr_writer_init_grow(&w);
     switch (f->type) {
     case 'Q': {
@@ -843,6 +847,7 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
         return;
     pgr_conn_read_start(&cl->conn);
     pgr_relay_client_input(cl);
+    pgr_timeout_update(cl);
 }
 
 void

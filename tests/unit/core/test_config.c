@@ -477,6 +477,18 @@ static const bad_case bad_cases[] = {
       "  - {id: pg1, host: 127.0.0.1, port: 5432, health: hc}\n",
       {
       "t.yaml:3:52: nodes[0].health: expected a mapping, got \"hc\"" } },
+    { "session_timeouts_bad",
+      "listen: {host: 127.0.0.1, port: 6432}\n"
+      "pool: {query_timeout: -1s, idle_transaction_timeout: 30}\n"
+      "nodes:\n"
+      "  - {id: pg1, host: 127.0.0.1, port: 5432, pool: {query_timeout: 1s}}\n",
+      {
+      "t.yaml:2:23: pool.query_timeout: expected a duration with a unit (ms, s, m, h, d), "
+      "e.g. 500ms or 2s, got \"-1s\"",
+      "t.yaml:2:54: pool.idle_transaction_timeout: expected a duration with a unit (ms, s, m, "
+      "h, d), e.g. 500ms or 2s, got \"30\"",
+      "t.yaml:4:51: nodes[0].pool.query_timeout: unknown key (expected one of mode, max_size, "
+      "min_idle, idle_timeout, connect_timeout, acquire_timeout)" } },
     { "second_document",
       "listen: {host: 127.0.0.1, port: 6432}\n"
       "nodes:\n"
@@ -784,6 +796,8 @@ TEST(minimal_gets_defaults)
     CHECK_INT(cfg->pool.idle_timeout_ms, 60000);
     CHECK_INT(cfg->pool.connect_timeout_ms, 5000);
     CHECK_INT(cfg->pool.acquire_timeout_ms, 10000);
+    CHECK_INT(cfg->pool.query_timeout_ms, 0);
+    CHECK_INT(cfg->pool.idle_transaction_timeout_ms, 0);
     CHECK_INT(cfg->health.interval_ms, 1000);
     CHECK_INT(cfg->health.timeout_ms, 1000);
     CHECK_INT(cfg->health.unhealthy_threshold, 2);
@@ -841,7 +855,7 @@ TEST(every_value_parsed)
         "    - {name: ops, password: pw2}\n"
         "admin: {users: [ops], http: \"127.0.0.1:9930\"}\n"
         "pool: {mode: session, max_size: 7, min_idle: 2, idle_timeout: 0s, connect_timeout: 2s,\n"
-        "       acquire_timeout: 1m}\n"
+        "       acquire_timeout: 1m, query_timeout: 90s, idle_transaction_timeout: 1500ms}\n"
         "health: {interval: 250ms, timeout: 2s, unhealthy_threshold: 4,\n"
         "         backoff: {initial: 2s, max: 1h, jitter: 0}}\n"
         "routing: {reads: any, balance: round-robin, max_replica_lag: 0s, read_your_writes: session,\n"
@@ -900,6 +914,8 @@ TEST(every_value_parsed)
     CHECK_INT(cfg->pool.idle_timeout_ms, 0);
     CHECK_INT(cfg->pool.connect_timeout_ms, 2000);
     CHECK_INT(cfg->pool.acquire_timeout_ms, 60000);
+    CHECK_INT(cfg->pool.query_timeout_ms, 90000);
+    CHECK_INT(cfg->pool.idle_transaction_timeout_ms, 1500);
     CHECK_INT(cfg->health.interval_ms, 250);
     CHECK_INT(cfg->health.timeout_ms, 2000);
     CHECK_INT(cfg->health.unhealthy_threshold, 4);

@@ -145,7 +145,8 @@ TEST(refreshed_parts_and_restart_settings)
 {
     pgr_config_t *a = load(BASE "nodes:\n  - {id: pg1, host: h1, port: 5432}\n");
     pgr_config_t *b = load("listen: {host: 127.0.0.2, port: 7000}\n"
-                           "pool: {mode: session, max_size: 3}\n"
+                           "pool: {mode: session, max_size: 3, query_timeout: 2s,\n"
+                           "       idle_transaction_timeout: 3s}\n"
                            "health: {interval: 5s}\n"
                            "admin: {http: '127.0.0.1:9000'}\n"
                            "routing: {reads: primary, write_functions: [f], "
@@ -175,6 +176,8 @@ TEST(refreshed_parts_and_restart_settings)
     CHECK(b->admin.http == NULL);
     CHECK_INT((int)b->pool.mode, (int)PGR_POOL_TRANSACTION);
     CHECK(b->pool.max_size == a->pool.max_size);
+    CHECK_INT(b->pool.query_timeout_ms, 2000); /* not kept: applied at once */
+    CHECK_INT(b->pool.idle_transaction_timeout_ms, 3000);
     CHECK(b->health.interval_ms == a->health.interval_ms);
     CHECK_INT((int)b->broadcast.on_node_error, (int)PGR_ONERR_FAIL);
     CHECK_INT((int)b->routing.reads, (int)PGR_READS_PRIMARY);

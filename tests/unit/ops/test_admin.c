@@ -281,14 +281,20 @@ TEST(show_stats_config_version_help)
                     "auth_failures,login_timeouts,protocol_errors,queries,transactions,bytes_in,"
                     "bytes_out,cancels_forwarded,cancels_ignored,cancels_to_peers,"
                     "cancels_peer_failed,cancels_unknown_instance,pinned,server_resets,"
-                    "server_closes_dirty,server_closes_state\n"
-                    "D 3|0|0|0|0|0|42|0|0|1099511627776|0|0|0|0|0|0|0|0|0\nC SHOW\n"));
+                    "server_closes_dirty,server_closes_state,query_timeouts,"
+                    "idle_transaction_timeouts\n"
+                    "D 3|0|0|0|0|0|42|0|0|1099511627776|0|0|0|0|0|0|0|0|0|0|0\nC SHOW\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "T key,value\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D listen.hosts|127.0.0.1\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D auth.method|scram-sha-256\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D auth.users|app\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D admin.http|127.0.0.1:9930\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D admin.reserved_connections|3\n"));
+    /* Each value in its own buffer: two keys once shared one and showed the same value. */
+    CHECK(reply_has(rt, "SHOW CONFIG", "D instance.id|0\n"));
+    CHECK(reply_has(rt, "SHOW CONFIG", "D pool.query_timeout|0s\n") ||
+          reply_has(rt, "SHOW CONFIG", "D pool.query_timeout|0ms\n"));
+    CHECK(reply_has(rt, "SHOW CONFIG", "D broadcast.merge_memory|"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D health.interval|100ms\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D shutdown.drain_timeout|250ms\n"));
     CHECK(reply_has(rt, "SHOW CONFIG", "D routing.balance|least-busy\n"));
