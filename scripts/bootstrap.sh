@@ -9,7 +9,7 @@ PKGS=(
     libuv1-dev libpq-dev libyaml-dev libssl-dev libpg-query-dev libprotobuf-c-dev
     libidn-dev libunistring-dev   # SASLprep: RFC 3454 tables, NFKC
     # fuzzing (libFuzzer + sanitizer runtimes)
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev llvm-14   # llvm-14: llvm-profdata, llvm-cov (scripts/fuzz.sh --coverage)
     # real PostgreSQL nodes and clients
     postgresql-15 postgresql-client-15 procps util-linux
     # integration tests and benchmarks (locales: en_US.UTF-8 for the collation tests)
