@@ -1,6 +1,9 @@
 /* libFuzzer driver: backend (server → client) framing and decoding of every message type, and
  * the streaming checks the relay and the broadcast run on the same stream (protocol/becheck):
- * fed whole or in pieces they agree, and what they accept the decoders accept too. */
+ * fed whole or in pieces they agree, and what they accept the decoders accept too. Each
+ * RowDescription is compared with the one before it (as the broadcast compares the nodes'):
+ * equality is symmetric and an inequality says why. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "fuzz_stream.h"
@@ -13,6 +16,8 @@ static void
 check_stream(const uint8_t *data, size_t size)
 {
     pgr_becheck_t whole, pieces;
+    pgr_be_rowdesc_t prev;
+    bool have_prev = false;
     size_t off = 0;
 
     pgr_becheck_init(&whole);
@@ -44,6 +49,17 @@ check_stream(const uint8_t *data, size_t size)
             abort();
         if (f.type == 'S' && pgr_be_param_decode(f.body, f.body_len, &ps) != 0)
             abort();
+        pgr_be_rowdesc_t t;
+        if (f.type == 'T' && pgr_be_rowdesc_decode(f.body, f.body_len, &t) == 0) {
+            if (have_prev) {
+                pgr_rowdesc_diff_t diff = {0};
+                bool eq = pgr_be_rowdesc_equal(&prev, &t, &diff);
+                if (eq != pgr_be_rowdesc_equal(&t, &prev, NULL) || (!eq && diff.text[0] == 0))
+                    abort();
+            }
+            prev = t;
+            have_prev = true;
+        }
         off += f.len;
     }
 }

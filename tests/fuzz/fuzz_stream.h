@@ -1,9 +1,11 @@
 /* The body of the fe and be drivers: frame the whole input in one phase, decode every complete
- * frame, render its trace line, and stop at the first NEED_MORE or BAD. */
+ * frame, render its trace line, and stop at the first NEED_MORE or BAD. Every type that frames
+ * has a name (pgr_frame_type_name); one refused as unknown has none. */
 #ifndef PGR_FUZZ_STREAM_H
 #define PGR_FUZZ_STREAM_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "protocol/frame.h"
 #include "protocol/trace.h"
@@ -30,9 +32,11 @@ fuzz_stream(const uint8_t *data, size_t size, pgr_phase_t phase)
         if (rc != PGR_FRAME_OK) {
             if (f.reason == NULL || f.sqlstate == NULL)
                 abort();
+            if (strstr(f.reason, "message type") && pgr_frame_type_name(f.type, phase) != NULL)
+                abort();
             break;
         }
-        if (f.len == 0 || f.len > size - off)
+        if (f.len == 0 || f.len > size - off || pgr_frame_type_name(f.type, phase) == NULL)
             abort();
         (void)pgr_trace_frame(&tr, phase, &f, line, sizeof(line));
         for (int k = 0; k < (f.type == 'p' ? 3 : 1); k++)
