@@ -3,7 +3,8 @@
 # against real PostgreSQL nodes, and a short run of each fuzzer; ends with `N passed, M failed`.
 #
 #   scripts/test.sh                 everything
-#   PGR_FUZZ_SECONDS=0 scripts/test.sh     skip the fuzz runs (default 20 s per driver)
+#   PGR_FUZZ_SECONDS=0 scripts/test.sh     skip the fuzz runs (default 20 s per driver) and the
+#                                          protocol/ coverage floor (scripts/fuzz.sh --coverage)
 #   PGR_BUILDS="default" scripts/test.sh   only the default build
 #   PGR_RELEASE_BUILD=0 scripts/test.sh    skip the compile-only release build
 #   PGR_REGRESS=0 scripts/test.sh          skip PostgreSQL's regression suite (scripts/regress.sh)
@@ -114,6 +115,16 @@ if [ "$FUZZ_SECONDS" != 0 ] && command -v clang >/dev/null && [ -f tests/fuzz/me
         echo "build-fuzz: FAILED" >>"$RESULTS/extra.txt"
         status=1
     fi
+    # Line coverage of protocol/ from the committed seed corpora alone (deterministic; about
+    # 40 s with its own coverage build, build-fuzz-cov).
+    echo "== fuzz coverage (protocol/, committed corpora)"
+    if scripts/fuzz.sh --coverage --min 90 >"$RESULTS/fuzz-coverage.log" 2>&1; then
+        echo "fuzz-coverage: ok" >>"$RESULTS/extra.txt"
+    else
+        echo "fuzz-coverage: FAILED" >>"$RESULTS/extra.txt"
+        status=1
+    fi
+    tail -n 1 "$RESULTS/fuzz-coverage.log"
 fi
 
 /usr/bin/python3 tests/summary.py "$RESULTS" || status=1
