@@ -34,6 +34,9 @@ coverage() { # min-percent (empty: no floor)
     local min=$1 bdir=build-fuzz-cov cov_flags='-fprofile-instr-generate -fcoverage-mapping'
     local profdata llvmcov d objs=() f
     profdata=$(llvm_tool llvm-profdata) && llvmcov=$(llvm_tool llvm-cov) || return 2
+    # meson's compiler checks run instrumented programs: keep their profiles out of the tree.
+    mkdir -p $bdir
+    export LLVM_PROFILE_FILE=$PWD/$bdir/setup.profraw
     if [ ! -f $bdir/build.ninja ]; then
         CC=clang meson setup $bdir -Dfuzz=true -Dc_args="$cov_flags" \
             -Dc_link_args="$cov_flags" >/dev/null
