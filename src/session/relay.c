@@ -132,6 +132,10 @@ server_failed(pgr_client_t *cl, int err, const char *violation)
     bool recoverable = pgr_link_at_boundary(cl) && cl->txn == 'I' && !cl->pinned &&
                        cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION;
     bool told = cl->srv_ended && violation == NULL;
+    /* Part of a message already went to the client: nothing can follow it that the client
+     * would read as a message (an error there would be taken as the rest of the row, maybe
+     * as row data), so the session ends as with a server that dies mid-message. */
+    bool mid_message = !pgr_link_at_boundary(cl);
     uint32_t owed = cl->pending_syncs;
     const char *sqlstate = violation ? "08P01" : "08006";
 
@@ -152,6 +156,13 @@ server_failed(pgr_client_t *cl, int err, const char *violation)
     cl->unsynced = true; /* forces a close on release */
     pgr_link_detach(cl, false);
     pgr_timeout_update(cl);
+    if (mid_message) {
+        pgr_info("client", "client %llu (%s): closed: its server connection to node %s ended "
+                 "in the middle of a message", (unsigned long long)cl->id,
+                 pgr_conn_peer(&cl->conn), node);
+        pgr_client_close(cl, "server connection lost mid-message");
+        return;
+    }
     if (!recoverable && told) {
         pgr_info("client", "client %llu (%s): its session ended by node %s",
                  (unsigned long long)cl->id, pgr_conn_peer(&cl->conn), node);

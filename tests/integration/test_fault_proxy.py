@@ -247,8 +247,14 @@ def test_reset_mid_result_ends_the_statement_pgrouter_lives(cluster_factory, pro
     e, router, port = reset_mid_result(cluster_factory, proxy_factory, pgrouter_factory)
     assert isinstance(e, psycopg.OperationalError), repr(e)
     assert router.proc.poll() is None, "pgrouter exited"
-    # pgrouter saw the lost server connection and says which node it was.
-    assert 'server connection to node "pg1" was lost' in router.log_text()
+    # Part of a DataRow had gone to the client: nothing may follow it (an ErrorResponse there
+    # would be read as the rest of the row, maybe as row data), so the client's connection
+    # ends as when PostgreSQL dies mid-row, and pgrouter's log names the node. (A reset that
+    # lands on a message boundary, about 1 in 1,000, gets 08006 naming the node instead.)
+    assert "server closed the connection unexpectedly" in str(e) or "pg1" in str(e), str(e)
+    log = router.log_text()
+    assert ("its server connection to node pg1 ended in the middle of a message" in log or
+            'server connection to node "pg1" was lost' in log), log[-2000:]
     # The next statement of a new client works, at once: the reset pooled and health
     # connections are not reused.
     with connect(port) as c:
@@ -257,21 +263,6 @@ def test_reset_mid_result_ends_the_statement_pgrouter_lives(cluster_factory, pro
                          ).fetchall()[-1] == ("x" * 1000,)
     assert states(port)["pg1"] == "healthy"
     assert router.proc.poll() is None
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "pgrouter relays a server's bytes to the client as they come, partial messages included; "
-    "when the server connection fails in the middle of a DataRow (server_failed() in "
-    "src/session/relay.c, not at a message boundary) it appends its FATAL 08006 'server "
-    "connection to node \"pg1\" was lost' right after the partial row, so libpq reads the "
-    "FATAL's bytes as row data, then EOF, and reports only 'server closed the connection "
-    "unexpectedly': no SQLSTATE and no node name reach the client"))
-def test_reset_mid_result_error_names_the_node(cluster_factory, proxy_factory,
-                                               pgrouter_factory):
-    e, router, port = reset_mid_result(cluster_factory, proxy_factory, pgrouter_factory)
-    assert "pg1" in str(e), repr(e)
-    # A FATAL that ends the connection reaches psycopg without its SQLSTATE; an ERROR has it.
-    assert e.sqlstate is None or e.sqlstate.startswith("08"), (e.sqlstate, str(e))
 
 
 # ---- slicing -------------------------------------------------------------------------------
