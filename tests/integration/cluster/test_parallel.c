@@ -66,7 +66,9 @@ TEST(per_node_timeout_cancels_the_statement)
     double dt;
     qall_t q = run_all(false, "SELECT pg_sleep(5) /* t1 */", 300, &dt);
     t_diag("timed out after %.3f s: %s", dt, q.r[0].msg);
-    CHECK(dt >= 0.3 && dt < 1.0);
+    /* the 300 ms limit (libuv's loop clock counts whole milliseconds, so it may fire a
+     * millisecond or two early by fx_now()), not the 5 s sleep */
+    CHECK(dt >= 0.295 && dt < 2.0);
     for (size_t i = 0; i < q.n; i++) {
         CHECK_INT(q.r[i].status, PGR_ETIMEDOUT);
         CHECK_STR(q.r[i].sqlstate, "57014");
