@@ -98,12 +98,6 @@ typedef struct pgr_carry_change {
     char *text;     /* owned; NULL for an empty replacement */
 } pgr_carry_change_t;
 
-/* Sequence numbers of the client's statements (session/multi.c). */
-typedef struct pgr_multi_seqs {
-    uint32_t *v;
-    size_t n, cap;
-} pgr_multi_seqs_t;
-
 /* Unsent output to a client above which its server side (a relayed connection, or a
  * broadcast's node connections) is no longer read, until the client has taken some. */
 #define PGR_CLIENT_OUT_HIGH (512 * 1024)
@@ -205,8 +199,8 @@ typedef struct pgr_client {
     bool unnamed_here;           /* the linked server connection has it */
     pgr_route_t last_route;
     struct pgr_bcast *bcast;     /* a broadcast in flight (state BROADCAST), session/multi.c */
-    pgr_multi_seqs_t bcast_need; /* statements the batch uses but does not parse (multi.c) */
-    pgr_multi_seqs_t bcast_defs; /* statements the batch parses */
+    pgr_stmt_seqs_t bcast_need;  /* statements the batch uses but does not parse (multi.c) */
+    pgr_stmt_seqs_t bcast_defs;  /* statements the batch parses */
     bool bcast_aborted;          /* the broadcast's transaction failed here (multi.c) */
     uint8_t *bcast_begin;        /* a held BEGIN the broadcast's connections start with */
     size_t bcast_begin_len;

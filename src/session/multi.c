@@ -143,61 +143,21 @@ batch_len(pgr_client_t *cl, const char **why)
     return 0;
 }
 
-/* Named prepared statements in a broadcast. The client's names are recorded with its other
- * statements (session/state.h) and go to the nodes as "pgr_<client>_b<seq>": a broadcast
- * variant, prepared with the merge plan's rewrite of its text (LIMIT n+m), so it never mixes with
- * the relay's "pgr_<client>_<seq>" of the same statement on a pooled connection. A batch that
- * binds or describes a statement it did not parse itself gets it prepared first on every node
- * connection that lacks it (the fan-out's preamble, its replies swallowed). */
-#define BCAST_SEQ_BIT PGR_STMT_BCAST_BIT
-
+/* Named prepared statements in a broadcast (session/stmts.h): the client's names are recorded
+ * with its other statements and go to the nodes under their broadcast variant's name, prepared
+ * with the merge plan's rewrite of the text. A batch that binds or describes a statement it did
+ * not parse itself gets it prepared first on every node connection that lacks it (the fan-out's
+ * preamble, its replies swallowed). */
 static uint64_t
 bcast_key(const pgr_client_t *cl, uint32_t seq)
 {
-    return cl->id << 32 | BCAST_SEQ_BIT | seq;
+    return pgr_stmt_key(cl->id, seq, PGR_STMT_BROADCAST);
 }
 
 static void
 bcast_name(char *buf, size_t cap, const pgr_client_t *cl, uint32_t seq)
 {
-    snprintf(buf, cap, "pgr_%llu_b%u", (unsigned long long)cl->id, seq);
-}
-
-
-static int
-seq_add(pgr_multi_seqs_t *v, uint32_t seq)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i] == seq)
-            return 0;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 8;
-        uint32_t *n = realloc(v->v, cap * sizeof(*n));
-        if (n == NULL)
-            return PGR_ENOMEM;
-        v->v = n;
-        v->cap = cap;
-    }
-    v->v[v->n++] = seq;
-    return 0;
-}
-
-static bool
-seq_has(const pgr_multi_seqs_t *v, uint32_t seq)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i] == seq)
-            return true;
-    return false;
-}
-
-static const pgr_stmt_t *
-stmt_by_seq(const pgr_client_t *cl, uint32_t seq)
-{
-    for (size_t i = 0; i < cl->stmts.n; i++)
-        if (cl->stmts.v[i].seq == seq)
-            return &cl->stmts.v[i];
-    return NULL;
+    pgr_stmt_key_name(buf, cap, bcast_key(cl, seq));
 }
 
 /* The plan of one statement's text: a read gets the merge plan (and maybe a rewritten text the
@@ -404,7 +364,7 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
                 sm->cls = cls;
                 bcast_name(name, sizeof(name), cl, sm->seq);
                 m.name = name;
-                if ((rc = seq_add(&cl->bcast_defs, sm->seq)) != 0)
+                if ((rc = pgr_stmt_seqs_add(&cl->bcast_defs, sm->seq)) != 0)
                     break;
             }
             if (rewritten)
@@ -435,7 +395,7 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
                 si = track_stmt(&t, m.statement, &p, r);
             }
             track_portal(&t, m.portal, si);
-            if (!seq_has(&cl->bcast_defs, sm->seq) && (rc = seq_add(&cl->bcast_need, sm->seq)))
+            if (!pgr_stmt_seqs_has(&cl->bcast_defs, sm->seq) && (rc = pgr_stmt_seqs_add(&cl->bcast_need, sm->seq)))
                 break;
             bcast_name(name, sizeof(name), cl, sm->seq);
             m.statement = name;
@@ -464,8 +424,8 @@ build_batch(pgr_client_t *cl, const uint8_t *batch, size_t len, pgr_writer_t *w,
                 goto copy;
             bcast_name(name, sizeof(name), cl, sm->seq);
             if (f.type == 'D') {
-                if (!seq_has(&cl->bcast_defs, sm->seq) &&
-                    (rc = seq_add(&cl->bcast_need, sm->seq)) != 0)
+                if (!pgr_stmt_seqs_has(&cl->bcast_defs, sm->seq) &&
+                    (rc = pgr_stmt_seqs_add(&cl->bcast_need, sm->seq)) != 0)
                     break;
                 pgr_fe_write_describe(w, 'S', name);
             } else {
@@ -519,7 +479,7 @@ prepare_cb(void *arg, pgr_server_t *srv, bool fresh, pgr_writer_t *w, uint64_t *
     }
     for (size_t i = 0; i < cl->bcast_need.n; i++) {
         uint32_t seq = cl->bcast_need.v[i];
-        const pgr_stmt_t *sm = stmt_by_seq(cl, seq);
+        const pgr_stmt_t *sm = pgr_stmts_by_seq(&cl->stmts, seq);
         uint64_t key = bcast_key(cl, seq);
         if (sm == NULL || pgr_srv_state_has(st, key))
             continue;
@@ -885,12 +845,10 @@ void
 pgr_multi_free(pgr_client_t *cl)
 {
     pgr_multi_free_results(cl);
-    free(cl->bcast_need.v);
-    free(cl->bcast_defs.v);
+    pgr_stmt_seqs_free(&cl->bcast_need);
+    pgr_stmt_seqs_free(&cl->bcast_defs);
     free(cl->bcast_begin);
     cl->bcast_begin = NULL;
-    memset(&cl->bcast_need, 0, sizeof(cl->bcast_need));
-    memset(&cl->bcast_defs, 0, sizeof(cl->bcast_defs));
 }
 
 void

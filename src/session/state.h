@@ -6,7 +6,7 @@
  * When a client lands on a server connection, the relay sends a preamble built here — SETs for
  * the settings that differ (values quoted, never spliced) and Parse for each of the client's
  * statements the connection lacks, under pgrouter's own names — and swallows its replies. Named
- * statements are renamed "pgr_<client>_<n>" on the way to the server (transaction mode only).
+ * statements (session/stmts.h) are renamed on the way to the server (transaction mode only).
  * State that cannot be carried (LISTEN, session advisory locks, temp tables, WITH HOLD cursors,
  * SQL-level PREPARE, SET ROLE / SESSION AUTHORIZATION, SETs of unreported settings) pins the
  * client to its server connection instead (route/classify tells which statements do). */
@@ -16,6 +16,7 @@
 #include "core/base.h"
 #include "core/u64map.h"
 #include "protocol/writer.h"
+#include "session/stmts.h"
 
 /* The reported settings pgrouter carries across server connections. */
 #define PGR_TRACKED_PARAMS(X)                  \
@@ -43,44 +44,6 @@ const char *pgr_params_name(int i);
 /* Set value i (copied; NULL clears). PGR_ENOMEM on failure. */
 int pgr_params_set(pgr_params_t *p, int i, const char *value);
 void pgr_params_free(pgr_params_t *p);
-
-/* A client's named prepared statement. */
-typedef struct pgr_stmt {
-    char *name;         /* the client's name */
-    uint32_t seq;       /* pgrouter's name is "pgr_<client id>_<seq>" */
-    uint8_t *rest;      /* the Parse body after the name: query\0, int16 n, n x int32 */
-    size_t rest_len;
-    int cls;            /* its route/classify class (pgr_stmt_class_t), or PGR_STMT_LOCAL */
-    bool plain;         /* nothing for session/carry to note when it runs (no pin, SET, RESET,
-                           BEGIN): a Bind of it skips the classifier */
-} pgr_stmt_t;
-
-/* A statement pgrouter answers itself (a pgrouter.* SHOW / SET): never sent to a server. */
-#define PGR_STMT_LOCAL (-1)
-
-typedef struct pgr_stmts {
-    pgr_stmt_t *v;
-    size_t n, cap;
-    uint32_t next_seq;
-    pgr_u64map_t by_name; /* hash of the name -> index in v */
-    bool collided;        /* two names share a hash: misses fall back to a scan */
-} pgr_stmts_t;
-
-#define PGR_STMTS_MAX 10000 /* per client */
-#define PGR_SERVER_STMTS_MAX 2000 /* per server connection; the oldest are closed beyond */
-
-pgr_stmt_t *pgr_stmts_find(pgr_stmts_t *s, const char *name);
-/* Record (or replace) name with a new sequence number. NULL when out of memory or over the cap. */
-pgr_stmt_t *pgr_stmts_add(pgr_stmts_t *s, const char *name, const uint8_t *rest, size_t rest_len);
-void pgr_stmts_remove(pgr_stmts_t *s, const char *name);
-void pgr_stmts_free(pgr_stmts_t *s);
-/* pgrouter's name for a statement: "pgr_<client>_<seq>" into buf (at least 48 bytes). */
-void pgr_stmt_server_name(char *buf, size_t cap, uint64_t client_id, uint32_t seq);
-/* A broadcast's variant of a statement (session/multi.c) has this bit in its key's sequence
- * number and is named "pgr_<client>_b<seq>". */
-#define PGR_STMT_BCAST_BIT 0x80000000u
-/* The server name of a connection record's key (client id << 32 | seq, either kind). */
-void pgr_stmt_key_name(char *buf, size_t cap, uint64_t key);
 
 /* The ledger of one server connection: what it carries beyond a fresh connection. Owned by the
  * connection (pool) while it is idle, and dropped when a reset (DISCARD ALL) undoes it. Whoever

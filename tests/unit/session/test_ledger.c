@@ -146,41 +146,11 @@ TEST(lru_order_follows_use)
     pgr_srv_state_free(st);
 }
 
-TEST(client_statements_by_name)
-{
-    pgr_stmts_t s = {0};
-    char name[32];
-    int bad = 0;
-
-    for (int i = 0; i < PGR_STMTS_MAX; i++) {
-        snprintf(name, sizeof(name), "stmt_%d", i);
-        bad += pgr_stmts_add(&s, name, (const uint8_t *)"x", 2) == NULL;
-    }
-    CHECK_INT(bad, 0);
-    CHECK(pgr_stmts_add(&s, "one_too_many", (const uint8_t *)"x", 2) == NULL);
-    for (int i = 0; i < PGR_STMTS_MAX; i += 3) { /* remove a third, in order */
-        snprintf(name, sizeof(name), "stmt_%d", i);
-        pgr_stmts_remove(&s, name);
-    }
-    for (int i = 0; i < PGR_STMTS_MAX; i++) {
-        snprintf(name, sizeof(name), "stmt_%d", i);
-        pgr_stmt_t *sm = pgr_stmts_find(&s, name);
-        bad += (i % 3 == 0) ? sm != NULL : (sm == NULL || strcmp(sm->name, name) != 0);
-    }
-    CHECK_INT(bad, 0);
-    /* Re-adding a name replaces it with a new sequence number. */
-    pgr_stmt_t *a = pgr_stmts_find(&s, "stmt_1");
-    uint32_t seq = a->seq;
-    CHECK(pgr_stmts_add(&s, "stmt_1", (const uint8_t *)"y", 2) == a && a->seq != seq);
-    pgr_stmts_free(&s);
-    CHECK(pgr_stmts_find(&s, "stmt_1") == NULL);
-}
-
 int
 main(void)
 {
     return RUN(fresh_connection_is_kept_in_transaction_mode_reset_in_session_mode,
                mid_transaction_is_closed_whatever_the_ledger_says, each_pin_reason_is_reset,
                placeholders_and_load_are_closed, statements_are_an_lru_closed_beyond_the_cap,
-               lru_order_follows_use, client_statements_by_name);
+               lru_order_follows_use);
 }
