@@ -110,6 +110,24 @@ def wait_for(what: str, fn, timeout: float = 15.0, step: float = 0.05, retry_on=
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
+def connect(port: int, dbname: str = "app", user: str = "app", password=None, **kw):
+    """An autocommit psycopg connection to a pgrouter on 127.0.0.1; the password defaults to
+    the user name, as the test configs set them. Extra keywords go to psycopg.connect."""
+    import psycopg
+
+    kw.setdefault("connect_timeout", 10)
+    return psycopg.connect(router_dsn(port, user, dbname, password=password or user),
+                           autocommit=True, **kw)
+
+
+def show(port: int, what: str, user: str = "admin", password=None) -> list:
+    """SHOW what on pgrouter's admin console, as a list of {column: value} dicts."""
+    with connect(port, "pgrouter", user, password) as a:
+        cur = a.execute(f"SHOW {what}")
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
 def wait_served(port: int, user: str = "app", dbname: str = "app", timeout: float = 15) -> None:
     """Wait until a client can log in through pgrouter and run SELECT 1."""
     import psycopg  # Debian's psycopg; imported here so the fixtures load without it

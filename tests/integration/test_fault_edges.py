@@ -22,7 +22,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import free_port
+from conftest import connect, free_port, show, wait_for
 
 HEALTH_TIMEOUT = 1.5  # generous: a loaded machine must not mark the healthy nodes down
 
@@ -48,31 +48,8 @@ nodes:
 """
 
 
-def connect(port, dbname="app", user="app", **kw):
-    return psycopg.connect(f"host=127.0.0.1 port={port} user={user} password={user} "
-                           f"dbname={dbname} connect_timeout=10", autocommit=True, **kw)
-
-
-def show(port, what):
-    with connect(port, "pgrouter", "admin") as a:
-        cur = a.execute(f"SHOW {what}")
-        names = [d.name for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def by_node(port, what):
     return {r["node"] if "node" in r else r["id"]: r for r in show(port, what)}
-
-
-def wait_for(what, fn, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 class Background:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from conftest import free_port, wait_for
+from conftest import connect, free_port, wait_for
+from conftest import show as conftest_show
 
 HC_PASSWORD = "hc-Secret-4711"
 HINT = "health checks cannot log in"
@@ -54,22 +55,12 @@ nodes:
 """
 
 
-def connect(port, dbname="app"):
-    return psycopg.connect(f"host=127.0.0.1 port={port} user=app password=app dbname={dbname}",
-                           autocommit=True, connect_timeout=5)
-
-
 def show(port, what):
-    with connect(port, "pgrouter") as c:
-        cur = c.execute(f"SHOW {what}")
-        names = [d.name for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+    return conftest_show(port, what, user="app")
 
 
 def node(port, id="pg1"):
     return {r["id"]: r for r in show(port, "NODES")}[id]
-
-
 
 
 def test_without_health_keys_the_cause_is_named_once_then_reload_fixes_it(cluster_factory,
