@@ -576,6 +576,39 @@ plan_groups(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
     plan->n_aggs = (int)s->n_target_list;
 }
 
+/* SELECT DISTINCT (not DISTINCT ON), without GROUP BY or aggregates: the group merge with
+ * every output column a key and no aggregate, so a row several nodes return comes out once.
+ * lf: what the select list and ORDER BY hold. */
+static void
+plan_distinct(const PgQuery__SelectStmt *s, const level_facts_t *lf, pgr_merge_plan_t *plan)
+{
+    const PgQuery__Node *d = s->distinct_clause[0];
+
+    if (s->n_distinct_clause != 1 ||
+        (d != NULL && d->node_case != PG_QUERY__NODE__NODE__NOT_SET)) {
+        plan->unsupported = "DISTINCT ON";
+        return;
+    }
+    if (s->n_group_clause > 0 || lf->aggregate) {
+        plan->unsupported = "DISTINCT with GROUP BY or aggregates";
+        return;
+    }
+    if (s->n_target_list > PGR_MERGE_MAX_AGGS) {
+        plan->unsupported = "DISTINCT with more columns than the merge takes";
+        return;
+    }
+    for (size_t i = 0; i < s->n_target_list; i++) {
+        const PgQuery__ResTarget *rt = res_target(s->target_list[i]);
+        if (rt == NULL || rt->val == NULL || is_star_target(rt->val)) {
+            plan->unsupported = "SELECT DISTINCT *";
+            return;
+        }
+        plan->aggs[i] = PGR_AGG_NONE;
+    }
+    plan->group = true;
+    plan->n_aggs = (int)s->n_target_list;
+}
+
 /* What the select list's stars cover: a bare * (every column of the FROM clause) and q.* for
  * each qualifier q; merging: a JOIN ... USING or NATURAL JOIN in FROM, whose merged columns a
  * bare * shows once, as the join's own (not the same expression as t.id in ORDER BY t.id). */
@@ -819,10 +852,6 @@ plan_select(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
         plan->unsupported = "UNION, INTERSECT or EXCEPT";
         return;
     }
-    if (s->n_distinct_clause > 0) {
-        plan->unsupported = "DISTINCT";
-        return;
-    }
     if (s->having_clause != NULL) {
         plan->unsupported = "HAVING";
         return;
@@ -852,7 +881,11 @@ plan_select(const PgQuery__SelectStmt *s, pgr_merge_plan_t *plan)
         plan->unsupported = "LIMIT plus OFFSET overflows";
         return;
     }
-    if (s->n_group_clause > 0) {
+    if (s->n_distinct_clause > 0) {
+        plan_distinct(s, &lf, plan);
+        if (plan->unsupported == NULL)
+            plan_order(s, plan);        /* of the merged rows */
+    } else if (s->n_group_clause > 0) {
         plan_groups(s, plan);
         if (plan->unsupported == NULL)
             plan_order(s, plan);        /* of the merged groups */

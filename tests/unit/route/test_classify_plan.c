@@ -165,6 +165,19 @@ static const plan_case_t cases[] = {
      "SELECT g, count(*) FROM t GROUP BY g"},
     {"SELECT g, count(*) FROM t GROUP BY g FETCH FIRST 4 ROWS ONLY", NULL, "", 4, -1, "g:nc",
      "SELECT g, count(*) FROM t GROUP BY g"},
+    /* SELECT DISTINCT: the group merge with every column a key; ORDER BY and LIMIT/OFFSET of
+     * the merged rows, no LIMIT on the nodes */
+    {"SELECT DISTINCT g FROM t", NULL, "", -1, -1, "g:n", NULL},
+    {"SELECT DISTINCT g, lower(s) AS l, 1 FROM t", NULL, "", -1, -1, "g:nnn", NULL},
+    {"SELECT DISTINCT g, h FROM t ORDER BY h DESC, g LIMIT 3 OFFSET 1", NULL, "1df 0al", 3, 1,
+     "g:nn", "SELECT DISTINCT g, h FROM t ORDER BY h DESC, g"},
+    /* DISTINCT refused, each with its reason */
+    {"SELECT DISTINCT ON (g) g, h FROM t ORDER BY g", "DISTINCT ON", "", -1, -1, NULL, NULL},
+    {"SELECT DISTINCT count(*) FROM t", "DISTINCT with GROUP BY or aggregates", "", -1, -1, NULL,
+     NULL},
+    {"SELECT DISTINCT g FROM t GROUP BY g", "DISTINCT with GROUP BY or aggregates", "", -1, -1,
+     NULL, NULL},
+    {"SELECT DISTINCT * FROM t", "SELECT DISTINCT *", "", -1, -1, NULL, NULL},
     /* GROUP BY refused, each with its reason */
     {"SELECT g, avg(x) FROM t GROUP BY g", "avg cannot be merged from per-node results", "",
      -1, -1, NULL, NULL},
@@ -192,7 +205,8 @@ static const plan_case_t cases[] = {
      -1, -1, NULL, NULL},
     {"SELECT g, count(*) FROM t GROUP BY g HAVING count(*) > 1", "HAVING", "", -1, -1, NULL,
      NULL},
-    {"SELECT DISTINCT g, count(*) FROM t GROUP BY g", "DISTINCT", "", -1, -1, NULL, NULL},
+    {"SELECT DISTINCT g, count(*) FROM t GROUP BY g", "DISTINCT with GROUP BY or aggregates", "",
+     -1, -1, NULL, NULL},
     {"SELECT *, count(*) FROM t GROUP BY g", "SELECT * with GROUP BY", "", -1, -1, NULL, NULL},
     {"SELECT g, count(*) + 1 FROM t GROUP BY g", "a column that is not a plain aggregate", "",
      -1, -1, NULL, NULL},
@@ -204,8 +218,8 @@ static const plan_case_t cases[] = {
      NULL},
     /* only concatenation */
     {"SELECT count(*) FROM t HAVING count(*) > 1", "HAVING", "", -1, -1, NULL, NULL},
-    {"SELECT DISTINCT a FROM t ORDER BY a", "DISTINCT", "", -1, -1, NULL, NULL},
-    {"SELECT DISTINCT ON (a) a, b FROM t", "DISTINCT", "", -1, -1, NULL, NULL},
+    {"SELECT DISTINCT a FROM t ORDER BY a", NULL, "0al", -1, -1, "g:n", NULL},
+    {"SELECT DISTINCT ON (a) a, b FROM t", "DISTINCT ON", "", -1, -1, NULL, NULL},
     {"SELECT a, row_number() OVER (ORDER BY a) FROM t", "window function", "", -1, -1, NULL,
      NULL},
     {"SELECT sum(x) OVER () FROM t", "window function", "", -1, -1, NULL, NULL},
