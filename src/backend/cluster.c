@@ -338,9 +338,13 @@ pgr_cluster_note_get(const pgr_cluster_t *c, const char *id, const char *databas
 static void
 node_info(const pgr_node_t *n, pgr_node_info_t *out)
 {
-    memset(out, 0, sizeof(*out));
-    snprintf(out->id, sizeof(out->id), "%s", n->cfg.id);
-    snprintf(out->host, sizeof(out->host), "%s", n->cfg.host);
+    size_t l;
+
+    memset(out, 0, sizeof(*out)); /* the strings are cut to fit, NUL-terminated by it */
+    l = strlen(n->cfg.id);
+    memcpy(out->id, n->cfg.id, l < sizeof(out->id) ? l : sizeof(out->id) - 1);
+    l = strlen(n->cfg.host);
+    memcpy(out->host, n->cfg.host, l < sizeof(out->host) ? l : sizeof(out->host) - 1);
     out->port = n->cfg.port;
     out->role = n->cfg.role;
     out->weight = n->cfg.weight;

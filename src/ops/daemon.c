@@ -136,6 +136,7 @@ explain_route(pgr_runtime_t *rt, const char *sql, size_t len, char *out, size_t 
 {
     const pgr_classification_t *c;
     pgr_route_t r;
+    char why[512];
 
     if (pgr_classify(rt->classifier, sql, len, &c) != 0) {
         snprintf(out, cap, "error: out of memory");
@@ -152,7 +153,7 @@ explain_route(pgr_runtime_t *rt, const char *sql, size_t len, char *out, size_t 
     snprintf(out, cap, "%s%s%s: %s%s%s", pgr_route_kind_name(r.kind),
              r.kind == PGR_ROUTE_NODE ? " " : "", r.kind == PGR_ROUTE_NODE ? r.node_id : "",
              r.kind == PGR_ROUTE_ERROR ? r.sqlstate : "", r.kind == PGR_ROUTE_ERROR ? " " : "",
-             r.reason);
+             pgr_route_reason(&r, why, sizeof(why)));
     size_t l = strlen(out);
     snprintf(out + l, cap - l, " [class %s%s%s]", pgr_stmt_class_name(c->cls),
              c->parse_error ? ", does not parse: " : "", c->parse_error ? c->error : "");

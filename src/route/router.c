@@ -1,4 +1,5 @@
 /* The routing policy (see router.h). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -234,16 +235,61 @@ route_error(pgr_route_t *out, const char *sqlstate, const char *fmt, const char 
     snprintf(out->reason, sizeof(out->reason), fmt, a, b);
 }
 
+/* Copy a NUL-terminated string into dst[cap], cut to fit: no formatting on the routing path. */
+static void
+copy_id(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void
 route_node(pgr_route_t *out, const cand_t *c, bool read, const char *why)
 {
     out->kind = PGR_ROUTE_NODE;
     out->read = read;
-    snprintf(out->node_id, sizeof(out->node_id), "%s", c->id);
-    snprintf(out->reason, sizeof(out->reason), "%s -> %s %s", why,
-             c->role == PGR_ROLE_REPLICA ? "replica" : c->role == PGR_ROLE_PRIMARY ? "primary"
-                                                                                   : "node",
-             c->id);
+    copy_id(out->node_id, sizeof(out->node_id), c->id);
+    out->why = why;
+    out->node_role = c->role;
+}
+
+const char *
+pgr_route_reason(const pgr_route_t *r, char *buf, size_t cap)
+{
+    static const char *const policies[] = {
+        [PGR_BALANCE_ROUND_ROBIN] = "round-robin",
+        [PGR_BALANCE_RANDOM] = "random",
+        [PGR_BALANCE_LEAST_BUSY] = "least-busy",
+    };
+    const char *why = r->why ? r->why : "";
+    size_t l;
+
+    if (r->kind == PGR_ROUTE_ERROR)
+        return r->reason;
+    if (r->kind == PGR_ROUTE_BROADCAST) {
+        snprintf(buf, cap, "%s -> every healthy node", why);
+        return buf;
+    }
+    snprintf(buf, cap, "%s%s%s%s -> %s %s", why, r->no_replica ? " (no replica " : "",
+             r->no_replica ? r->no_replica : "", r->no_replica ? ")" : "",
+             r->node_role == PGR_ROLE_REPLICA   ? "replica"
+             : r->node_role == PGR_ROLE_PRIMARY ? "primary"
+                                                : "node",
+             r->node_id);
+    if (r->policy < 0 || (size_t)r->policy >= PGR_ARRAY_LEN(policies))
+        return buf;
+    l = strlen(buf);
+    snprintf(buf + l, cap - l, " (%s, lag %.1fs", policies[r->policy], r->lag_s);
+    l = strlen(buf);
+    if (r->min_lsn)
+        snprintf(buf + l, cap - l, ", replayed %X/%X >= %X/%X for read-your-writes",
+                 (unsigned)(r->lsn >> 32), (unsigned)r->lsn, (unsigned)(r->min_lsn >> 32),
+                 (unsigned)r->min_lsn);
+    l = strlen(buf);
+    snprintf(buf + l, cap - l, ")");
+    return buf;
 }
 
 /* No healthy primary: name every node that could have taken the statement, its state and
@@ -316,26 +362,18 @@ to_replica(pgr_router_t *r, const cand_t *c, int n, uint64_t min_lsn, const char
         el[k++] = &c[i];
     }
     if (k == 0) {
-        char w[128];
-        snprintf(w, sizeof(w), "%s (no replica %s)", why,
-                 behind ? "has replayed the session's last write"
-                 : lagging ? "within max_replica_lag" : "healthy");
-        to_primary(r, c, n, true, w, out);
+        out->no_replica = behind    ? "has replayed the session's last write"
+                          : lagging ? "within max_replica_lag"
+                                    : "healthy";
+        to_primary(r, c, n, true, why, out);
         return;
     }
     const cand_t *pick = balance(r, el, k);
     route_node(out, pick, true, why);
-    size_t l = strlen(out->reason);
-    snprintf(out->reason + l, sizeof(out->reason) - l, " (%s, lag %.1fs",
-             r->balance == PGR_BALANCE_ROUND_ROBIN ? "round-robin"
-             : r->balance == PGR_BALANCE_RANDOM   ? "random" : "least-busy", pick->lag_s);
-    l = strlen(out->reason);
-    if (min_lsn)
-        snprintf(out->reason + l, sizeof(out->reason) - l,
-                 ", replayed %X/%X >= %X/%X for read-your-writes", (unsigned)(pick->lsn >> 32),
-                 (unsigned)pick->lsn, (unsigned)(min_lsn >> 32), (unsigned)min_lsn);
-    l = strlen(out->reason);
-    snprintf(out->reason + l, sizeof(out->reason) - l, ")");
+    out->policy = (int)r->balance;
+    out->lag_s = pick->lag_s;
+    out->lsn = pick->lsn;
+    out->min_lsn = min_lsn;
 }
 
 /* The node named by a hint or pgrouter.route. One known to be down (unhealthy, or retrying
@@ -370,7 +408,7 @@ to_all(bool read, const char *why, pgr_route_t *out)
     out->kind = PGR_ROUTE_BROADCAST;
     out->role = PGR_ROLE_AUTO;
     out->read = read;
-    snprintf(out->reason, sizeof(out->reason), "%s -> every healthy node", why);
+    out->why = why;
 }
 
 void
@@ -382,7 +420,9 @@ pgr_router_route(pgr_router_t *r, const pgr_route_req_t *req, pgr_route_t *out)
     int n = gather(r, c, h, info);
     bool read = req->cls == PGR_CLASS_READ || req->read_only_txn;
 
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, offsetof(pgr_route_t, reason));
+    out->reason[0] = '\0';
+    out->policy = -1;
     switch (req->hint) {
     case PGR_HINT_PRIMARY:
         to_primary(r, c, n, false, "hint primary", out);

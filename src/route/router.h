@@ -53,8 +53,21 @@ typedef struct pgr_route {
     char sqlstate[6];
     bool pending;              /* ERROR: a node that could take it has no health result yet
                                   (connecting); it may be worth waiting for */
-    char reason[512];          /* why: "read -> replica pg2 (least-busy, lag 0.0s)" or the error */
+    /* NODE and BROADCAST: why, kept as facts and put into words only when asked
+     * (pgr_route_reason), so that routing a statement formats nothing. */
+    const char *why;           /* static: "read", "hint node", "write", ... */
+    const char *no_replica;    /* static: why a read went to the primary ("healthy": none is),
+                                  or NULL */
+    pgr_role_t node_role;      /* NODE: the node's role */
+    int policy;                /* NODE picked among replicas: its pgr_balance_t, else -1 */
+    double lag_s;              /* ... and that replica's lag and replay position */
+    uint64_t lsn, min_lsn;     /* min_lsn: read-your-writes' bound, or 0 */
+    char reason[512];          /* ERROR: the message */
 } pgr_route_t;
+
+/* Why r was taken, in words: "read -> replica pg2 (least-busy, lag 0.0s)", "hint broadcast ->
+ * every healthy node", or an ERROR's message. Returns buf (or r->reason for an ERROR). */
+const char *pgr_route_reason(const pgr_route_t *r, char *buf, size_t cap);
 
 typedef struct pgr_router pgr_router_t;
 

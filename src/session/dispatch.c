@@ -728,6 +728,7 @@ static pgr_dispatch_t
 route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
 {
     bool read_only = cl->held_begin && cl->held_read_only;
+    char why[512];
 
     /* An explicit transaction may write later, whatever its first statement is: it goes to
      * the primary unless it was begun READ ONLY (or its first statement makes it so), so a
@@ -755,7 +756,8 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
     if (cl->last_route.kind != PGR_ROUTE_BROADCAST)
         cl->bcast_wait[0] = '\0'; /* a consistent read's position is for its broadcast only */
     pgr_debug("route", "client %llu: %s: %s", (unsigned long long)cl->id,
-              pgr_route_kind_name(cl->last_route.kind), cl->last_route.reason);
+              pgr_route_kind_name(cl->last_route.kind),
+              pgr_route_reason(&cl->last_route, why, sizeof(why)));
     switch (cl->last_route.kind) {
     case PGR_ROUTE_NODE:
         snprintf(cl->node_id_buf, sizeof(cl->node_id_buf), "%s", cl->last_route.node_id);
