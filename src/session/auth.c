@@ -28,9 +28,9 @@ pgr_auth_state_name(pgr_auth_state_t st)
 }
 
 static void
-set_state(pgr_auth_t *a, pgr_auth_state_t st)
+set_step(pgr_auth_t *a, pgr_auth_state_t st)
 {
-    a->state = st;
+    a->step = st;
 }
 
 static void
@@ -77,7 +77,7 @@ fail(pgr_auth_t *a, const char *sqlstate, const char *message, const char *dfmt,
     free(a->detail);
     a->message = a->detail = NULL;
     a->sqlstate = sqlstate;
-    set_state(a, PGR_AUTH_ST_FAILED);
+    set_step(a, PGR_AUTH_ST_FAILED);
     a->message = strdup(message);
     if (a->message == NULL)
         return PGR_ENOMEM;
@@ -167,7 +167,7 @@ begin_md5(pgr_auth_t *a, const pgr_user_config_t *user, pgr_auth_out_t *out)
         return rc;
     if ((rc = out_set(a, out, PGR_AUTH_REQ_MD5, a->md5_salt, 4)) != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_WAIT_MD5);
+    set_step(a, PGR_AUTH_ST_WAIT_MD5);
     return PGR_AUTH_CONTINUE;
 }
 
@@ -213,7 +213,7 @@ begin_scram(pgr_auth_t *a, const pgr_user_config_t *user, const pgr_auth_secret_
     }
     if ((rc = out_set(a, out, PGR_AUTH_REQ_SASL, mechs, sizeof(mechs))) != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_WAIT_INITIAL);
+    set_step(a, PGR_AUTH_ST_WAIT_INITIAL);
     return PGR_AUTH_CONTINUE;
 }
 
@@ -221,7 +221,7 @@ int
 pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t *user,
                const char *username, const pgr_auth_secret_t *secret, pgr_auth_out_t *out)
 {
-    pgr_assert(a->state == PGR_AUTH_ST_EMPTY && a->username == NULL);
+    pgr_assert(a->step == PGR_AUTH_ST_EMPTY && a->username == NULL);
     out_none(out);
     a->method = method;
     a->username = strdup(username);
@@ -233,7 +233,7 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
         int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_DONE);
+        set_step(a, PGR_AUTH_ST_DONE);
         return PGR_AUTH_OK;
     }
     case PGR_AUTH_MD5:
@@ -261,7 +261,7 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
         int rc = out_set(a, out, PGR_AUTH_REQ_PASSWORD, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_WAIT_PASSWORD);
+        set_step(a, PGR_AUTH_ST_WAIT_PASSWORD);
         return PGR_AUTH_CONTINUE;
     }
     }
@@ -272,7 +272,7 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
 pgr_auth_expect_t
 pgr_auth_expects(const pgr_auth_t *a)
 {
-    switch (a->state) {
+    switch (a->step) {
     case PGR_AUTH_ST_WAIT_MD5:
     case PGR_AUTH_ST_WAIT_PASSWORD:
         return PGR_AUTH_EXPECT_PASSWORD;
@@ -303,13 +303,13 @@ unexpected(pgr_auth_t *a, pgr_auth_out_t *out)
 const char *
 pgr_auth_cleartext(const pgr_auth_t *a)
 {
-    return a->state == PGR_AUTH_ST_VERIFY ? a->cleartext : NULL;
+    return a->step == PGR_AUTH_ST_VERIFY ? a->cleartext : NULL;
 }
 
 int
 pgr_auth_verified(pgr_auth_t *a, const char *sqlstate, const char *message, pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_VERIFY)
+    if (a->step != PGR_AUTH_ST_VERIFY)
         return unexpected(a, out);
     out_none(out);
     if (sqlstate != NULL)
@@ -317,7 +317,7 @@ pgr_auth_verified(pgr_auth_t *a, const char *sqlstate, const char *message, pgr_
     int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
     if (rc != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_DONE);
+    set_step(a, PGR_AUTH_ST_DONE);
     return PGR_AUTH_OK;
 }
 
@@ -371,16 +371,16 @@ cleartext_ok(const pgr_auth_t *a, const char *password)
 int
 pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_WAIT_MD5 && a->state != PGR_AUTH_ST_WAIT_PASSWORD)
+    if (a->step != PGR_AUTH_ST_WAIT_MD5 && a->step != PGR_AUTH_ST_WAIT_PASSWORD)
         return unexpected(a, out);
     out_none(out);
     if (password[0] == '\0')
         return fail(a, "28P01", "empty password returned by client", NULL);
-    if (a->state == PGR_AUTH_ST_WAIT_PASSWORD) {
+    if (a->step == PGR_AUTH_ST_WAIT_PASSWORD) {
         if (a->passthrough) {
             if ((a->cleartext = strdup(password)) == NULL)
                 return PGR_ENOMEM;
-            set_state(a, PGR_AUTH_ST_VERIFY);
+            set_step(a, PGR_AUTH_ST_VERIFY);
             return PGR_AUTH_VERIFY;
         }
         if (!cleartext_ok(a, password))
@@ -388,7 +388,7 @@ pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
         int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_DONE);
+        set_step(a, PGR_AUTH_ST_DONE);
         return PGR_AUTH_OK;
     }
     /* The length of the response is no secret; its content is compared in constant time. */
@@ -399,7 +399,7 @@ pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
     int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
     if (rc != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_DONE);
+    set_step(a, PGR_AUTH_ST_DONE);
     return PGR_AUTH_OK;
 }
 
@@ -574,7 +574,7 @@ client_first(pgr_auth_t *a, const uint8_t *data, size_t len, pgr_auth_out_t *out
     if ((rc = out_set(a, out, PGR_AUTH_REQ_SASL_CONTINUE, a->server_first,
                       strlen(a->server_first))) != 0)
         goto done;
-    set_state(a, PGR_AUTH_ST_WAIT_FINAL);
+    set_step(a, PGR_AUTH_ST_WAIT_FINAL);
     rc = PGR_AUTH_CONTINUE;
 
 done:
@@ -671,7 +671,7 @@ client_final(pgr_auth_t *a, const uint8_t *data, size_t len, pgr_auth_out_t *out
         goto done;
     if ((rc = out_set(a, out, PGR_AUTH_REQ_SASL_FINAL, v, strlen(v))) != 0)
         goto done;
-    set_state(a, PGR_AUTH_ST_DONE);
+    set_step(a, PGR_AUTH_ST_DONE);
     rc = PGR_AUTH_OK;
 
 done:
@@ -685,7 +685,7 @@ int
 pgr_auth_sasl_initial(pgr_auth_t *a, const char *mechanism, const uint8_t *data, size_t len,
                       pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_WAIT_INITIAL)
+    if (a->step != PGR_AUTH_ST_WAIT_INITIAL)
         return unexpected(a, out);
     out_none(out);
     /* SCRAM-SHA-256-PLUS is never offered before TLS exists, so it is as invalid as any other. */
@@ -695,7 +695,7 @@ pgr_auth_sasl_initial(pgr_auth_t *a, const char *mechanism, const uint8_t *data,
         int rc = out_set(a, out, PGR_AUTH_REQ_SASL_CONTINUE, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_WAIT_FIRST);
+        set_step(a, PGR_AUTH_ST_WAIT_FIRST);
         return PGR_AUTH_CONTINUE;
     }
     return client_first(a, data, len, out);
@@ -705,7 +705,7 @@ int
 pgr_auth_sasl_response(pgr_auth_t *a, const uint8_t *data, size_t len, pgr_auth_out_t *out)
 {
     out_none(out);
-    switch (a->state) {
+    switch (a->step) {
     case PGR_AUTH_ST_WAIT_FIRST:
         return client_first(a, data, len, out);
     case PGR_AUTH_ST_WAIT_FINAL:
