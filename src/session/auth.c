@@ -1,14 +1,12 @@
 /* session/auth: the server side of client authentication (trust, md5, SCRAM-SHA-256 per RFC 5802
- * and 7677 as PostgreSQL implements it), with PostgreSQL's messages and SQLSTATEs, a mock
- * exchange for unknown users, pg_authid-style verifiers, and cancel keys. */
+ * and 7677 as PostgreSQL implements it), with PostgreSQL's messages and SQLSTATEs and a mock
+ * exchange for unknown users. Verifiers, salts and cancel keys are auth_secret.c (auth_int.h). */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "session/auth.h"
-#include "session/saslprep.h"
+#include "session/auth_int.h"
 
 #define SCRAM_MECH        "SCRAM-SHA-256"
 #define SCRAM_MECH_PLUS   "SCRAM-SHA-256-PLUS"
@@ -30,9 +28,9 @@ pgr_auth_state_name(pgr_auth_state_t st)
 }
 
 static void
-set_state(pgr_auth_t *a, pgr_auth_state_t st)
+set_step(pgr_auth_t *a, pgr_auth_state_t st)
 {
-    a->state = st;
+    a->step = st;
 }
 
 static void
@@ -79,7 +77,7 @@ fail(pgr_auth_t *a, const char *sqlstate, const char *message, const char *dfmt,
     free(a->detail);
     a->message = a->detail = NULL;
     a->sqlstate = sqlstate;
-    set_state(a, PGR_AUTH_ST_FAILED);
+    set_step(a, PGR_AUTH_ST_FAILED);
     a->message = strdup(message);
     if (a->message == NULL)
         return PGR_ENOMEM;
@@ -117,180 +115,6 @@ show_char(char c, char buf[8])
     else
         snprintf(buf, 8, "0x%02x", (unsigned char)c);
     return buf;
-}
-
-/* ---- secrets -------------------------------------------------------------------------- */
-
-int
-pgr_auth_secret_init(pgr_auth_secret_t *s, bool mock_derives)
-{
-    s->mock_derives = mock_derives;
-    return pgr_tls_random(s->key, sizeof(s->key));
-}
-
-/* The salt an unknown user (and a plaintext-password user) is served: HMAC(key, username). */
-static int
-derived_salt(const pgr_auth_secret_t *s, const char *username, uint8_t salt[PGR_SCRAM_SALT_LEN])
-{
-    uint8_t mac[PGR_SHA256_LEN];
-    int rc = pgr_crypto_hmac_sha256(s->key, sizeof(s->key), username, strlen(username), mac);
-    if (rc == 0)
-        memcpy(salt, mac, PGR_SCRAM_SALT_LEN);
-    pgr_crypto_wipe(mac, sizeof(mac));
-    return rc;
-}
-
-int
-pgr_auth_user_verifier(const pgr_auth_secret_t *secret, const char *username,
-                       const char *password, pgr_scram_verifier_t *v)
-{
-    uint8_t salt[PGR_SCRAM_SALT_LEN];
-    int rc = derived_salt(secret, username, salt);
-    if (rc == 0)
-        rc = pgr_auth_make_verifier(password, salt, sizeof(salt), PGR_SCRAM_ITERATIONS, v);
-    return rc;
-}
-
-int
-pgr_auth_make_verifier(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
-                       pgr_scram_verifier_t *v)
-{
-    uint8_t salted[PGR_SHA256_LEN], client_key[PGR_SHA256_LEN];
-    int rc;
-
-    memset(v, 0, sizeof(*v));
-    if (iterations < 1)
-        return PGR_EINVAL;
-    if (salt == NULL) {
-        salt_len = PGR_SCRAM_SALT_LEN;
-        if ((rc = pgr_tls_random(v->salt, salt_len)) != 0)
-            return rc;
-    } else {
-        if (salt_len == 0 || salt_len > PGR_SCRAM_SALT_MAX)
-            return PGR_EINVAL;
-        memcpy(v->salt, salt, salt_len);
-    }
-    v->salt_len = salt_len;
-    v->iterations = iterations;
-
-    /* SaltedPassword = Hi(SASLprep(password), salt, i); ClientKey = HMAC(SaltedPassword,
-     * "Client Key"); StoredKey = H(ClientKey); ServerKey = HMAC(SaltedPassword, "Server Key"). */
-    char *prepped = pgr_saslprep_password(password);
-    if (prepped == NULL) {
-        memset(v, 0, sizeof(*v));
-        return PGR_ENOMEM;
-    }
-    rc = pgr_crypto_pbkdf2_sha256(prepped, strlen(prepped), v->salt, v->salt_len, iterations,
-                                  salted);
-    pgr_saslprep_free(prepped);
-    if (rc == 0)
-        rc = pgr_crypto_hmac_sha256(salted, sizeof(salted), "Client Key", 10, client_key);
-    if (rc == 0)
-        rc = pgr_crypto_sha256(client_key, sizeof(client_key), v->stored_key);
-    if (rc == 0)
-        rc = pgr_crypto_hmac_sha256(salted, sizeof(salted), "Server Key", 10, v->server_key);
-    pgr_crypto_wipe(salted, sizeof(salted));
-    pgr_crypto_wipe(client_key, sizeof(client_key));
-    if (rc != 0)
-        pgr_crypto_wipe(v, sizeof(*v));
-    return rc;
-}
-
-/* Decode the base64 field [s, s+n) into exactly want bytes (want 0: 1..cap bytes). */
-static int
-decode_field(const char *s, size_t n, uint8_t *dst, size_t cap, size_t want, size_t *got)
-{
-    int len = pgr_crypto_base64_decode(s, n, dst, cap);
-    if (len < 0 || len == 0 || (want != 0 && (size_t)len != want))
-        return PGR_EINVAL;
-    if (got != NULL)
-        *got = (size_t)len;
-    return 0;
-}
-
-int
-pgr_auth_verifier_parse(const char *s, pgr_scram_verifier_t *v)
-{
-    /* SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> */
-    static const char scheme[] = "SCRAM-SHA-256$";
-    const char *p, *colon, *dollar, *colon2;
-
-    memset(v, 0, sizeof(*v));
-    if (s == NULL || strncmp(s, scheme, sizeof(scheme) - 1) != 0)
-        goto fail;
-    p = s + sizeof(scheme) - 1;
-
-    /* iterations: decimal digits only, 1..INT_MAX */
-    colon = strchr(p, ':');
-    if (colon == NULL || colon == p)
-        goto fail;
-    long long it = 0;
-    for (const char *q = p; q < colon; q++) {
-        if (*q < '0' || *q > '9')
-            goto fail;
-        it = it * 10 + (*q - '0');
-        if (it > INT_MAX)
-            goto fail;
-    }
-    if (it < 1)
-        goto fail;
-    v->iterations = (int)it;
-
-    dollar = strchr(colon + 1, '$');
-    if (dollar == NULL)
-        goto fail;
-    if (decode_field(colon + 1, (size_t)(dollar - colon - 1), v->salt, sizeof(v->salt), 0,
-                     &v->salt_len) != 0)
-        goto fail;
-
-    colon2 = strchr(dollar + 1, ':');
-    if (colon2 == NULL)
-        goto fail;
-    uint8_t key[PGR_SHA256_LEN + 3];
-    if (decode_field(dollar + 1, (size_t)(colon2 - dollar - 1), key, sizeof(key), PGR_SHA256_LEN,
-                     NULL) != 0)
-        goto fail;
-    memcpy(v->stored_key, key, PGR_SHA256_LEN);
-    if (decode_field(colon2 + 1, strlen(colon2 + 1), key, sizeof(key), PGR_SHA256_LEN, NULL) != 0)
-        goto fail;
-    memcpy(v->server_key, key, PGR_SHA256_LEN);
-    pgr_crypto_wipe(key, sizeof(key));
-    return 0;
-
-fail:
-    pgr_crypto_wipe(v, sizeof(*v));
-    return PGR_EINVAL;
-}
-
-int
-pgr_auth_verifier_format(const pgr_scram_verifier_t *v, char *buf, size_t cap)
-{
-    char salt[PGR_SCRAM_SALT_MAX * 2], stored[64], server[64];
-    if (v->iterations < 1 || v->salt_len == 0 || v->salt_len > PGR_SCRAM_SALT_MAX)
-        return PGR_EINVAL;
-    if (pgr_crypto_base64_encode(v->salt, v->salt_len, salt, sizeof(salt)) < 0 ||
-        pgr_crypto_base64_encode(v->stored_key, PGR_SHA256_LEN, stored, sizeof(stored)) < 0 ||
-        pgr_crypto_base64_encode(v->server_key, PGR_SHA256_LEN, server, sizeof(server)) < 0)
-        return PGR_EINVAL;
-    int n = snprintf(buf, cap, "SCRAM-SHA-256$%d:%s$%s:%s", v->iterations, salt, stored, server);
-    if (n < 0 || (size_t)n >= cap)
-        return PGR_EINVAL;
-    return n;
-}
-
-int
-pgr_auth_new_cancel_key(int32_t *pid, int32_t *key)
-{
-    uint32_t r[2];
-    int rc;
-    do {
-        if ((rc = pgr_tls_random(r, sizeof(r))) != 0)
-            return rc;
-        r[0] &= 0x7fffffffu;
-    } while (r[0] == 0);
-    *pid = (int32_t)r[0];
-    memcpy(key, &r[1], sizeof(*key));
-    return 0;
 }
 
 /* ---- begin ---------------------------------------------------------------------------- */
@@ -343,7 +167,7 @@ begin_md5(pgr_auth_t *a, const pgr_user_config_t *user, pgr_auth_out_t *out)
         return rc;
     if ((rc = out_set(a, out, PGR_AUTH_REQ_MD5, a->md5_salt, 4)) != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_WAIT_MD5);
+    set_step(a, PGR_AUTH_ST_WAIT_MD5);
     return PGR_AUTH_CONTINUE;
 }
 
@@ -367,7 +191,7 @@ begin_scram(pgr_auth_t *a, const pgr_user_config_t *user, const pgr_auth_secret_
             return rc;
     } else {
         a->doomed = true;
-        if ((rc = derived_salt(secret, a->username, salt)) != 0)
+        if ((rc = pgr_auth_derived_salt(secret, a->username, salt)) != 0)
             return rc;
         if (secret->mock_derives) {
             /* Spend what deriving a real user's keys costs; the result is thrown away. */
@@ -389,7 +213,7 @@ begin_scram(pgr_auth_t *a, const pgr_user_config_t *user, const pgr_auth_secret_
     }
     if ((rc = out_set(a, out, PGR_AUTH_REQ_SASL, mechs, sizeof(mechs))) != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_WAIT_INITIAL);
+    set_step(a, PGR_AUTH_ST_WAIT_INITIAL);
     return PGR_AUTH_CONTINUE;
 }
 
@@ -397,7 +221,7 @@ int
 pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t *user,
                const char *username, const pgr_auth_secret_t *secret, pgr_auth_out_t *out)
 {
-    pgr_assert(a->state == PGR_AUTH_ST_EMPTY && a->username == NULL);
+    pgr_assert(a->step == PGR_AUTH_ST_EMPTY && a->username == NULL);
     out_none(out);
     a->method = method;
     a->username = strdup(username);
@@ -409,7 +233,7 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
         int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_DONE);
+        set_step(a, PGR_AUTH_ST_DONE);
         return PGR_AUTH_OK;
     }
     case PGR_AUTH_MD5:
@@ -437,7 +261,7 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
         int rc = out_set(a, out, PGR_AUTH_REQ_PASSWORD, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_WAIT_PASSWORD);
+        set_step(a, PGR_AUTH_ST_WAIT_PASSWORD);
         return PGR_AUTH_CONTINUE;
     }
     }
@@ -448,7 +272,7 @@ pgr_auth_begin(pgr_auth_t *a, pgr_auth_method_t method, const pgr_user_config_t 
 pgr_auth_expect_t
 pgr_auth_expects(const pgr_auth_t *a)
 {
-    switch (a->state) {
+    switch (a->step) {
     case PGR_AUTH_ST_WAIT_MD5:
     case PGR_AUTH_ST_WAIT_PASSWORD:
         return PGR_AUTH_EXPECT_PASSWORD;
@@ -479,13 +303,13 @@ unexpected(pgr_auth_t *a, pgr_auth_out_t *out)
 const char *
 pgr_auth_cleartext(const pgr_auth_t *a)
 {
-    return a->state == PGR_AUTH_ST_VERIFY ? a->cleartext : NULL;
+    return a->step == PGR_AUTH_ST_VERIFY ? a->cleartext : NULL;
 }
 
 int
 pgr_auth_verified(pgr_auth_t *a, const char *sqlstate, const char *message, pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_VERIFY)
+    if (a->step != PGR_AUTH_ST_VERIFY)
         return unexpected(a, out);
     out_none(out);
     if (sqlstate != NULL)
@@ -493,7 +317,7 @@ pgr_auth_verified(pgr_auth_t *a, const char *sqlstate, const char *message, pgr_
     int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
     if (rc != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_DONE);
+    set_step(a, PGR_AUTH_ST_DONE);
     return PGR_AUTH_OK;
 }
 
@@ -547,16 +371,16 @@ cleartext_ok(const pgr_auth_t *a, const char *password)
 int
 pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_WAIT_MD5 && a->state != PGR_AUTH_ST_WAIT_PASSWORD)
+    if (a->step != PGR_AUTH_ST_WAIT_MD5 && a->step != PGR_AUTH_ST_WAIT_PASSWORD)
         return unexpected(a, out);
     out_none(out);
     if (password[0] == '\0')
         return fail(a, "28P01", "empty password returned by client", NULL);
-    if (a->state == PGR_AUTH_ST_WAIT_PASSWORD) {
+    if (a->step == PGR_AUTH_ST_WAIT_PASSWORD) {
         if (a->passthrough) {
             if ((a->cleartext = strdup(password)) == NULL)
                 return PGR_ENOMEM;
-            set_state(a, PGR_AUTH_ST_VERIFY);
+            set_step(a, PGR_AUTH_ST_VERIFY);
             return PGR_AUTH_VERIFY;
         }
         if (!cleartext_ok(a, password))
@@ -564,7 +388,7 @@ pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
         int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_DONE);
+        set_step(a, PGR_AUTH_ST_DONE);
         return PGR_AUTH_OK;
     }
     /* The length of the response is no secret; its content is compared in constant time. */
@@ -575,7 +399,7 @@ pgr_auth_password(pgr_auth_t *a, const char *password, pgr_auth_out_t *out)
     int rc = out_set(a, out, PGR_AUTH_REQ_OK, NULL, 0);
     if (rc != 0)
         return rc;
-    set_state(a, PGR_AUTH_ST_DONE);
+    set_step(a, PGR_AUTH_ST_DONE);
     return PGR_AUTH_OK;
 }
 
@@ -750,7 +574,7 @@ client_first(pgr_auth_t *a, const uint8_t *data, size_t len, pgr_auth_out_t *out
     if ((rc = out_set(a, out, PGR_AUTH_REQ_SASL_CONTINUE, a->server_first,
                       strlen(a->server_first))) != 0)
         goto done;
-    set_state(a, PGR_AUTH_ST_WAIT_FINAL);
+    set_step(a, PGR_AUTH_ST_WAIT_FINAL);
     rc = PGR_AUTH_CONTINUE;
 
 done:
@@ -847,7 +671,7 @@ client_final(pgr_auth_t *a, const uint8_t *data, size_t len, pgr_auth_out_t *out
         goto done;
     if ((rc = out_set(a, out, PGR_AUTH_REQ_SASL_FINAL, v, strlen(v))) != 0)
         goto done;
-    set_state(a, PGR_AUTH_ST_DONE);
+    set_step(a, PGR_AUTH_ST_DONE);
     rc = PGR_AUTH_OK;
 
 done:
@@ -861,7 +685,7 @@ int
 pgr_auth_sasl_initial(pgr_auth_t *a, const char *mechanism, const uint8_t *data, size_t len,
                       pgr_auth_out_t *out)
 {
-    if (a->state != PGR_AUTH_ST_WAIT_INITIAL)
+    if (a->step != PGR_AUTH_ST_WAIT_INITIAL)
         return unexpected(a, out);
     out_none(out);
     /* SCRAM-SHA-256-PLUS is never offered before TLS exists, so it is as invalid as any other. */
@@ -871,7 +695,7 @@ pgr_auth_sasl_initial(pgr_auth_t *a, const char *mechanism, const uint8_t *data,
         int rc = out_set(a, out, PGR_AUTH_REQ_SASL_CONTINUE, NULL, 0);
         if (rc != 0)
             return rc;
-        set_state(a, PGR_AUTH_ST_WAIT_FIRST);
+        set_step(a, PGR_AUTH_ST_WAIT_FIRST);
         return PGR_AUTH_CONTINUE;
     }
     return client_first(a, data, len, out);
@@ -881,7 +705,7 @@ int
 pgr_auth_sasl_response(pgr_auth_t *a, const uint8_t *data, size_t len, pgr_auth_out_t *out)
 {
     out_none(out);
-    switch (a->state) {
+    switch (a->step) {
     case PGR_AUTH_ST_WAIT_FIRST:
         return client_first(a, data, len, out);
     case PGR_AUTH_ST_WAIT_FINAL:

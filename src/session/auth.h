@@ -131,7 +131,8 @@ typedef enum {
  * every buffer it points to; pgr_auth_free (or reset) wipes and frees them. Fields below the
  * line are private; read the outcome with the const fields above it. */
 typedef struct pgr_auth {
-    pgr_auth_state_t state;      /* read-only: pgr_auth_state_name() prints it */
+    pgr_auth_state_t step;       /* read-only: where the exchange is (pgr_auth_state_name()
+                                    prints it); not a session state: cl->state is client.c's */
     const char *sqlstate;        /* after PGR_AUTH_FAIL: "28P01", "08P01", "0A000" */
     char *message;               /* after PGR_AUTH_FAIL: the primary message, never a secret */
     char *detail;                /* after PGR_AUTH_FAIL: detail or NULL */

@@ -107,7 +107,7 @@ TEST(rfc7677_exchange)
 
     CHECK_INT(send_str(&a, V_C2, &o), PGR_AUTH_OK);
     CHECK(out_is(&o, PGR_AUTH_REQ_SASL_FINAL, V_S2));
-    CHECK_STR(pgr_auth_state_name(a.state), "DONE");
+    CHECK_STR(pgr_auth_state_name(a.step), "DONE");
     CHECK_INT(pgr_auth_expects(&a), PGR_AUTH_EXPECT_NONE);
     pgr_auth_free(&a);
 }
@@ -187,7 +187,7 @@ TEST(scram_wrong_password)
     CHECK_STR(a.sqlstate, "28P01");
     CHECK_STR(a.message, "password authentication failed for user \"user\"");
     CHECK(a.detail == NULL);
-    CHECK_STR(pgr_auth_state_name(a.state), "FAILED");
+    CHECK_STR(pgr_auth_state_name(a.step), "FAILED");
     pgr_auth_reset(&a);
     CHECK_INT(run_scram(&a, PGR_AUTH_SCRAM, &p, "app", "S3cret", &ok, NULL), PGR_AUTH_FAIL);
     CHECK_STR(a.sqlstate, "28P01");
@@ -456,7 +456,7 @@ TEST(md5_plaintext_and_stored_hash)
     pgr_auth_t a = {0};
 
     CHECK_INT(run_md5(&a, &plain, "md5_user", "md5_pass"), PGR_AUTH_OK);
-    CHECK_STR(pgr_auth_state_name(a.state), "DONE");
+    CHECK_STR(pgr_auth_state_name(a.step), "DONE");
     pgr_auth_reset(&a);
     CHECK_INT(run_md5(&a, &hashed, "md5_user", "md5_pass"), PGR_AUTH_OK);
     pgr_auth_reset(&a);
