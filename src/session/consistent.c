@@ -10,6 +10,7 @@
 #include "session/consistent.h"
 #include "session/dispatch.h"
 #include "session/relay.h"
+#include "session/reply.h"
 
 /* The insert position, not pg_current_wal_lsn(): with synchronous_commit off a commit
  * record may not be written yet when the client hears of its commit (relay.c's read-your-
@@ -151,7 +152,7 @@ probe_done_cb(void *arg, char status)
         snprintf(msg, sizeof(msg),
                  "pgrouter.broadcast_consistency: cannot take the primary's WAL position: %s",
                  cl->bcast_probe_err[0] ? cl->bcast_probe_err : "no answer");
-        pgr_dispatch_fail(cl, "08006", msg);
+        pgr_reply_error(cl, "08006", msg);
     }
     /* With the position, the input is dispatched again and its broadcast starts. */
     pgr_conn_read_start(&cl->conn);

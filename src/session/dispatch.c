@@ -1,6 +1,6 @@
 /* The start of a transaction (see dispatch.h): the decision where its first statement goes,
- * the held BEGIN, and the errors pgrouter answers a statement with. The pgrouter.* settings it
- * answers itself are dispatch_pgrvar.c (dispatch_int.h). */
+ * and the held BEGIN. The pgrouter.* settings it answers itself are dispatch_pgrvar.c
+ * (dispatch_int.h); the errors it answers a statement with are session/reply.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,12 +14,7 @@
 #include "session/link.h"
 #include "session/login.h"
 #include "session/multi.h"
-
-char
-pgr_dispatch_idle_status(const pgr_client_t *cl)
-{
-    return cl->held_failed ? 'E' : cl->held_begin ? 'T' : 'I';
-}
+#include "session/reply.h"
 
 /* CommandComplete tag and ReadyForQuery. */
 static void
@@ -32,35 +27,6 @@ reply_tag(pgr_client_t *cl, const char *tag, char status)
     pgr_be_write_complete(&w, tag);
     pgr_be_write_ready(&w, (uint8_t)status);
     pgr_client_send_writer(cl, &w);
-}
-
-bool
-pgr_dispatch_fail_status(pgr_client_t *cl, const char *sqlstate, const char *message,
-                         char status)
-{
-    pgr_iobuf_t *in = &cl->conn.in;
-    pgr_frame_t f;
-
-    pgr_client_send_error(cl, "ERROR", sqlstate, NULL, "%s", message);
-    while (pgr_frame_next(pgr_iobuf_data(in), pgr_iobuf_len(in), PGR_PHASE_FRONTEND, NULL, &f) ==
-           PGR_FRAME_OK) {
-        pgr_iobuf_consume(in, f.len);
-        if (f.type == 'Q' || f.type == 'S' || f.type == 'F') {
-            pgr_client_send_ready(cl, status);
-            return true;
-        }
-    }
-    return false;
-}
-
-void
-pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message)
-{
-    /* An error inside a held transaction aborts it, as on a server: it stays held, failed,
-     * until the client ends it (nothing of it reached a server). */
-    if (cl->held_begin)
-        cl->held_failed = true;
-    (void)pgr_dispatch_fail_status(cl, sqlstate, message, pgr_dispatch_idle_status(cl));
 }
 
 static int
@@ -81,7 +47,7 @@ pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
     pgr_fe_query_t q;
     const pgr_classification_t *c;
     const pgr_stmt_info_t *st;
-    char status = cl->srv || cl->bcast ? cl->txn : pgr_dispatch_idle_status(cl);
+    char status = cl->srv || cl->bcast ? cl->txn : pgr_reply_idle_status(cl);
 
     if ((st = pgr_dispatch_parse_pgrvar(cl, f)) != NULL)
         return pgr_dispatch_answer_parse_pgrvar(cl, f, st, status);
@@ -238,7 +204,7 @@ held_failed_input(pgr_client_t *cl, const pgr_frame_t *f, const pgr_classificati
         drop_held(cl);
         return PGR_DISPATCH_ROUTE;
     }
-    (void)pgr_dispatch_fail_status(cl, "25P02", ABORTED_MSG, 'E');
+    (void)pgr_reply_error_status(cl, "25P02", ABORTED_MSG, 'E');
     return PGR_DISPATCH_ANSWERED;
 }
 
@@ -342,7 +308,7 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
     };
 
     if (c && c->hint_error) {
-        pgr_dispatch_fail(cl, "42601", c->hint_error_msg);
+        pgr_reply_error(cl, "42601", c->hint_error_msg);
         return PGR_DISPATCH_ANSWERED;
     }
     pgr_router_route(cl->rt->router, &req, &cl->last_route);
@@ -364,7 +330,7 @@ route(pgr_client_t *cl, const pgr_classification_t *c, pgr_stmt_class_t cls)
         /* A node that could take it is still connecting: wait for its first health result. */
         if (cl->last_route.pending && pgr_login_await(cl))
             return PGR_DISPATCH_WAIT;
-        pgr_dispatch_fail(cl, cl->last_route.sqlstate, cl->last_route.reason);
+        pgr_reply_error(cl, cl->last_route.sqlstate, cl->last_route.reason);
         return PGR_DISPATCH_ANSWERED;
     }
 }
@@ -471,7 +437,7 @@ begin_query(pgr_client_t *cl, const pgr_frame_t *f)
         if (d != PGR_DISPATCH_ROUTE)
             return d;
     }
-    if (pgr_dispatch_answer_pgrvars(cl, c, pgr_dispatch_idle_status(cl))) {
+    if (pgr_dispatch_answer_pgrvars(cl, c, pgr_reply_idle_status(cl))) {
         pgr_iobuf_consume(&cl->conn.in, f->len);
         return PGR_DISPATCH_ANSWERED;
     }
@@ -547,7 +513,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         const pgr_stmt_info_t *st = pgr_dispatch_parse_pgrvar(cl, f);
         if (st) {
             pgr_dispatch_t d =
-                pgr_dispatch_answer_parse_pgrvar(cl, f, st, pgr_dispatch_idle_status(cl));
+                pgr_dispatch_answer_parse_pgrvar(cl, f, st, pgr_reply_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
@@ -572,7 +538,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
             return route(cl, NULL, PGR_CLASS_WRITE);
         pgr_iobuf_consume(&cl->conn.in, f->len);
         if (f->type == 'S') {
-            pgr_client_send_ready(cl, pgr_dispatch_idle_status(cl));
+            pgr_client_send_ready(cl, pgr_reply_idle_status(cl));
             pgr_conn_flush(&cl->conn);
         }
         return PGR_DISPATCH_ANSWERED;
@@ -584,7 +550,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         const pgr_stmt_info_t *st = pgr_dispatch_local_stmt(cl, f);
         if (st) {
             pgr_dispatch_t d =
-                pgr_dispatch_answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
+                pgr_dispatch_answer_pgrvar_extended(cl, st, pgr_reply_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
@@ -615,7 +581,7 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         const pgr_stmt_info_t *st = pgr_dispatch_local_stmt(cl, f);
         if (st) {
             pgr_dispatch_t d =
-                pgr_dispatch_answer_pgrvar_extended(cl, st, pgr_dispatch_idle_status(cl));
+                pgr_dispatch_answer_pgrvar_extended(cl, st, pgr_reply_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }

@@ -23,13 +23,6 @@ pgr_dispatch_t pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f);
  * or ROUTE (not such a statement: it goes to the server). */
 pgr_dispatch_t pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f);
 
-/* Answer the statement at the front of the input with an error, dropping what belongs to it up
- * to and including the next Query / Sync, then ReadyForQuery — as a server does. */
-void pgr_dispatch_fail(pgr_client_t *cl, const char *sqlstate, const char *message);
-/* The same with the ReadyForQuery status given (a held BEGIN is left alone); true when the
- * client's Query / Sync / FunctionCall was in and ReadyForQuery was sent. */
-bool pgr_dispatch_fail_status(pgr_client_t *cl, const char *sqlstate, const char *message,
-                              char status);
 
 /* The held BEGIN, if any, goes to the server now (appended to to_srv; its reply swallowed). */
 int pgr_dispatch_release_held(pgr_client_t *cl);
@@ -38,7 +31,5 @@ int pgr_dispatch_release_held(pgr_client_t *cl);
  * node when there is none). 0, or an error with msg. */
 int pgr_dispatch_login_node(pgr_client_t *cl, char *msg, size_t cap);
 
-/* The transaction status the client believes in while no server is linked. */
-char pgr_dispatch_idle_status(const pgr_client_t *cl);
 
 #endif

@@ -10,6 +10,7 @@
 #include "session/link.h"
 #include "session/login.h"
 #include "session/relay.h"
+#include "session/reply.h"
 
 /* The GUC_REPORT parameters a PostgreSQL 15 server reports at login, in its order. */
 static const char *const reported_params[] = {
@@ -332,7 +333,7 @@ pgr_login_cancel(pgr_client_t *cl)
     cl->await_deadline = 0;
     uv_timer_stop(&cl->wait_timer);
     cl->rt->stats.cancels_forwarded++;
-    pgr_dispatch_fail(cl, "57014", "canceling statement due to user request");
+    pgr_reply_error(cl, "57014", "canceling statement due to user request");
     if (cl->state == PGR_CLIENT_CLOSING)
         return true;
     pgr_relay_client_input(cl); /* what the client sent after it */

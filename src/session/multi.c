@@ -13,6 +13,7 @@
 #include "session/link.h"
 #include "session/multi.h"
 #include "session/relay.h"
+#include "session/reply.h"
 
 #define CLIENT_IN_HIGH (1024 * 1024) /* input beyond the running batch: stop reading above */
 
@@ -609,14 +610,14 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
         return PGR_DISPATCH_WAIT;
     if (len < 0) {
         cl->bcast_wait[0] = '\0';
-        pgr_dispatch_fail(cl, "0A000", why ? why : "invalid message in a broadcast");
+        pgr_reply_error(cl, "0A000", why ? why : "invalid message in a broadcast");
         return PGR_DISPATCH_ANSWERED;
     }
     /* A consistent read takes the primary's WAL position first; the input comes back here
      * once it is known (session/consistent.h). */
     if (pgr_consistent_needed(cl, route, primary, sizeof(primary))) {
         if (primary[0] == '\0') {
-            pgr_dispatch_fail(cl, "08006", "pgrouter.broadcast_consistency: no healthy primary "
+            pgr_reply_error(cl, "08006", "pgrouter.broadcast_consistency: no healthy primary "
                                            "to take the WAL position from");
             return PGR_DISPATCH_ANSWERED;
         }
@@ -644,7 +645,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
     if (healthy == 0) {
         free(h);
         cl->bcast_wait[0] = '\0';
-        pgr_dispatch_fail(cl, "08006", "no healthy node to broadcast to");
+        pgr_reply_error(cl, "08006", "no healthy node to broadcast to");
         return PGR_DISPATCH_ANSWERED;
     }
     const pgr_user_config_t *u = pgr_config_find_user(cl->rt->cfg, cl->user);
@@ -695,7 +696,7 @@ pgr_multi_start(pgr_client_t *cl, const pgr_route_t *route)
 static void
 fail_in_transaction(pgr_client_t *cl, const char *sqlstate, const char *message)
 {
-    (void)pgr_dispatch_fail_status(cl, sqlstate, message, 'E');
+    (void)pgr_reply_error_status(cl, sqlstate, message, 'E');
     cl->bcast_aborted = true;
     cl->txn = 'E';
 }

@@ -32,6 +32,7 @@
 #include "session/multi.h"
 #include "session/relay.h"
 #include "session/timeout.h"
+#include "session/reply.h"
 
 #define READ_CHUNK      (64 * 1024)
 #define READ_BUDGET     (256 * 1024) /* per wakeup, so one server cannot starve the loop */
@@ -846,7 +847,7 @@ relay_acquired(pgr_client_t *cl, int status, pgr_server_t *srv, const char *errm
                                : status == PGR_ECANCELED ? "57014"
                                                          : "08006";
         pgr_client_set_state(cl, PGR_CLIENT_IDLE);
-        pgr_dispatch_fail(cl, sqlstate, errmsg ? errmsg : pgr_strerror(status));
+        pgr_reply_error(cl, sqlstate, errmsg ? errmsg : pgr_strerror(status));
         pgr_conn_read_start(&cl->conn);
         pgr_conn_flush(&cl->conn);
         if (pgr_iobuf_len(&cl->conn.in) > 0)
