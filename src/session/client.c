@@ -412,9 +412,10 @@ hba_check(pgr_client_t *cl, pgr_auth_method_t *method)
     return true;
 }
 
-/* A StartupMessage. Returns false when the session was closed. */
+/* A StartupMessage: the session's user, database and settings, and (in *method) the exchange
+ * its hba line or auth.method chooses. Returns false when the session was closed. */
 static bool
-on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
+on_startup_message(pgr_client_t *cl, const pgr_frame_t *f, pgr_auth_method_t *method)
 {
     pgr_fe_startup_t st;
     pgr_fe_param_iter_t it;
@@ -497,12 +498,7 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
                                                     : "sorry, too many clients already");
         return false;
     }
-    pgr_auth_method_t method;
-    if (!hba_check(cl, &method))
-        return false;
-    set_state(cl, PGR_CLIENT_AUTH);
-    start_auth(cl, method);
-    return cl->state != PGR_CLIENT_CLOSING;
+    return hba_check(cl, method);
 nomem:
     pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
     return false;
@@ -656,9 +652,17 @@ startup_input(pgr_client_t *cl)
                                       "protocol negotiation extension");
                 return;
             }
-            if (!on_startup_message(cl, &f))
+            pgr_auth_method_t method;
+            if (!on_startup_message(cl, &f, &method))
                 return;
+            /* Consumed before the exchange starts: a login that ends at once (trust, and no
+             * node reachable) reads what follows the packet as the session's first statement. */
             pgr_iobuf_consume(in, f.len);
+            set_state(cl, PGR_CLIENT_AUTH);
+            start_auth(cl, method);
+            /* A password message sent right behind the packet, as PostgreSQL takes it. */
+            if (cl->state == PGR_CLIENT_AUTH)
+                auth_input(cl);
             break;
         default:
             pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid startup packet");
