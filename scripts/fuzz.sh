@@ -3,7 +3,7 @@
 # what the committed seed corpora cover.
 #
 #   scripts/fuzz.sh DRIVER SECONDS      DRIVER: fe | be | startup | roundtrip | merge | merge_numeric |
-#                                       hba | hint | sqlscan | config | admin | http
+#                                       hba | hint | sqlscan | config | admin | http | session
 #   scripts/fuzz.sh --coverage [--min PCT]
 #
 # Builds build-fuzz (CC=clang, -Dfuzz=true) if needed, but only the fuzz targets. New inputs go
@@ -18,7 +18,7 @@
 # The whole report (every instrumented file) is left in build-fuzz-cov/coverage.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DRIVERS="fe be startup roundtrip merge merge_numeric hba hint sqlscan config admin http"
+DRIVERS="fe be startup roundtrip merge merge_numeric hba hint sqlscan config admin http session"
 
 # llvm-profdata / llvm-cov, unsuffixed or as Debian names them (llvm-14 ...).
 llvm_tool() {

@@ -102,9 +102,10 @@ hba_check(pgr_client_t *cl, pgr_auth_method_t *method)
     return true;
 }
 
-/* A StartupMessage. Returns false when the session was closed. */
+/* A StartupMessage: the session's user, database and settings, and (in *method) the exchange
+ * its hba line or auth.method chooses. Returns false when the session was closed. */
 static bool
-on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
+on_startup_message(pgr_client_t *cl, const pgr_frame_t *f, pgr_auth_method_t *method)
 {
     pgr_fe_startup_t st;
     pgr_fe_param_iter_t it;
@@ -187,12 +188,7 @@ on_startup_message(pgr_client_t *cl, const pgr_frame_t *f)
                                                     : "sorry, too many clients already");
         return false;
     }
-    pgr_auth_method_t method;
-    if (!hba_check(cl, &method))
-        return false;
-    (void)pgr_client_set_state(cl, PGR_CLIENT_AUTH);
-    pgr_client_auth_start(cl, method);
-    return cl->state != PGR_CLIENT_CLOSING;
+    return hba_check(cl, method);
 nomem:
     pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
     return false;
@@ -346,9 +342,17 @@ pgr_client_startup_input(pgr_client_t *cl)
                                       "protocol negotiation extension");
                 return;
             }
-            if (!on_startup_message(cl, &f))
+            pgr_auth_method_t method;
+            if (!on_startup_message(cl, &f, &method))
                 return;
+            /* Consumed before the exchange starts: a login that ends at once (trust, and no
+             * node reachable) reads what follows the packet as the session's first statement. */
             pgr_iobuf_consume(in, f.len);
+            (void)pgr_client_set_state(cl, PGR_CLIENT_AUTH);
+            pgr_client_auth_start(cl, method);
+            /* A password message sent right behind the packet, as PostgreSQL takes it. */
+            if (cl->state == PGR_CLIENT_AUTH)
+                pgr_client_auth_input(cl);
             break;
         default:
             pgr_client_send_error(cl, "FATAL", "08P01", NULL, "invalid startup packet");

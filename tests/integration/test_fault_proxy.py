@@ -6,7 +6,10 @@ a TCP proxy the node's config points at, the real node behind it:
   to the fast replica;
 - blackhole (the kernel still completes the handshake, nothing answers): the health checks time
   out and the node is unhealthy within 3 s, reads go elsewhere meanwhile, and once the path heals
-  the node is healthy again and takes reads;
+  the node is healthy again and takes reads; a statement in flight on it when the path
+  blackholes ends with 08006 naming the node within about a second of the node being marked
+  unhealthy (not after its 30 s), the session goes on elsewhere, and the node serves again once
+  the path heals;
 - reset (RST on every connection) in the middle of a large result: the client gets an error
   naming the node (SQLSTATE class 08), pgrouter lives, and a new client's statement works;
 - slicing into 1-byte chunks: simple and extended queries, a pgbench-like SELECT by key, a
@@ -196,6 +199,93 @@ def test_blackholed_node_unhealthy_within_3s_reads_elsewhere_then_back(
         wait_for("a read on pg2 again",
                  lambda: c.execute("SELECT inet_server_port()").fetchone()[0] == p2,
                  timeout=10)
+
+
+def test_blackhole_mid_statement_ends_it_with_08006_when_the_node_turns_unhealthy(
+        cluster_factory, proxy_factory, pgrouter_factory):
+    """Issue 16, item 1, on the network path: a statement in flight on pg2 when the path to it
+    starts dropping everything (both ways, the connections kept open: no RST, no FIN, as a
+    dead link or a firewall does) ends with 08006 naming pg2 within about a second of pg2
+    being marked unhealthy, not when the node's 30 s sleep would end."""
+    cluster = cluster_factory(2, replicas=1)
+    hole = proxy_factory(cluster.port("pg2"))
+    port = free_port()
+    pgrouter_factory(config(
+        port, [("pg1", cluster.port("pg1")), ("pg2", hole.port)],
+        # As in the blackhole test above: unhealthy about 2.3 s at worst after the blackhole.
+        health="interval: 300ms, timeout: 1s, unhealthy_threshold: 2, "
+               "backoff: {initial: 200ms, max: 500ms}",
+        pool="max_size: 10, acquire_timeout: 8s, connect_timeout: 2s"),
+        port)
+    all_healthy(port)
+    p1, p2 = cluster.port("pg1"), cluster.port("pg2")
+    long_sql = "/* pgrouter: node=pg2 */ SELECT pg_sleep(30) AS pgr_blackhole_mid_statement"
+    outcome = {}
+
+    def run(c):
+        try:
+            c.execute(long_sql)
+            outcome["result"] = "finished"
+        except psycopg.Error as e:
+            outcome["error"] = e
+        outcome["ended"] = time.monotonic()
+
+    c = connect(port)
+    t = threading.Thread(target=run, args=(c,), daemon=True)
+    try:
+        t.start()
+        with psycopg.connect(cluster.dsn("pg2"), autocommit=True) as d:
+            wait_for("the statement running on pg2", lambda: d.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = %s AND state = 'active'",
+                (long_sql,)).fetchone()[0] == 1, timeout=10)
+        assert not outcome, outcome
+
+        hole.blackhole(True)
+        t0 = time.monotonic()
+        # When SHOW NODES first shows pg2 down (polled through pg1's side: the admin console
+        # needs no node).
+        wait_for("pg2 unhealthy", lambda: states(port)["pg2"] in ("unhealthy", "reconnecting"),
+                 timeout=8, step=0.05)
+        unhealthy_at = time.monotonic()
+        print(f"pg2 unhealthy {unhealthy_at - t0:.2f} s after the blackhole")
+        # Bounded well under the 30 s sleep: the health detection (about 2.3 s) and a second.
+        t.join(max(0.0, t0 + 8.0 - time.monotonic()))
+        assert not t.is_alive(), (
+            f"the statement on pg2 still runs {time.monotonic() - t0:.1f} s after the blackhole "
+            f"({time.monotonic() - unhealthy_at:.1f} s after pg2 was marked unhealthy)")
+        e = outcome.get("error")
+        assert e is not None, outcome
+        assert e.sqlstate == "08006", (e.sqlstate, str(e))
+        assert 'node "pg2"' in str(e), str(e)
+        print(f"the statement ended {outcome['ended'] - t0:.2f} s after the blackhole: {e}")
+        # Within about a second of pg2 being marked unhealthy (SHOW NODES is polled every
+        # 50 ms, so the statement may end a little before the poll sees it).
+        assert outcome["ended"] - unhealthy_at < 1.5, outcome["ended"] - unhealthy_at
+        assert outcome["ended"] - t0 < 6.0, outcome["ended"] - t0
+        assert nodes(port)["pg2"]["state"] in ("unhealthy", "reconnecting")
+
+        # The session goes on, on the other node (reads go to the primary meanwhile), and so
+        # does a new one; a statement hinted to pg2 fails at once with 08006.
+        assert c.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert c.execute("SELECT inet_server_port()").fetchone()[0] == p1
+        with connect(port) as n:
+            assert n.execute("SELECT inet_server_port()").fetchone()[0] == p1
+        t1 = time.monotonic()
+        with pytest.raises(psycopg.errors.ConnectionFailure) as hinted:
+            c.execute("/* pgrouter: node=pg2 */ SELECT 1")
+        assert 'node "pg2"' in str(hinted.value) and time.monotonic() - t1 < 1.0
+
+        # The path heals: pg2 is healthy again and serves the same session.
+        hole.blackhole(False)
+        wait_for("pg2 healthy again", lambda: states(port)["pg2"] == "healthy", timeout=15,
+                 retry_on=(psycopg.Error,))
+        wait_for("a statement on pg2 again", lambda: c.execute(
+            "/* pgrouter: node=pg2 */ SELECT inet_server_port()").fetchone()[0] == p2,
+            timeout=10, retry_on=(psycopg.errors.ConnectionFailure,))
+    finally:
+        hole.blackhole(False)
+        t.join(35)
+        c.close()
 
 
 # ---- reset ---------------------------------------------------------------------------------

@@ -11,6 +11,8 @@
 - listen.max_clients reached: a normal client gets 53300, the admin console still logs in on a
   reserved slot (admin.reserved_connections) and SHOW CLIENTS works; the reserved slots are
   limited too, and do not take slots from normal clients."""
+import socket
+import struct
 import threading
 import time
 
@@ -137,6 +139,47 @@ def test_nodes_never_seen_login_still_works(cluster_factory, pgrouter_factory):
         assert wait_for("pg1 back", works, timeout=20) == ("outage-test",)
         assert c.info.parameter_status("server_version") == version
         assert c.info.server_version > 150000
+
+
+def test_trust_login_with_no_node_reachable_reads_its_first_statement(pgrouter_factory):
+    """A login that ends at once (trust, every node known down: nothing to wait for) used to
+    read its own startup packet as its first statement: FATAL 08P01 "invalid frontend message
+    type" on the first query (found by tests/fuzz/fuzz_session). The statement gets its 08006
+    ERROR and the session goes on; a Query pipelined behind the startup packet is answered."""
+    port, dead = free_port(), free_port()
+    pgrouter_factory(f"""
+listen: {{host: 127.0.0.1, port: {port}}}
+auth: {{method: trust}}
+health: {{interval: 300ms, timeout: 1s, unhealthy_threshold: 1}}
+log: {{level: info}}
+nodes:
+  - {{id: pg1, host: 127.0.0.1, port: {dead}, role: primary}}
+""", port)
+    dsn = f"host=127.0.0.1 port={port} user=app dbname=app"
+
+    def down():
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=app dbname=pgrouter",
+                             autocommit=True) as a:
+            return [r for r in a.execute("SHOW NODES").fetchall() if "unhealthy" in r]
+    wait_for("pg1 unhealthy", down)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SHOW pgrouter.route").fetchone() == ("auto",)
+        with pytest.raises(psycopg.errors.ConnectionFailure) as e:
+            c.execute("SELECT 1")
+        assert 'node "pg1"' in str(e.value)
+        assert c.execute("SHOW pgrouter.route").fetchone() == ("auto",)
+    # The startup packet and a Query in one write, before any reply: both are answered.
+    params = b"user\0app\0database\0app\0\0"
+    startup = struct.pack("!ii", 8 + len(params), 196608) + params
+    sql = b"SHOW pgrouter.route\0"
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(startup + b"Q" + struct.pack("!i", 4 + len(sql)) + sql)
+        while got.count(b"Z\0\0\0\5") < 2:  # the login's ReadyForQuery and the query's
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+    assert b"invalid frontend" not in got and b"\0\0\0\4auto" in got, got
 
 
 def test_client_waits_for_a_connecting_node(cluster_factory, pgrouter_factory):
