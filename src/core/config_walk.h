@@ -1,6 +1,6 @@
 /* The typed walker of the config loader: a table of fields (key, type, where the value goes,
  * range) checks one YAML mapping and stores each value; shared helpers for messages. Internal
- * to config.c / config_walk.c. */
+ * to the config loader (config_int.h names its files). */
 #ifndef PGR_CORE_CONFIG_WALK_H
 #define PGR_CORE_CONFIG_WALK_H
 

@@ -1,6 +1,7 @@
 /* The YAML front end of the config loader: libyaml events -> a small tree of scalars, mappings
  * and sequences that remembers where each node was written, plus the error list every config
- * message goes through. Anchors and aliases are refused here; schema checks live in config.c. */
+ * message goes through. Anchors and aliases are refused here; schema checks live in
+ * config_schema.c and config_check.c. */
 #ifndef PGR_CORE_CONFIG_YAML_H
 #define PGR_CORE_CONFIG_YAML_H
 

@@ -223,34 +223,28 @@ body_of(const pgr_value_t *v, int ncols, size_t *len)
 static int
 combine(pgr_merge_t *m, grow_t **first, int k, grow_t **out, char *why, size_t cap)
 {
-    int ncols = m->rs.ncols, rc = 0;
-    pgr_value_t *vals = malloc((size_t)k * (size_t)ncols * sizeof(*vals) + 1);
-    pgr_value_t *res = calloc((size_t)ncols + 1, sizeof(*res));
-    char **owned = calloc((size_t)ncols + 1, sizeof(*owned));
-    uint8_t *bin = calloc((size_t)ncols + 1, 8);
-    pgr_merge_sb_t ids = {0};
+    int ncols = m->rs.ncols, rc;
+    pgr_merge_aggbuf_t b;
     uint8_t *body = NULL;
     size_t len = 0;
-    if (vals == NULL || res == NULL || owned == NULL || bin == NULL) {
-        rc = PGR_ENOMEM;
+    if ((rc = pgr_merge_aggbuf_init(&b, k, ncols)) != 0)
         goto done;
-    }
     for (int r = 0; r < k; r++) {
-        memcpy(vals + (size_t)r * (size_t)ncols, first[r]->vals,
-               (size_t)ncols * sizeof(*vals));
+        memcpy(b.vals + (size_t)r * (size_t)ncols, first[r]->vals,
+               (size_t)ncols * sizeof(*b.vals));
         if (m->node_column && (r == 0 || first[r]->node != first[r - 1]->node))
-            pgr_merge_sb_printf(&ids, "%s%s", r ? "," : "", m->nodes[first[r]->node].id);
+            pgr_merge_sb_printf(&b.ids, "%s%s", r ? "," : "", m->nodes[first[r]->node].id);
     }
     for (int c = 0; c < ncols && rc == 0 && why[0] == '\0'; c++) {
         if (m->plan.aggs[c] == PGR_AGG_NONE)
-            res[c] = vals[c]; /* the grouping value as the first node sent it */
+            b.res[c] = b.vals[c]; /* the grouping value as the first node sent it */
         else
-            rc = pgr_merge_agg_column(m, c, vals, k, ncols, &res[c], &owned[c], bin + 8 * c,
-                                      why, cap);
+            rc = pgr_merge_agg_column(m, c, b.vals, k, ncols, &b.res[c], &b.owned[c],
+                                      b.bin + 8 * c, why, cap);
     }
     if (rc || why[0])
         goto done;
-    if (ids.oom || (body = body_of(res, ncols, &len)) == NULL) {
+    if (b.ids.oom || (body = body_of(b.res, ncols, &len)) == NULL) {
         rc = PGR_ENOMEM;
         goto done;
     }
@@ -258,17 +252,11 @@ combine(pgr_merge_t *m, grow_t **first, int k, grow_t **out, char *why, size_t c
         rc = PGR_ENOMEM;
         goto done;
     }
-    (*out)->ids = ids.p;
-    ids.p = NULL;
+    (*out)->ids = b.ids.p;
+    b.ids.p = NULL;
 done:
-    for (int c = 0; owned && c < ncols; c++)
-        free(owned[c]);
-    free(owned);
-    free(vals);
-    free(res);
-    free(bin);
+    pgr_merge_aggbuf_free(&b);
     free(body);
-    free(ids.p);
     return rc;
 }
 

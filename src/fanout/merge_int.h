@@ -1,5 +1,6 @@
-/* Inside the merge engine: the state merge.c (lockstep, failures, the end) and merge_rows.c
- * (result sets) share. Nothing here is for other modules. */
+/* Inside the merge engine: the state merge.c (lockstep, failures, the end), merge_rows.c
+ * (result sets), merge_agg.c (aggregates), merge_group.c (GROUP BY) and merge_verify.c
+ * (verify mode) share. Nothing here is for other modules. */
 #ifndef PGR_FANOUT_MERGE_INT_H
 #define PGR_FANOUT_MERGE_INT_H
 
@@ -138,6 +139,24 @@ void pgr_merge_write_row(pgr_merge_t *m, pgr_writer_t *out, const char *nodeval,
 void pgr_merge_plan_notice(pgr_merge_t *m, pgr_writer_t *out, const char *why);
 void pgr_merge_coll_for(const pgr_merge_t *m, pgr_coll_t *c, pgr_datum_kind_t kind,
                         const char *explicit_name);
+
+/* merge_agg.c: the aggregate merge (one row per node), and combining rows column by column,
+ * which merge_group.c does for each group. */
+void pgr_merge_agg_fallback(pgr_merge_t *m, pgr_writer_t *out, const char *why);
+int pgr_merge_agg_finish(pgr_merge_t *m, pgr_writer_t *out);
+/* What combining k rows of ncols columns takes: vals (the k rows, row-major), res (ncols + 1
+ * values: the combined row, with room for the node column in front), owned and bin (8 bytes a
+ * column: what res points at), ids (the nodes whose rows were combined). Init allocates it all
+ * (0 or PGR_ENOMEM); free it whatever init returned. */
+typedef struct {
+    int ncols;
+    pgr_value_t *vals, *res;
+    char **owned;
+    uint8_t *bin;
+    pgr_merge_sb_t ids;
+} pgr_merge_aggbuf_t;
+int pgr_merge_aggbuf_init(pgr_merge_aggbuf_t *b, int k, int ncols) PGR_MUSTCHECK;
+void pgr_merge_aggbuf_free(pgr_merge_aggbuf_t *b);
 /* Column c of the k rows in vals (row-major, ncols wide) combined by its aggregate into *res.
  * 0 with why[0] set when it cannot be combined; PGR_ENOMEM. *owned / bin8 (8 bytes) hold what
  * res points at. */

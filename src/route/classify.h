@@ -1,6 +1,6 @@
 /* The statement classifier: splits a query string into statements with PostgreSQL 15's own
- * parser (libpg_query; classify.c is its only user), gives each a class (read, write, DDL,
- * transaction control, setting, utility) and the facts routing needs (READ ONLY, SET LOCAL,
+ * parser (libpg_query; classify_pgq.h lists its only users), gives each a class (read, write,
+ * DDL, transaction control, setting, utility) and the facts routing needs (READ ONLY, SET LOCAL,
  * pgrouter.* settings, pinning, LIMIT/ORDER BY), reads hints from leading comments, and caches
  * the result in a bounded LRU (qcache.c) by the full text, or by shape (the text with its
  * constants taken out, route/sqlscan.h) when the result cannot depend on the constants. */

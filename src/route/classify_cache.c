@@ -81,7 +81,8 @@ pgr_classifier_stats(const pgr_classifier_t *c, pgr_classify_stats_t *st)
  *                  constants' lengths) are set from the scan;
  *   not            the shape's results may depend on constants: look up the exact text.
  *
- * The verdict comes from the parse of the first text (classify.c, shape_literal_free). */
+ * The verdict comes from the parse of the first text (classify_stmt.c,
+ * pgr_classify_shape_free). */
 
 typedef struct shape_entry {
     bool literal_free;

@@ -1,6 +1,6 @@
-/* Inside the classifier, shared by its two files and by no other module: classify.c (the
- * parse and the walk; the only user of libpg_query) and classify_cache.c (the classifier object
- * and its cache, by exact text and by shape). */
+/* Inside the classifier, shared by its files and by no other module: classify_cache.c (the
+ * classifier object and its cache, by exact text and by shape) and the files that parse with
+ * libpg_query (classify_pgq.h names them). */
 #ifndef PGR_ROUTE_CLASSIFY_INT_H
 #define PGR_ROUTE_CLASSIFY_INT_H
 

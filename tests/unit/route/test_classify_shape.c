@@ -1,6 +1,6 @@
 /* Shapes: statements that differ only in constants share one cache entry (route/sqlscan.h,
- * the shape section of route/classify.c), and sharing never changes a result. The scan's keys
- * and refusals; then differential tests: every row of the classifier's table, and random
+ * the shape section of route/classify_stmt.c), and sharing never changes a result. The scan's
+ * keys and refusals; then differential tests: every row of the classifier's table, and random
  * variants of each with other constants, classified through one shared cache, must give
  * exactly what a parse of that very text gives (a classifier without a cache). */
 #include <ctype.h>
@@ -800,8 +800,8 @@ chain(const char *k, size_t n, size_t *len)
 
 TEST(depth_per_constant)
 {
-    /* classify.c keeps a shape only with room for its constants to read two levels deeper each
-     * in the depth pre-scan (1e+5 is three tokens there, 1.0 one): texts of one shape must
+    /* classify_stmt.c keeps a shape only with room for its constants to read two levels deeper
+     * each in the depth pre-scan (1e+5 is three tokens there, 1.0 one): texts of one shape must
      * never differ by more */
     static const char *const base[] = {
         "SELECT 1e+5+(2.0*3)-(((4)))+ 'a' || E'b' || $$c$$, 1.5E-3 BETWEEN 1 AND 2e+1",
