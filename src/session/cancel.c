@@ -9,8 +9,6 @@
 #include "session/auth.h"
 #include "session/cancel.h"
 #include "session/client.h"
-#include "session/login.h"
-#include "session/relay.h"
 
 struct pgr_cancel_map {
     pgr_client_t **slots; /* NULL: empty; TOMBSTONE: deleted */
@@ -192,8 +190,7 @@ pgr_cancel_request(pgr_runtime_t *rt, int32_t pid, int32_t key)
         pgr_info_rl("cancel", "cancel request for unknown session or wrong key ignored");
         return;
     }
-    if (!pgr_login_cancel(*slot))
-        pgr_relay_cancel(*slot);
+    pgr_client_cancel(*slot);
 }
 
 void

@@ -14,6 +14,7 @@
 #include "session/client_int.h"
 #include "session/dbauth.h"
 #include "session/link.h"
+#include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
 #include "session/timeout.h"
@@ -34,29 +35,35 @@ pgr_client_state_name(pgr_client_state_t s)
 
 static void idle_input(pgr_client_t *cl);
 static void idle_drained(pgr_client_t *cl);
+static void idle_cancel(pgr_client_t *cl);
+static void broadcast_cancel(pgr_client_t *cl);
 
 #define TO(s) (1u << PGR_CLIENT_##s)
 
-/* Each state: what handles the client's input and the drain of its output, and where it may
- * go next. Nobody else writes cl->state. */
+/* Each state: what handles the client's input, the drain of its output and a CancelRequest
+ * for it, and where it may go next. Nobody else writes cl->state; the modules below reach
+ * these handlers through pgr_client_input() and pgr_client_cancel(). */
 static const struct {
     void (*input)(pgr_client_t *cl);
     void (*drained)(pgr_client_t *cl);
+    void (*cancel)(pgr_client_t *cl);
     unsigned next;
 } states[] = {
-    [PGR_CLIENT_STARTUP] = {pgr_client_startup_input, NULL,
+    [PGR_CLIENT_STARTUP] = {pgr_client_startup_input, NULL, pgr_relay_cancel,
                             TO(AUTH) | TO(LOGIN) | TO(IDLE) | TO(CLOSING)},
-    [PGR_CLIENT_AUTH] = {pgr_client_auth_input, NULL, TO(LOGIN) | TO(IDLE) | TO(CLOSING)},
+    [PGR_CLIENT_AUTH] = {pgr_client_auth_input, NULL, pgr_relay_cancel,
+                         TO(LOGIN) | TO(IDLE) | TO(CLOSING)},
     /* Input waits until the login's server connection has told its settings. */
-    [PGR_CLIENT_LOGIN] = {NULL, NULL, TO(IDLE) | TO(LINKED) | TO(CLOSING)},
-    [PGR_CLIENT_IDLE] = {idle_input, idle_drained, TO(WAITING) | TO(BROADCAST) | TO(CLOSING)},
-    [PGR_CLIENT_WAITING] = {pgr_relay_client_input, NULL,
+    [PGR_CLIENT_LOGIN] = {NULL, NULL, pgr_relay_cancel, TO(IDLE) | TO(LINKED) | TO(CLOSING)},
+    [PGR_CLIENT_IDLE] = {idle_input, idle_drained, idle_cancel,
+                         TO(WAITING) | TO(BROADCAST) | TO(CLOSING)},
+    [PGR_CLIENT_WAITING] = {pgr_relay_client_input, NULL, pgr_relay_cancel,
                             TO(LINKED) | TO(IDLE) | TO(CLOSING)},
-    [PGR_CLIENT_LINKED] = {pgr_relay_client_input, pgr_relay_client_drained,
+    [PGR_CLIENT_LINKED] = {pgr_relay_client_input, pgr_relay_client_drained, pgr_relay_cancel,
                            TO(IDLE) | TO(CLOSING)},
-    [PGR_CLIENT_BROADCAST] = {pgr_relay_client_input, pgr_relay_client_drained,
+    [PGR_CLIENT_BROADCAST] = {pgr_multi_client_input, pgr_multi_drained, broadcast_cancel,
                               TO(IDLE) | TO(CLOSING)},
-    [PGR_CLIENT_CLOSING] = {NULL, NULL, 0},
+    [PGR_CLIENT_CLOSING] = {NULL, NULL, NULL, 0},
 };
 
 #undef TO
@@ -320,14 +327,43 @@ idle_drained(pgr_client_t *cl)
         pgr_client_admin_deliver(cl);
 }
 
+/* IDLE: a statement waiting for a node's first health result ends with 57014; anything else
+ * has nothing running (counted as ignored). */
+static void
+idle_cancel(pgr_client_t *cl)
+{
+    if (!pgr_login_cancel(cl))
+        pgr_relay_cancel(cl);
+}
+
+static void
+broadcast_cancel(pgr_client_t *cl)
+{
+    cl->rt->stats.cancels_forwarded++;
+    pgr_multi_cancel(cl);
+}
+
+void
+pgr_client_input(pgr_client_t *cl)
+{
+    if (states[cl->state].input)
+        states[cl->state].input(cl);
+}
+
+void
+pgr_client_cancel(pgr_client_t *cl)
+{
+    if (states[cl->state].cancel)
+        states[cl->state].cancel(cl);
+}
+
 static void
 client_read_cb(pgr_conn_t *c, void *arg)
 {
     pgr_client_t *cl = arg;
 
     (void)c;
-    if (states[cl->state].input)
-        states[cl->state].input(cl);
+    pgr_client_input(cl);
     if (cl->state != PGR_CLIENT_CLOSING) {
         pgr_timeout_update(cl);
         pgr_conn_flush(&cl->conn);

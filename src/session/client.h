@@ -218,6 +218,11 @@ const char *pgr_client_state_name(pgr_client_state_t s);
 bool pgr_client_set_state(pgr_client_t *cl, pgr_client_state_t s);
 /* The table itself: may a session in state from go to state to? */
 bool pgr_client_transition_allowed(pgr_client_state_t from, pgr_client_state_t to);
+/* The state table's handlers, the one way the modules below client (login, dispatch, multi,
+ * consistent, relay, link, cancel) call back up into the session: what its state does with
+ * the input it has, and with a CancelRequest for it. */
+void pgr_client_input(pgr_client_t *cl);
+void pgr_client_cancel(pgr_client_t *cl);
 
 /* Accept one waiting connection from server into a new session. Never fails the listener: an
  * error is logged and the connection dropped. */

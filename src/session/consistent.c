@@ -9,7 +9,6 @@
 #include "protocol/frontend.h"
 #include "session/consistent.h"
 #include "session/dispatch.h"
-#include "session/relay.h"
 #include "session/reply.h"
 
 /* The insert position, not pg_current_wal_lsn(): with synchronous_commit off a commit
@@ -157,7 +156,7 @@ probe_done_cb(void *arg, char status)
     /* With the position, the input is dispatched again and its broadcast starts. */
     pgr_conn_read_start(&cl->conn);
     if (pgr_iobuf_len(&cl->conn.in) > 0)
-        pgr_relay_client_input(cl);
+        pgr_client_input(cl);
 }
 
 int

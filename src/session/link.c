@@ -355,6 +355,6 @@ pgr_link_maybe_release(pgr_client_t *cl)
     }
     /* The client may have pipelined its next transaction already. */
     if (pgr_iobuf_len(&cl->conn.in) > 0)
-        pgr_relay_client_input(cl);
+        pgr_client_input(cl);
 }
 

@@ -9,7 +9,6 @@
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/login.h"
-#include "session/relay.h"
 #include "session/reply.h"
 
 /* The GUC_REPORT parameters a PostgreSQL 15 server reports at login, in its order. */
@@ -103,7 +102,7 @@ logged_in(pgr_client_t *cl)
     else
         pgr_client_set_state(cl, PGR_CLIENT_LINKED);
     pgr_conn_flush(&cl->conn);
-    pgr_relay_client_input(cl);
+    pgr_client_input(cl);
 }
 
 void
@@ -318,7 +317,7 @@ resume(pgr_client_t *cl)
     if (cl->state == PGR_CLIENT_LOGIN && cl->srv == NULL && cl->acq == NULL) {
         login_route(cl);
     } else if (cl->state == PGR_CLIENT_IDLE && !cl->admin) {
-        pgr_relay_client_input(cl);
+        pgr_client_input(cl);
         if (cl->state != PGR_CLIENT_CLOSING)
             pgr_conn_flush(&cl->conn);
     }
@@ -336,7 +335,7 @@ pgr_login_cancel(pgr_client_t *cl)
     pgr_reply_error(cl, "57014", "canceling statement due to user request");
     if (cl->state == PGR_CLIENT_CLOSING)
         return true;
-    pgr_relay_client_input(cl); /* what the client sent after it */
+    pgr_client_input(cl); /* what the client sent after it */
     if (cl->state != PGR_CLIENT_CLOSING)
         pgr_conn_flush(&cl->conn);
     return true;

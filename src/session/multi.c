@@ -12,7 +12,6 @@
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/multi.h"
-#include "session/relay.h"
 #include "session/reply.h"
 
 #define CLIENT_IN_HIGH (1024 * 1024) /* input beyond the running batch: stop reading above */
@@ -99,7 +98,7 @@ done_cb(void *arg, char status)
     pgr_conn_flush(&cl->conn);
     if (pgr_iobuf_len(&cl->conn.in) > 0) {
         if (cl->state == PGR_CLIENT_IDLE)
-            pgr_relay_client_input(cl);
+            pgr_client_input(cl);
         else
             pgr_multi_client_input(cl);
     }
