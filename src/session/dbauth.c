@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "session/client.h"
 #include "session/dbauth.h"
-#include "session/dispatch.h"
+#include "session/login.h"
 
 #define CACHE_MAX 10000 /* cached secrets; the oldest goes first */
 
@@ -212,7 +212,7 @@ pgr_dbauth_verify(pgr_client_t *cl)
     int rc;
 
     pgr_assert(pw != NULL && cl->dbauth_req == NULL);
-    if (pgr_dispatch_login_node(cl, msg, sizeof(msg)) != 0) {
+    if (pgr_login_node(cl, msg, sizeof(msg)) != 0) {
         rc = pgr_auth_verified(&cl->auth, "08006", msg, &out);
         pgr_client_auth_result(cl, rc, &out);
         return 0;
@@ -294,7 +294,7 @@ pgr_dbauth_lookup(pgr_client_t *cl)
         begin_with(cl, secret);
         return 0;
     }
-    if (pgr_dispatch_login_node(cl, msg, sizeof(msg)) != 0) {
+    if (pgr_login_node(cl, msg, sizeof(msg)) != 0) {
         pgr_client_send_error(cl, "FATAL", "08006", NULL, "%s", msg);
         return 0;
     }

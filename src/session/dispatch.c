@@ -591,24 +591,3 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
     }
     }
 }
-
-int
-pgr_dispatch_login_node(pgr_client_t *cl, char *msg, size_t cap)
-{
-    pgr_route_req_t req = { .cls = PGR_CLASS_WRITE };
-
-    /* Session mode keeps this connection: it must be the primary. In transaction mode any
-     * healthy node can tell the server's settings, so a down primary does not stop logins. */
-    pgr_router_route(cl->rt->router, &req, &cl->last_route);
-    if (cl->last_route.kind != PGR_ROUTE_NODE && cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION) {
-        req.cls = PGR_CLASS_READ;
-        pgr_router_route(cl->rt->router, &req, &cl->last_route);
-    }
-    if (cl->last_route.kind != PGR_ROUTE_NODE) {
-        snprintf(msg, cap, "%s", cl->last_route.reason);
-        return PGR_EUNHEALTHY;
-    }
-    snprintf(cl->node_id_buf, sizeof(cl->node_id_buf), "%s", cl->last_route.node_id);
-    cl->node_id = cl->node_id_buf;
-    return 0;
-}

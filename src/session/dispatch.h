@@ -27,9 +27,6 @@ pgr_dispatch_t pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f);
 /* The held BEGIN, if any, goes to the server now (appended to to_srv; its reply swallowed). */
 int pgr_dispatch_release_held(pgr_client_t *cl);
 
-/* Pick the node a login borrows a connection from (the primary; in transaction mode any healthy
- * node when there is none). 0, or an error with msg. */
-int pgr_dispatch_login_node(pgr_client_t *cl, char *msg, size_t cap);
 
 
 #endif

@@ -6,7 +6,6 @@
 #include "core/log.h"
 #include "protocol/backend.h"
 #include "session/cancel.h"
-#include "session/dispatch.h"
 #include "session/link.h"
 #include "session/login.h"
 #include "session/reply.h"
@@ -103,6 +102,27 @@ logged_in(pgr_client_t *cl)
         pgr_client_set_state(cl, PGR_CLIENT_LINKED);
     pgr_conn_flush(&cl->conn);
     pgr_client_input(cl);
+}
+
+int
+pgr_login_node(pgr_client_t *cl, char *msg, size_t cap)
+{
+    pgr_route_req_t req = { .cls = PGR_CLASS_WRITE };
+
+    /* Session mode keeps this connection: it must be the primary. In transaction mode any
+     * healthy node can tell the server's settings, so a down primary does not stop logins. */
+    pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    if (cl->last_route.kind != PGR_ROUTE_NODE && cl->rt->cfg->pool.mode == PGR_POOL_TRANSACTION) {
+        req.cls = PGR_CLASS_READ;
+        pgr_router_route(cl->rt->router, &req, &cl->last_route);
+    }
+    if (cl->last_route.kind != PGR_ROUTE_NODE) {
+        snprintf(msg, cap, "%s", cl->last_route.reason);
+        return PGR_EUNHEALTHY;
+    }
+    snprintf(cl->node_id_buf, sizeof(cl->node_id_buf), "%s", cl->last_route.node_id);
+    cl->node_id = cl->node_id_buf;
+    return 0;
 }
 
 void
@@ -289,7 +309,7 @@ login_route(pgr_client_t *cl)
 {
     char msg[512];
 
-    if (pgr_dispatch_login_node(cl, msg, sizeof(msg)) == 0) {
+    if (pgr_login_node(cl, msg, sizeof(msg)) == 0) {
         pgr_link_acquire(cl, login_acquired);
         return;
     }

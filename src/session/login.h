@@ -19,6 +19,9 @@
 
 #include "session/client.h"
 
+/* Pick the node a login borrows a connection from (the primary; in transaction mode any healthy
+ * node when there is none). 0, or an error with msg. */
+int pgr_login_node(pgr_client_t *cl, char *msg, size_t cap);
 /* The session is authenticated (state LOGIN): log it in, on a server or without one. */
 void pgr_login_begin(pgr_client_t *cl);
 
