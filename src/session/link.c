@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "protocol/writer.h"
 #include "session/carry.h"
 #include "session/dispatch.h"
 #include "session/link.h"
-#include "session/login.h"
 #include "session/multi.h"
 #include "session/relay.h"
 
@@ -218,6 +218,38 @@ link_reset(pgr_client_t *cl)
     cl->unnamed_here = false;
 }
 
+/* The session lands on srv (whose record is st) for the first time since a login answered
+ * without a server: tell the client, as ParameterStatus, the settings its login could not, and
+ * carry the tracked ones from now on. 0, or PGR_ENOMEM. */
+static int
+report_later(pgr_client_t *cl, pgr_server_t *srv, const pgr_srv_state_t *st)
+{
+    pgr_writer_t w;
+    int rc;
+
+    if (cl->unreported == 0)
+        return 0;
+    pgr_writer_init_grow(&w);
+    for (size_t i = 0; i < PGR_N_REPORTED_PARAMS; i++) {
+        const char *name = pgr_reported_params[i], *value;
+        int k = pgr_params_index(name);
+        if (!(cl->unreported & (1u << i)))
+            continue;
+        value = k >= 0 && st->params.v[k] ? st->params.v[k] : pgr_server_parameter(srv, name);
+        if (value == NULL)
+            continue;
+        if (k >= 0 && !cl->want.v[k] && pgr_params_set(&cl->want, k, value) != 0)
+            w.err = PGR_ENOMEM;
+        pgr_be_write_param(&w, name, value);
+    }
+    cl->unreported = 0;
+    rc = w.err;
+    if (rc == 0)
+        pgr_client_send_writer(cl, &w);
+    pgr_writer_free(&w);
+    return rc;
+}
+
 void
 pgr_link_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
 {
@@ -235,7 +267,7 @@ pgr_link_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     pgr_client_set_state(cl, login ? PGR_CLIENT_LOGIN : PGR_CLIENT_LINKED);
     pgr_router_link(cl->rt->router, cl->node_id);
     if ((st = pgr_link_server_state(srv)) == NULL ||
-        (!login && pgr_login_report_later(cl, srv, st) != 0) || build_preamble(cl, st) != 0 ||
+        (!login && report_later(cl, srv, st) != 0) || build_preamble(cl, st) != 0 ||
         (!login && pgr_dispatch_release_held(cl) != 0)) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;

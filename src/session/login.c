@@ -10,12 +10,6 @@
 #include "session/login.h"
 #include "session/reply.h"
 
-/* The GUC_REPORT parameters a PostgreSQL 15 server reports at login, in its order. */
-static const char *const reported_params[] = {
-    "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-    "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
-    "server_version", "session_authorization", "standard_conforming_strings", "TimeZone",
-};
 
 /* Of those, the ones every login to one database of one server gets alike (unless a role has
  * its own ALTER ROLE ... SET): noted per (node, database) at each login through a server. */
@@ -70,8 +64,8 @@ send_login_params(pgr_client_t *cl)
     pgr_writer_t w;
 
     pgr_writer_init_grow(&w);
-    for (size_t i = 0; i < PGR_ARRAY_LEN(reported_params); i++) {
-        const char *name = reported_params[i], *value = NULL;
+    for (size_t i = 0; i < PGR_N_REPORTED_PARAMS; i++) {
+        const char *name = pgr_reported_params[i], *value = NULL;
         int k = pgr_params_index(name);
         if (k >= 0 && st && st->params.v[k])
             value = st->params.v[k];
@@ -174,8 +168,8 @@ send_known_params(pgr_client_t *cl)
         n = MAX_NODES;
     pgr_writer_init_grow(&w);
     cl->unreported = 0;
-    for (size_t i = 0; i < PGR_ARRAY_LEN(reported_params); i++) {
-        const char *name = reported_params[i], *value = NULL;
+    for (size_t i = 0; i < PGR_N_REPORTED_PARAMS; i++) {
+        const char *name = pgr_reported_params[i], *value = NULL;
         int k = pgr_params_index(name);
         bool db_wide = false;
         for (size_t j = 0; j < PGR_ARRAY_LEN(db_params) && !db_wide; j++)
@@ -219,35 +213,6 @@ login_without_server(pgr_client_t *cl, const char *why)
              pgr_conn_peer(&cl->conn), cl->user, cl->database);
     pgr_debug("client", "client %llu: %s", (unsigned long long)cl->id, why);
     logged_in(cl);
-}
-
-int
-pgr_login_report_later(pgr_client_t *cl, pgr_server_t *srv, const pgr_srv_state_t *st)
-{
-    pgr_writer_t w;
-    int rc;
-
-    if (cl->unreported == 0)
-        return 0;
-    pgr_writer_init_grow(&w);
-    for (size_t i = 0; i < PGR_ARRAY_LEN(reported_params); i++) {
-        const char *name = reported_params[i], *value;
-        int k = pgr_params_index(name);
-        if (!(cl->unreported & (1u << i)))
-            continue;
-        value = k >= 0 && st->params.v[k] ? st->params.v[k] : pgr_server_parameter(srv, name);
-        if (value == NULL)
-            continue;
-        if (k >= 0 && !cl->want.v[k] && pgr_params_set(&cl->want, k, value) != 0)
-            w.err = PGR_ENOMEM;
-        pgr_be_write_param(&w, name, value);
-    }
-    cl->unreported = 0;
-    rc = w.err;
-    if (rc == 0)
-        pgr_client_send_writer(cl, &w);
-    pgr_writer_free(&w);
-    return rc;
 }
 
 /* ---- picking the node --------------------------------------------------------------------- */

@@ -36,10 +36,6 @@ bool pgr_login_await(pgr_client_t *cl);
  * statement does. False when the session is not waiting (the relay cancels what runs). */
 bool pgr_login_cancel(pgr_client_t *cl);
 
-/* The session lands on srv (whose record is st) for the first time since a login answered
- * without a server: tell the client, as ParameterStatus, the settings its login could not, and
- * carry the tracked ones from now on. 0, or PGR_ENOMEM. */
-int pgr_login_report_later(pgr_client_t *cl, pgr_server_t *srv, const pgr_srv_state_t *st);
 
 /* Resume waiting sessions whenever a node's health changes (or a node comes or goes). */
 int pgr_login_events_start(pgr_runtime_t *rt);

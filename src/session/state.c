@@ -13,6 +13,12 @@ static const char *const param_names[] = {
 #undef PGR_TRACKED_NAME
 };
 
+const char *const pgr_reported_params[PGR_N_REPORTED_PARAMS] = {
+    "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+    "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
+    "server_version", "session_authorization", "standard_conforming_strings", "TimeZone",
+};
+
 int
 pgr_params_index(const char *name)
 {

@@ -34,6 +34,12 @@ enum {
     PGR_N_PARAMS
 };
 
+/* The GUC_REPORT parameters a PostgreSQL 15 server reports at login, in its order (a login
+ * answered without a server tells what it knows of them, session/login, and the rest when the
+ * session first lands on a server, session/link). */
+#define PGR_N_REPORTED_PARAMS 13
+extern const char *const pgr_reported_params[PGR_N_REPORTED_PARAMS];
+
 typedef struct pgr_params {
     char *v[PGR_N_PARAMS]; /* NULL: unknown */
 } pgr_params_t;
