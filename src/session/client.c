@@ -199,6 +199,8 @@ static void
 teardown(pgr_client_t *cl, const char *why)
 {
     pgr_debug("client", "client %llu closing: %s", (unsigned long long)cl->id, why ? why : "");
+    if (cl->bcast)
+        pgr_multi_close(cl); /* a broadcast's node connections go back */
     pgr_link_detach(cl, true);
     pgr_dbauth_detach(cl);
     set_state(cl, PGR_CLIENT_CLOSING);

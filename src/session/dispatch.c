@@ -260,27 +260,6 @@ hold_begin(pgr_client_t *cl, const pgr_frame_t *f, const pgr_stmt_info_t *st)
     return 0;
 }
 
-int
-pgr_dispatch_release_held(pgr_client_t *cl)
-{
-    int rc = 0;
-
-    if (!cl->held_begin)
-        return 0;
-    pgr_assert(!cl->held_failed);
-    rc = pgr_iobuf_append(&cl->to_srv, cl->held_msg, cl->held_len);
-    if (rc == 0)
-        rc = pgr_link_own_unit(cl, 0, false);
-    free(cl->held_msg);
-    cl->held_msg = NULL;
-    cl->held_len = 0;
-    cl->held_begin = false;
-    /* The server is in the transaction from here: its ReadyForQuery is ours (cut), and what the
-     * client sends next is inside it (a SET there is not carried, session/carry). */
-    cl->txn = 'T';
-    return rc;
-}
-
 /* ---- the decision ------------------------------------------------------------------------ */
 
 static pgr_dispatch_t

@@ -24,8 +24,6 @@ pgr_dispatch_t pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f);
 pgr_dispatch_t pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f);
 
 
-/* The held BEGIN, if any, goes to the server now (appended to to_srv; its reply swallowed). */
-int pgr_dispatch_release_held(pgr_client_t *cl);
 
 
 

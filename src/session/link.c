@@ -10,9 +10,7 @@
 #include "protocol/frontend.h"
 #include "protocol/writer.h"
 #include "session/carry.h"
-#include "session/dispatch.h"
 #include "session/link.h"
-#include "session/multi.h"
 #include "session/relay.h"
 
 /* ---- acquiring ------------------------------------------------------------------------ */
@@ -218,6 +216,29 @@ link_reset(pgr_client_t *cl)
     cl->unnamed_here = false;
 }
 
+/* The held BEGIN (session/dispatch), if any, goes to the server now: appended to to_srv, its
+ * reply swallowed. */
+static int
+release_held(pgr_client_t *cl)
+{
+    int rc = 0;
+
+    if (!cl->held_begin)
+        return 0;
+    pgr_assert(!cl->held_failed);
+    rc = pgr_iobuf_append(&cl->to_srv, cl->held_msg, cl->held_len);
+    if (rc == 0)
+        rc = pgr_link_own_unit(cl, 0, false);
+    free(cl->held_msg);
+    cl->held_msg = NULL;
+    cl->held_len = 0;
+    cl->held_begin = false;
+    /* The server is in the transaction from here: its ReadyForQuery is ours (cut), and what the
+     * client sends next is inside it (a SET there is not carried, session/carry). */
+    cl->txn = 'T';
+    return rc;
+}
+
 /* The session lands on srv (whose record is st) for the first time since a login answered
  * without a server: tell the client, as ParameterStatus, the settings its login could not, and
  * carry the tracked ones from now on. 0, or PGR_ENOMEM. */
@@ -268,7 +289,7 @@ pgr_link_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
     pgr_router_link(cl->rt->router, cl->node_id);
     if ((st = pgr_link_server_state(srv)) == NULL ||
         (!login && report_later(cl, srv, st) != 0) || build_preamble(cl, st) != 0 ||
-        (!login && pgr_dispatch_release_held(cl) != 0)) {
+        (!login && release_held(cl) != 0)) {
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory");
         return;
     }
@@ -284,8 +305,6 @@ pgr_link_attach(pgr_client_t *cl, pgr_server_t *srv, bool login)
 void
 pgr_link_detach(pgr_client_t *cl, bool closing)
 {
-    if (cl->bcast && closing)
-        pgr_multi_close(cl);
     if (cl->acq) {
         pgr_cluster_acquire_cancel(cl->acq);
         cl->acq = NULL;
