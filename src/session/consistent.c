@@ -8,7 +8,6 @@
 #include "protocol/frame.h"
 #include "protocol/frontend.h"
 #include "session/consistent.h"
-#include "session/dispatch.h"
 #include "session/reply.h"
 
 /* The insert position, not pg_current_wal_lsn(): with synchronous_commit off a commit

@@ -10,7 +10,8 @@
 #include "protocol/writer.h"
 #include "route/classify.h"
 #include "session/carry.h"
-#include "session/dispatch_int.h"
+#include "session/dispatch.h"
+#include "session/pgrvar.h"
 #include "session/link.h"
 #include "session/login.h"
 #include "session/multi.h"
@@ -37,32 +38,6 @@ classify(pgr_client_t *cl, const char *sql, size_t len, const pgr_classification
     if (rc != 0)
         pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory classifying a statement");
     return rc;
-}
-
-/* ---- pgrouter.* settings (dispatch_pgrvar.c) --------------------------------------------- */
-
-pgr_dispatch_t
-pgr_dispatch_local(pgr_client_t *cl, const pgr_frame_t *f)
-{
-    pgr_fe_query_t q;
-    const pgr_classification_t *c;
-    const pgr_stmt_info_t *st;
-    char status = cl->srv || cl->bcast ? cl->txn : pgr_reply_idle_status(cl);
-
-    if ((st = pgr_dispatch_parse_pgrvar(cl, f)) != NULL)
-        return pgr_dispatch_answer_parse_pgrvar(cl, f, st, status);
-    if ((st = pgr_dispatch_local_stmt(cl, f)) != NULL)
-        return pgr_dispatch_answer_pgrvar_extended(cl, st, status);
-    if (f->type != 'Q' || pgr_fe_query_decode(f->body, f->body_len, &q) != 0 ||
-        memmem(q.sql, q.len, "pgrouter.", 9) == NULL)
-        return PGR_DISPATCH_ROUTE;
-    if (classify(cl, q.sql, q.len, &c) != 0)
-        return PGR_DISPATCH_CLOSED;
-    size_t flen = f->len;
-    if (!pgr_dispatch_answer_pgrvars(cl, c, status))
-        return PGR_DISPATCH_ROUTE;
-    pgr_iobuf_consume(&cl->conn.in, flen);
-    return PGR_DISPATCH_ANSWERED;
 }
 
 /* ---- held BEGIN ------------------------------------------------------------------------- */
@@ -120,7 +95,7 @@ static pgr_dispatch_t
 end_held_extended(pgr_client_t *cl, const pgr_stmt_info_t *st)
 {
     size_t end = 0;
-    pgr_dispatch_t d = pgr_dispatch_extended_batch(cl, &end);
+    pgr_dispatch_t d = pgr_pgrvar_extended_batch(cl, &end);
     pgr_writer_t result;
     char status;
 
@@ -129,7 +104,7 @@ end_held_extended(pgr_client_t *cl, const pgr_stmt_info_t *st)
     const char *tag = end_held(cl, st, &status);
     pgr_writer_init_grow(&result);
     pgr_be_write_complete(&result, tag);
-    pgr_dispatch_answer_extended(cl, end, &result, status);
+    pgr_pgrvar_answer_extended(cl, end, &result, status);
     pgr_writer_free(&result);
     return PGR_DISPATCH_ANSWERED;
 }
@@ -214,7 +189,7 @@ static pgr_dispatch_t
 hold_begin_extended(pgr_client_t *cl, const char *sql, const pgr_stmt_info_t *st)
 {
     size_t end = 0;
-    pgr_dispatch_t d = pgr_dispatch_extended_batch(cl, &end);
+    pgr_dispatch_t d = pgr_pgrvar_extended_batch(cl, &end);
     pgr_writer_t q, result;
 
     if (d != PGR_DISPATCH_ANSWERED)
@@ -234,7 +209,7 @@ hold_begin_extended(pgr_client_t *cl, const char *sql, const pgr_stmt_info_t *st
     cl->held_read_only = st->read_only_txn;
     pgr_writer_init_grow(&result);
     pgr_be_write_complete(&result, st->tag);
-    pgr_dispatch_answer_extended(cl, end, &result, 'T');
+    pgr_pgrvar_answer_extended(cl, end, &result, 'T');
     pgr_writer_free(&result);
     return PGR_DISPATCH_ANSWERED;
 }
@@ -416,7 +391,7 @@ begin_query(pgr_client_t *cl, const pgr_frame_t *f)
         if (d != PGR_DISPATCH_ROUTE)
             return d;
     }
-    if (pgr_dispatch_answer_pgrvars(cl, c, pgr_reply_idle_status(cl))) {
+    if (pgr_pgrvar_answer_query(cl, c, pgr_reply_idle_status(cl))) {
         pgr_iobuf_consume(&cl->conn.in, f->len);
         return PGR_DISPATCH_ANSWERED;
     }
@@ -489,10 +464,10 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
     switch (f->type) {
     case 'P': {
         pgr_fe_parse_t m;
-        const pgr_stmt_info_t *st = pgr_dispatch_parse_pgrvar(cl, f);
+        const pgr_stmt_info_t *st = pgr_pgrvar_parse(cl, f);
         if (st) {
             pgr_dispatch_t d =
-                pgr_dispatch_answer_parse_pgrvar(cl, f, st, pgr_reply_idle_status(cl));
+                pgr_pgrvar_answer_parse(cl, f, st, pgr_reply_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
@@ -526,10 +501,10 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         pgr_fe_bind_t m;
         pgr_fe_target_t t;
         const char *name;
-        const pgr_stmt_info_t *st = pgr_dispatch_local_stmt(cl, f);
+        const pgr_stmt_info_t *st = pgr_pgrvar_local_stmt(cl, f);
         if (st) {
             pgr_dispatch_t d =
-                pgr_dispatch_answer_pgrvar_extended(cl, st, pgr_reply_idle_status(cl));
+                pgr_pgrvar_answer_stmt(cl, st, pgr_reply_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }
@@ -557,10 +532,10 @@ pgr_dispatch_begin(pgr_client_t *cl, const pgr_frame_t *f)
         return route_batch(cl, sql, len, c->cls);
     }
     default: {
-        const pgr_stmt_info_t *st = pgr_dispatch_local_stmt(cl, f);
+        const pgr_stmt_info_t *st = pgr_pgrvar_local_stmt(cl, f);
         if (st) {
             pgr_dispatch_t d =
-                pgr_dispatch_answer_pgrvar_extended(cl, st, pgr_reply_idle_status(cl));
+                pgr_pgrvar_answer_stmt(cl, st, pgr_reply_idle_status(cl));
             if (d != PGR_DISPATCH_ROUTE)
                 return d;
         }

@@ -9,21 +9,13 @@
 #include "protocol/frontend.h"
 #include "route/classify.h"
 #include "session/consistent.h"
-#include "session/dispatch.h"
 #include "session/link.h"
 #include "session/multi.h"
+#include "session/lastbcast.h"
+#include "session/pgrvar.h"
 #include "session/reply.h"
 
 #define CLIENT_IN_HIGH (1024 * 1024) /* input beyond the running batch: stop reading above */
-
-typedef struct pgr_multi_result {
-    char node_id[PGR_NODE_ID_MAX];
-    bool ok;
-    uint64_t rows;
-    char sqlstate[6];
-    char message[200];
-    int64_t latency_us;
-} pgr_multi_result_t;
 
 /* ---- callbacks from the fan-out ---------------------------------------------------------- */
 
@@ -51,34 +43,11 @@ pending_cb(void *arg)
 }
 
 static void
-keep_results(pgr_client_t *cl)
-{
-    int n = pgr_bcast_n_nodes(cl->bcast);
-    pgr_multi_result_t *r = calloc((size_t)n, sizeof(*r));
-
-    if (r == NULL)
-        return;
-    for (int i = 0; i < n; i++) {
-        pgr_bcast_result_t br;
-        pgr_bcast_result(cl->bcast, i, &br);
-        snprintf(r[i].node_id, sizeof(r[i].node_id), "%s", br.node_id);
-        r[i].ok = br.ok;
-        r[i].rows = br.rows;
-        snprintf(r[i].sqlstate, sizeof(r[i].sqlstate), "%s", br.sqlstate ? br.sqlstate : "");
-        snprintf(r[i].message, sizeof(r[i].message), "%s", br.message ? br.message : "");
-        r[i].latency_us = br.latency_us;
-    }
-    pgr_multi_free_results(cl);
-    cl->last_bcast = r;
-    cl->n_last_bcast = n;
-}
-
-static void
 done_cb(void *arg, char status)
 {
     pgr_client_t *cl = arg;
 
-    keep_results(cl);
+    pgr_lastbcast_keep(cl, cl->bcast);
     cl->bcast_wait[0] = '\0'; /* the batch's node connections have waited for it */
     free(cl->bcast_begin); /* every node connection of the broadcast has had it */
     cl->bcast_begin = NULL;
@@ -781,7 +750,7 @@ pgr_multi_client_input(pgr_client_t *cl)
     /* pgrouter.* statements are answered here, inside the broadcast's transaction too. */
     while (frc == PGR_FRAME_OK && cl->state == PGR_CLIENT_BROADCAST &&
            strchr("QPBD", f.type) != NULL) {
-        pgr_dispatch_t d = pgr_dispatch_local(cl, &f);
+        pgr_dispatch_t d = pgr_pgrvar_local(cl, &f);
         if (d == PGR_DISPATCH_WAIT || d == PGR_DISPATCH_CLOSED)
             return;
         if (d != PGR_DISPATCH_ANSWERED)
@@ -834,51 +803,11 @@ pgr_multi_close(pgr_client_t *cl)
 }
 
 void
-pgr_multi_free_results(pgr_client_t *cl)
-{
-    free(cl->last_bcast);
-    cl->last_bcast = NULL;
-    cl->n_last_bcast = 0;
-}
-
-void
 pgr_multi_free(pgr_client_t *cl)
 {
-    pgr_multi_free_results(cl);
+    pgr_lastbcast_free(cl);
     pgr_stmt_seqs_free(&cl->bcast_need);
     pgr_stmt_seqs_free(&cl->bcast_defs);
     free(cl->bcast_begin);
     cl->bcast_begin = NULL;
-}
-
-void
-pgr_multi_show_last(pgr_client_t *cl, pgr_writer_t *w)
-{
-    static const struct { const char *name; int32_t oid; } cols[] = {
-        { "node", 25 }, { "ok", 16 }, { "rows", 20 }, { "sqlstate", 25 }, { "message", 25 },
-        { "latency_ms", 701 },
-    };
-    pgr_be_field_t f[6];
-    char rows[32], lat[32];
-
-    for (int i = 0; i < 6; i++)
-        f[i] = (pgr_be_field_t){ .name = cols[i].name, .type_oid = cols[i].oid, .typlen = -1,
-                                 .typmod = -1 };
-    pgr_be_write_rowdesc(w, 6, f);
-    for (int i = 0; i < cl->n_last_bcast; i++) {
-        const pgr_multi_result_t *r = &cl->last_bcast[i];
-        snprintf(rows, sizeof(rows), "%llu", (unsigned long long)r->rows);
-        snprintf(lat, sizeof(lat), "%.3f", (double)r->latency_us / 1000.0);
-        pgr_value_t v[6] = {
-            { (const uint8_t *)r->node_id, (int32_t)strlen(r->node_id) },
-            { (const uint8_t *)(r->ok ? "t" : "f"), 1 },
-            { (const uint8_t *)rows, (int32_t)strlen(rows) },
-            { r->sqlstate[0] ? (const uint8_t *)r->sqlstate : NULL, r->sqlstate[0] ? 5 : -1 },
-            { r->message[0] ? (const uint8_t *)r->message : NULL,
-              r->message[0] ? (int32_t)strlen(r->message) : -1 },
-            { (const uint8_t *)lat, (int32_t)strlen(lat) },
-        };
-        pgr_be_write_datarow(w, 6, v);
-    }
-    pgr_be_write_complete(w, "SHOW");
 }

@@ -19,9 +19,6 @@ void pgr_multi_drained(pgr_client_t *cl);
 void pgr_multi_cancel(pgr_client_t *cl);
 /* The client goes away: give every connection back. */
 void pgr_multi_close(pgr_client_t *cl);
-/* SHOW pgrouter.last_broadcast into w: node, ok, rows, sqlstate, message, latency_ms. */
-void pgr_multi_show_last(pgr_client_t *cl, pgr_writer_t *w);
-void pgr_multi_free_results(pgr_client_t *cl);
 /* The client is freed: everything the broadcast side keeps for it. */
 void pgr_multi_free(pgr_client_t *cl);
 

@@ -30,6 +30,7 @@
 #include "session/dispatch.h"
 #include "session/link.h"
 #include "session/multi.h"
+#include "session/pgrvar.h"
 #include "session/relay.h"
 #include "session/timeout.h"
 #include "session/reply.h"
@@ -920,7 +921,7 @@ pgr_relay_client_input(pgr_client_t *cl)
         if ((f.type == 'Q' || f.type == 'P' || f.type == 'B' || f.type == 'D') && cl->fwd == 0 &&
             pgr_iobuf_len(&cl->to_srv) == 0 && cl->pending_syncs == 0 && cl->swallow == 0 &&
             !cl->unsynced) {
-            pgr_dispatch_t d = pgr_dispatch_local(cl, &f);
+            pgr_dispatch_t d = pgr_pgrvar_local(cl, &f);
             if (d == PGR_DISPATCH_ANSWERED && cl->state != PGR_CLIENT_CLOSING)
                 continue;
             if (d != PGR_DISPATCH_ROUTE)

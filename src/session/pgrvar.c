@@ -1,7 +1,7 @@
 /* pgrouter.* settings answered by pgrouter itself — SET, RESET and SHOW of pgrouter.route,
  * node_column, broadcast, broadcast_consistency, SHOW pgrouter.last_broadcast — in a simple
  * Query, or an extended-protocol batch of the one statement (which a held BEGIN's answers use
- * too). Part of the dispatch module (dispatch_int.h). */
+ * too), at the start of a transaction or inside one (see pgrvar.h). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -11,8 +11,8 @@
 #include "protocol/reader.h"
 #include "protocol/writer.h"
 #include "route/classify.h"
-#include "session/dispatch_int.h"
-#include "session/multi.h"
+#include "session/pgrvar.h"
+#include "session/lastbcast.h"
 
 static const char *
 route_value(const pgr_client_t *cl, char *buf, size_t cap)
@@ -97,7 +97,7 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
 
     if (strcmp(name, "pgrouter.last_broadcast") == 0) {
         if (st->pgrvar == PGR_PGRVAR_SHOW) {
-            pgr_multi_show_last(cl, w);
+            pgr_lastbcast_show(cl, w);
         } else {
             snprintf(msg, sizeof(msg), "parameter \"%s\" cannot be changed", name);
             pgr_be_write_error(w, false, "ERROR", "55P02", msg, NULL, NULL);
@@ -168,7 +168,7 @@ pgrvar(pgr_client_t *cl, const pgr_stmt_info_t *st, pgr_writer_t *w)
 
 /* A Query whose every statement is a pgrouter.* setting is answered here. */
 bool
-pgr_dispatch_answer_pgrvars(pgr_client_t *cl, const pgr_classification_t *c, char status)
+pgr_pgrvar_answer_query(pgr_client_t *cl, const pgr_classification_t *c, char status)
 {
     pgr_writer_t w;
 
@@ -200,7 +200,7 @@ pgr_dispatch_answer_pgrvars(pgr_client_t *cl, const pgr_classification_t *c, cha
  * is anything else (it goes to a server: another statement's Execute must never get this
  * one's answer), ANSWERED (with *end) when it is. */
 pgr_dispatch_t
-pgr_dispatch_extended_batch(pgr_client_t *cl, size_t *end)
+pgr_pgrvar_extended_batch(pgr_client_t *cl, size_t *end)
 {
     pgr_iobuf_t *in = &cl->conn.in;
     const uint8_t *p = pgr_iobuf_data(in);
@@ -281,7 +281,7 @@ pgr_dispatch_extended_batch(pgr_client_t *cl, size_t *end)
  * after it: ParseComplete, BindComplete, CloseComplete, a RowDescription or NoData for
  * Describe, the rows and tag for Execute, ReadyForQuery for Sync. */
 void
-pgr_dispatch_answer_extended(pgr_client_t *cl, size_t end, const pgr_writer_t *result,
+pgr_pgrvar_answer_extended(pgr_client_t *cl, size_t end, const pgr_writer_t *result,
                              char status)
 {
     pgr_iobuf_t *in = &cl->conn.in;
@@ -339,24 +339,24 @@ pgr_dispatch_answer_extended(pgr_client_t *cl, size_t end, const pgr_writer_t *r
  * PGR_DISPATCH_WAIT until the Sync is in, ANSWERED when done, or ROUTE when this batch is
  * not one (it goes to a server like any other). */
 pgr_dispatch_t
-pgr_dispatch_answer_pgrvar_extended(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
+pgr_pgrvar_answer_stmt(pgr_client_t *cl, const pgr_stmt_info_t *st, char status)
 {
     size_t end = 0;
-    pgr_dispatch_t d = pgr_dispatch_extended_batch(cl, &end);
+    pgr_dispatch_t d = pgr_pgrvar_extended_batch(cl, &end);
     pgr_writer_t result;
 
     if (d != PGR_DISPATCH_ANSWERED)
         return d;
     pgr_writer_init_grow(&result);
     pgrvar(cl, st, &result);
-    pgr_dispatch_answer_extended(cl, end, &result, status);
+    pgr_pgrvar_answer_extended(cl, end, &result, status);
     pgr_writer_free(&result);
     return PGR_DISPATCH_ANSWERED;
 }
 
 /* A Parse whose statement is one pgrouter.* statement. */
 const pgr_stmt_info_t *
-pgr_dispatch_parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f)
+pgr_pgrvar_parse(pgr_client_t *cl, const pgr_frame_t *f)
 {
     pgr_fe_parse_t m;
     const pgr_classification_t *c;
@@ -373,7 +373,7 @@ pgr_dispatch_parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f)
  * Describe of it at the front of the input starts a batch answered here too. NULL when f is
  * not about one. */
 const pgr_stmt_info_t *
-pgr_dispatch_local_stmt(pgr_client_t *cl, const pgr_frame_t *f)
+pgr_pgrvar_local_stmt(pgr_client_t *cl, const pgr_frame_t *f)
 {
     const char *name = NULL;
     pgr_fe_bind_t b;
@@ -399,7 +399,7 @@ pgr_dispatch_local_stmt(pgr_client_t *cl, const pgr_frame_t *f)
 /* A Parse of a pgrouter.* statement answered here: a named one is recorded (PGR_STMT_LOCAL)
  * so that its later Bind / Describe are answered here too. */
 pgr_dispatch_t
-pgr_dispatch_answer_parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f,
+pgr_pgrvar_answer_parse(pgr_client_t *cl, const pgr_frame_t *f,
                                  const pgr_stmt_info_t *st, char status)
 {
     pgr_fe_parse_t m;
@@ -410,7 +410,7 @@ pgr_dispatch_answer_parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f,
     if (pgr_fe_parse_decode(f->body, f->body_len, &m) == 0 && m.name[0] != '\0' &&
         (copy = malloc(len)) != NULL)
         memcpy(copy, f->body, len);
-    pgr_dispatch_t d = pgr_dispatch_answer_pgrvar_extended(cl, st, status);
+    pgr_dispatch_t d = pgr_pgrvar_answer_stmt(cl, st, status);
     if (d == PGR_DISPATCH_ANSWERED && copy) {
         size_t nl = strlen((const char *)copy) + 1;
         pgr_stmt_t *sm = pgr_stmts_add(&cl->stmts, (const char *)copy, copy + nl, len - nl);
@@ -421,3 +421,28 @@ pgr_dispatch_answer_parse_pgrvar(pgr_client_t *cl, const pgr_frame_t *f,
     return d;
 }
 
+pgr_dispatch_t
+pgr_pgrvar_local(pgr_client_t *cl, const pgr_frame_t *f)
+{
+    pgr_fe_query_t q;
+    const pgr_classification_t *c;
+    const pgr_stmt_info_t *st;
+    char status = cl->srv || cl->bcast ? cl->txn : pgr_reply_idle_status(cl);
+
+    if ((st = pgr_pgrvar_parse(cl, f)) != NULL)
+        return pgr_pgrvar_answer_parse(cl, f, st, status);
+    if ((st = pgr_pgrvar_local_stmt(cl, f)) != NULL)
+        return pgr_pgrvar_answer_stmt(cl, st, status);
+    if (f->type != 'Q' || pgr_fe_query_decode(f->body, f->body_len, &q) != 0 ||
+        memmem(q.sql, q.len, "pgrouter.", 9) == NULL)
+        return PGR_DISPATCH_ROUTE;
+    if (pgr_classify(cl->rt->classifier, q.sql, q.len, &c) != 0) {
+        pgr_client_send_error(cl, "FATAL", "53200", NULL, "out of memory classifying a statement");
+        return PGR_DISPATCH_CLOSED;
+    }
+    size_t flen = f->len;
+    if (!pgr_pgrvar_answer_query(cl, c, status))
+        return PGR_DISPATCH_ROUTE;
+    pgr_iobuf_consume(&cl->conn.in, flen);
+    return PGR_DISPATCH_ANSWERED;
+}
