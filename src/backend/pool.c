@@ -402,7 +402,11 @@ pgr_pool_release(pgr_server_t *srv, pgr_release_t how)
         pgr_server_close(srv, NULL, NULL);
         return;
     }
-    if (how == PGR_RELEASE_CLOSE || p->closing || !pgr_server_usable(srv)) {
+    pgr_node_state_t st = p->node->health.rec.state;
+    /* A node marked unhealthy keeps no connection (pgr_pool_node_down): one given back during
+     * its grace is closed too. */
+    if (how == PGR_RELEASE_CLOSE || p->closing || !pgr_server_usable(srv) ||
+        st == PGR_NODE_UNHEALTHY || st == PGR_NODE_RECONNECTING) {
         close_server(p, srv);
         schedule(p);
         return;
@@ -438,10 +442,22 @@ pgr_pool_fail_waiters(pgr_pool_t *p, int status)
     uv_timer_stop(&p->wait_timer);
 }
 
+/* Close every connection not lent out: idle, connecting, being reset. */
+static void
+close_unlent(pgr_pool_t *p)
+{
+    static const int unlent[] = { PGR_PS_IDLE, PGR_PS_CONNECTING, PGR_PS_RESET };
+    pgr_list_t *first;
+
+    for (size_t i = 0; i < PGR_ARRAY_LEN(unlent); i++)
+        while ((first = pgr_list_first(&p->lists[unlent[i]])) != NULL)
+            close_server(p, pgr_container_of(first, pgr_server_t, link));
+}
+
 void
 pgr_pool_node_down(pgr_pool_t *p, const char *why)
 {
-    pgr_list_t *pos, *first;
+    pgr_list_t *pos;
     char msg[512];
     bool again = true;
 
@@ -451,12 +467,9 @@ pgr_pool_node_down(pgr_pool_t *p, const char *why)
     while (pgr_list_first(&p->waiters))
         fail_head(p, PGR_EUNHEALTHY, msg);
     uv_timer_stop(&p->wait_timer);
-    static const int unlent[] = { PGR_PS_IDLE, PGR_PS_CONNECTING, PGR_PS_RESET };
-    for (size_t i = 0; i < PGR_ARRAY_LEN(unlent); i++)
-        while ((first = pgr_list_first(&p->lists[unlent[i]])) != NULL)
-            close_server(p, pgr_container_of(first, pgr_server_t, link));
+    close_unlent(p);
     /* A borrower told may release its connection (or another's) at once: look again from the
-     * front after each. Every abort makes one lent connection dead, so this ends. */
+     * front after each. An abort does something at most once per connection, so this ends. */
     while (again) {
         again = false;
         pgr_list_foreach(pos, &p->lists[PGR_PS_ACTIVE]) {
@@ -466,6 +479,7 @@ pgr_pool_node_down(pgr_pool_t *p, const char *why)
             }
         }
     }
+    close_unlent(p); /* what a borrower gave back meanwhile */
 }
 
 int

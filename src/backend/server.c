@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -570,6 +571,9 @@ pgr_server_lend(pgr_server_t *srv)
     srv->mode = PGR_SRV_LENT;
     srv->lost_cb = NULL;
     srv->io_cb = NULL;
+    if (srv->abort_status && !srv->timer_closed) /* an earlier loan's grace, still running */
+        uv_timer_stop(&srv->timer);
+    srv->abort_status = 0;
     /* The idle watch stays armed: the borrower's first pgr_server_watch for reading then
      * costs no epoll_ctl (an event before it only stops the watch, see on_poll). */
 }
@@ -591,11 +595,51 @@ pgr_server_kill(pgr_server_t *srv, int status)
         srv->io_cb(srv, status, 0, srv->io_arg);
 }
 
+/* The grace of a lent connection on a node marked unhealthy is over: its backend is sent a
+ * cancel and the connection killed under its borrower, unless the borrower gave it back or
+ * learned of its end meanwhile. */
+static void
+abort_grace_over(uv_timer_t *t)
+{
+    pgr_server_t *srv = pgr_container_of(t, pgr_server_t, timer);
+
+    if (srv->closing || srv->mode != PGR_SRV_LENT)
+        return;
+    (void)pgr_server_cancel(srv, 2000, NULL, NULL);
+    pgr_server_kill(srv, srv->abort_status);
+}
+
+/* Are bytes (or the end) waiting in the connection's socket right now? */
+static bool
+readable_now(const pgr_server_t *srv)
+{
+    struct pollfd p = { .fd = srv->conn ? PQsocket(srv->conn) : -1, .events = POLLIN };
+
+    return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 bool
 pgr_server_abort(pgr_server_t *srv, int status, const char *msg)
 {
     if (srv->closing || (srv->mode != PGR_SRV_QUERY && srv->mode != PGR_SRV_LENT))
         return false;
+    /* A lent connection ends PGR_SERVER_ABORT_GRACE_MS from now, not at once: what the node
+     * sends as it goes (a crash's WARNING 57P02, an administrator's FATAL, the end of the
+     * connection) often trails the health check that noticed, and the borrower reads it
+     * meanwhile, so that its client sees the node's own words as a direct client does. What is
+     * in the socket already is read now. */
+    if (srv->mode == PGR_SRV_LENT && !srv->abort_status) {
+        srv->abort_status = status;
+        uv_timer_stop(&srv->timer);
+        uv_timer_start(&srv->timer, abort_grace_over, PGR_SERVER_ABORT_GRACE_MS, 0);
+        if (srv->io_cb && !srv->io_paused && readable_now(srv)) {
+            srv->io_cb(srv, 0, UV_READABLE, srv->io_arg);
+            return true; /* srv may be back in its pool: the caller looks again */
+        }
+        return false;
+    }
+    if (srv->mode == PGR_SRV_LENT)
+        return false; /* its grace is running */
     /* A statement still running there would run on once the node answers again: it is
      * canceled then (the request waits in the node's listen queue; bounded here). */
     (void)pgr_server_cancel(srv, 2000, NULL, NULL);

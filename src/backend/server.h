@@ -105,6 +105,8 @@ struct pgr_server {
     bool io_paused;             /* watch(false, false): io_cb gets errors only (lazy stop) */
     void *io_arg;
     int dead_status;            /* why the connection was closed under its borrower */
+    int abort_status;           /* pgr_server_abort: the status it ends with when its grace
+                                   is over (0: none running) */
 
     void *data;                 /* the borrower's, see pgr_server_set_data() */
     void (*data_free)(void *data);
@@ -139,11 +141,17 @@ void pgr_server_lend(pgr_server_t *srv);
 /* Close the PGconn and the handles under a borrower and tell it through its io callback with
  * status; the memory stays until the borrower releases it (pgr_server_close then frees it). */
 void pgr_server_kill(pgr_server_t *srv, int status);
-/* The node was marked unhealthy: end what uses the connection now. A lent one is killed under
- * its borrower (pgr_server_kill, status), an async query ends through its callback with status
- * and msg (SQLSTATE 08006); either way its backend is sent a cancel. True when it ended something; false in any other mode (idle,
- * connecting, dead: the owner closes those) — srv may be gone when it returns true. */
+/* The node was marked unhealthy: end what uses the connection. An async query ends now through
+ * its callback with status and msg (SQLSTATE 08006). A lent one is killed under its borrower
+ * (pgr_server_kill, status; its backend sent a cancel) PGR_SERVER_ABORT_GRACE_MS later, unless
+ * it was given back or ended meanwhile: the node's last words (a crash's WARNING, a shutdown's
+ * FATAL), which often trail the health check, reach the client first; what its socket holds
+ * already is given to the borrower now (io_cb READABLE). True when a callback ran — srv may
+ * be gone, or back in its pool; false when nothing happened now (idle, connecting, dead: the
+ * owner closes those; or a lent one whose grace runs). */
 bool pgr_server_abort(pgr_server_t *srv, int status, const char *msg);
+/* How long a lent connection lives on once its node is marked unhealthy (see above). */
+#define PGR_SERVER_ABORT_GRACE_MS 200
 /* Every handle of srv has finished closing (a killed server waiting for its release). */
 static inline bool
 pgr_server_handles_closed(const pgr_server_t *srv)

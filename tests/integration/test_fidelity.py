@@ -15,22 +15,16 @@ import pytest
 from conftest import free_port, router_dsn as dsn, wait_for, wait_served
 
 
-def config(cluster, port, mode="transaction", max_size=4):
+def config(cluster, port, mode="transaction", max_size=4, health="interval: 300ms, timeout: 1s"):
     return f"""
 listen: {{host: 127.0.0.1, port: {port}}}
 auth: {{method: trust}}
 pool: {{mode: {mode}, max_size: {max_size}, acquire_timeout: 20s}}
-health: {{interval: 300ms, timeout: 1s}}
+health: {{{health}}}
 log: {{level: info}}
 nodes:
   - {{id: pg1, host: 127.0.0.1, port: {cluster.port("pg1")}}}
 """
-
-
-
-
-
-
 
 
 @pytest.fixture
@@ -42,9 +36,9 @@ def node(cluster_factory):
     return c
 
 
-def start(pgrouter_factory, node, mode="transaction", max_size=4):
+def start(pgrouter_factory, node, mode="transaction", max_size=4, **kw):
     port = free_port()
-    p = pgrouter_factory(config(node, port, mode=mode, max_size=max_size), port)
+    p = pgrouter_factory(config(node, port, mode=mode, max_size=max_size, **kw), port)
     wait_served(port)
     return p
 
@@ -319,9 +313,13 @@ def test_terminated_running_statement(node, pgrouter_factory, setup):
 def test_fast_shutdown_and_crash_end_sessions_as_directly(node, pgrouter_factory):
     """A fast shutdown (FATAL 57P01) and the crash of another backend (a WARNING 57P02 notice,
     then the connection closes): a session-mode client and a pinned one see what a direct
-    client sees, and pgrouter serves new clients once the node is back."""
-    ps = start(pgrouter_factory, node, mode="session")
-    pt = start(pgrouter_factory, node, mode="transaction")
+    client sees, and pgrouter serves new clients once the node is back. The health checks run
+    every 30 ms and give up at the first failure, so they mark the node unhealthy before the
+    node's own last words reach the sessions: those words must still be what the clients see
+    (a node marked unhealthy ends its lent connections only after a grace)."""
+    fast = "interval: 30ms, timeout: 1s, unhealthy_threshold: 1"
+    ps = start(pgrouter_factory, node, mode="session", health=fast)
+    pt = start(pgrouter_factory, node, mode="transaction", health=fast)
 
     def connect_all():
         conns = {"direct": psycopg.connect(dsn(node.port("pg1")), autocommit=True),
