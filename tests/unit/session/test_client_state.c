@@ -1,5 +1,6 @@
 /* session/client: the state table — the moves a session may make, and a refused one leaves the
- * state as it was. */
+ * state as it was; a CancelRequest goes to the state's own handler. */
+#include "core/runtime.h"
 #include "session/client.h"
 #include "../harness.h"
 
@@ -45,8 +46,33 @@ TEST(set_state_refuses_and_keeps_the_state)
     free(cl);
 }
 
+/* With nothing running (no server linked, no broadcast, no wait), a cancel is counted as
+ * ignored in every state that takes one, and a closing session takes none. */
+TEST(cancel_goes_to_the_state_handler)
+{
+    static const pgr_client_state_t takes[] = {S(STARTUP), S(AUTH), S(LOGIN), S(IDLE),
+                                               S(LINKED)};
+    pgr_runtime_t rt = {0};
+    pgr_client_t *cl = calloc(1, sizeof(*cl));
+
+    cl->rt = &rt;
+    for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++) {
+        uint64_t before = rt.stats.cancels_ignored;
+        cl->state = takes[i];
+        pgr_client_cancel(cl);
+        CHECK(rt.stats.cancels_ignored == before + 1);
+        CHECK(rt.stats.cancels_forwarded == 0);
+    }
+    cl->state = S(CLOSING);
+    pgr_client_cancel(cl);
+    pgr_client_input(cl); /* no handlers: nothing happens */
+    CHECK(rt.stats.cancels_ignored == 5);
+    free(cl);
+}
+
 int
 main(void)
 {
-    return RUN(legal_moves, illegal_moves, set_state_refuses_and_keeps_the_state);
+    return RUN(legal_moves, illegal_moves, set_state_refuses_and_keeps_the_state,
+               cancel_goes_to_the_state_handler);
 }
