@@ -99,6 +99,22 @@ def sortable(rows):
     return sorted(rows, key=lambda r: repr([(v is None, type(v).__name__, v) for v in r]))
 
 
+def same_in_every_mode(c, notes, sql, params, ordered, want, where):
+    """sql on gt through pgrouter, in each client mode, gives want (the union's answer), in
+    order when ordered, with no notice; returns the last rows got."""
+    for mode in ("simple", "text", "binary", "prepared", "prepared"):
+        notes.clear()
+        got, status = run(c, mode, HINT + sql.format(t="gt"), params)
+        at = f"{where} {mode}: {sql} {params}"
+        assert not notes, f"{at}: {notes}"
+        assert status == f"SELECT {len(want)}", at
+        if ordered:
+            assert got == want, at
+        else:
+            assert sortable(got) == sortable(want), at
+    return got
+
+
 def test_group_by_matches_one_postgres_in_every_client_mode(cluster, pgrouter_factory):
     seed = int(os.environ.get("PGR_GROUP_SEED", random.randrange(1 << 30)))
     print(f"PGR_GROUP_SEED={seed}")
@@ -113,17 +129,9 @@ def test_group_by_matches_one_postgres_in_every_client_mode(cluster, pgrouter_fa
         for it in range(40):
             sql, params, ordered = gen_query(rnd)
             want, _ = run(one, "text", sql.format(t="gt_all"), params)
-            for mode in ("simple", "text", "binary", "prepared", "prepared"):
-                notes.clear()
-                got, status = run(c, mode, HINT + sql.format(t="gt"), params)
-                where = f"seed {seed} iteration {it} {mode}: {sql} {params}"
-                assert not notes, f"{where}: {notes}"
-                assert status == f"SELECT {len(want)}", where
-                if ordered:
-                    assert got == want, where
-                else:
-                    assert sortable(got) == sortable(want), where
-                merged_rows += len(got)
+            got = same_in_every_mode(c, notes, sql, params, ordered, want,
+                                     f"seed {seed} iteration {it}")
+            merged_rows += len(got)
         # the three nodes' groups overlap: the merge did combine (a concatenation would have
         # more rows than the union's groups, and fail above)
         assert merged_rows > 0
@@ -168,16 +176,7 @@ def test_distinct_matches_one_postgres_in_every_client_mode(cluster, pgrouter_fa
                 with psycopg.connect(cluster.dsn(n, user="app"), autocommit=True) as d:
                     per_node += len(run(d, "text", sql.format(t="gt"), params)[0])
             duplicates_removed += per_node - len(want) if "LIMIT" not in sql else 0
-            for mode in ("simple", "text", "binary", "prepared", "prepared"):
-                notes.clear()
-                got, status = run(c, mode, HINT + sql.format(t="gt"), params)
-                where = f"seed {seed} iteration {it} {mode}: {sql} {params}"
-                assert not notes, f"{where}: {notes}"
-                assert status == f"SELECT {len(want)}", where
-                if ordered:
-                    assert got == want, where
-                else:
-                    assert sortable(got) == sortable(want), where
+            same_in_every_mode(c, notes, sql, params, ordered, want, f"seed {seed} iteration {it}")
         # the nodes' rows overlap: a concatenation would have had these rows more
         assert duplicates_removed > 0
     finally:
